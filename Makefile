@@ -1,0 +1,64 @@
+# sessiond — see README.md. `make run` starts a node, `make test` runs every test.
+GO        ?= go
+BIN       := bin/sessiond
+PORT      ?= 6379
+DIR       ?= ./data
+FUZZTIME  ?= 10s
+# Debian packages the tests drive: redis-server (differential tests and
+# benchmarks), redis-tools (redis-cli, redis-benchmark), python3-redis.
+DEB_PKGS  := redis-server redis-tools python3-redis
+
+.PHONY: all build run test unit fuzz vet fmt-check deps-check deps bench clean
+
+all: build
+
+build:
+	$(GO) build -o $(BIN) ./cmd/sessiond
+
+run: build
+	mkdir -p $(DIR)
+	./$(BIN) --port $(PORT) --bind 127.0.0.1 --dir $(DIR)
+
+# deps installs the Debian packages the tests need, when missing.
+deps:
+	@missing=""; \
+	command -v redis-server >/dev/null 2>&1 || missing="yes"; \
+	command -v redis-benchmark >/dev/null 2>&1 || missing="yes"; \
+	/usr/bin/python3 -c 'import redis' >/dev/null 2>&1 || missing="yes"; \
+	if [ -n "$$missing" ]; then \
+		SUDO=""; [ "$$(id -u)" = 0 ] || SUDO=sudo; \
+		echo "installing $(DEB_PKGS)"; \
+		$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq $(DEB_PKGS) >/dev/null; \
+	fi
+
+test: deps fmt-check vet deps-check unit fuzz
+
+unit:
+	$(GO) test -race -count=1 -timeout 15m ./...
+
+# fuzz runs each fuzz target briefly; the seed corpora also run in `unit`.
+fuzz:
+	$(GO) test -run='^$$' -fuzz='^FuzzReader$$' -fuzztime=$(FUZZTIME) ./server
+	$(GO) test -run='^$$' -fuzz='^FuzzCommands$$' -fuzztime=$(FUZZTIME) ./server
+	$(GO) test -run='^$$' -fuzz='^FuzzOps$$' -fuzztime=$(FUZZTIME) ./shard
+	$(GO) test -run='^$$' -fuzz='^FuzzDecode$$' -fuzztime=$(FUZZTIME) ./shard
+
+vet:
+	$(GO) vet ./...
+
+fmt-check:
+	@out=$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go')); \
+	if [ -n "$$out" ]; then echo "gofmt needed:"; echo "$$out"; exit 1; fi
+
+# deps-check asserts the one direction of imports (see ARCHITECTURE.md):
+# shard and ttl never import server or replication, replication never
+# imports server or redcon, and each third-party library is imported by
+# one package only.
+deps-check:
+	@$(GO) run ./internal/depscheck
+
+bench: build deps
+	$(GO) run ./bench/cmd/sessiond-bench $(BENCHFLAGS)
+
+clean:
+	rm -rf bin

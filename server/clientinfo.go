@@ -1,0 +1,44 @@
+package server
+
+import (
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// clientInfo is the part of a client that other goroutines read (CLIENT
+// LIST, CLIENT INFO, INFO clients).
+type clientInfo struct {
+	created  time.Time
+	lastName atomic.Pointer[string]
+	lastTime atomic.Int64 // Unix ns of the last command
+	resp     atomic.Int32 // 2 or 3
+	multiLen atomic.Int32 // queued commands, -1 outside MULTI
+
+	mu      sync.Mutex
+	name    string
+	libName string
+	libVer  string
+	noEvict bool
+}
+
+func (ci *clientInfo) setLastCmd(name string, at time.Time) {
+	if p := ci.lastName.Load(); p == nil || *p != name {
+		n := name
+		ci.lastName.Store(&n)
+	}
+	ci.lastTime.Store(at.UnixNano())
+}
+
+func (ci *clientInfo) lastCmd() string {
+	if p := ci.lastName.Load(); p != nil {
+		return *p
+	}
+	return "NULL"
+}
+
+func (ci *clientInfo) getName() string {
+	ci.mu.Lock()
+	defer ci.mu.Unlock()
+	return ci.name
+}

@@ -1,0 +1,182 @@
+package server
+
+import "sessiond/shard"
+
+func key1(kind shard.Kind, args [][]byte) shard.Op { return shard.Op{Kind: kind, Key: args[1]} }
+
+func parseGet(_ *client, args [][]byte, _ int64) (shard.Op, error) {
+	return key1(shard.KindGet, args), nil
+}
+
+func parseGetDel(_ *client, args [][]byte, _ int64) (shard.Op, error) {
+	return key1(shard.KindGetDel, args), nil
+}
+
+func parseStrLen(_ *client, args [][]byte, _ int64) (shard.Op, error) {
+	return key1(shard.KindStrLen, args), nil
+}
+
+// setOptions parses SET's and GETEX's options (Redis's
+// parseExtendedStringArgumentsOrReply). forSet selects SET's option set
+// (NX XX GET KEEPTTL) over GETEX's (PERSIST).
+func setOptions(op *shard.Op, opts [][]byte, now int64, forSet bool, cmd string) error {
+	var expArg []byte
+	var unit expireUnit
+	const (
+		ex = 1 << iota
+		px
+		exat
+		pxat
+	)
+	var which int
+	for j := 0; j < len(opts); j++ {
+		o := opts[j]
+		hasNext := j+1 < len(opts)
+		noExpiry := which == 0 && !op.Has(shard.KeepTTL) && !op.Has(shard.Persist)
+		switch {
+		case forSet && eq(o, "nx") && !op.Has(shard.XX):
+			op.Flags |= shard.NX
+		case forSet && eq(o, "xx") && !op.Has(shard.NX):
+			op.Flags |= shard.XX
+		case forSet && eq(o, "get"):
+			op.Flags |= shard.Get
+		case forSet && eq(o, "keepttl") && noExpiry:
+			op.Flags |= shard.KeepTTL
+		case !forSet && eq(o, "persist") && noExpiry:
+			op.Flags |= shard.Persist
+		case eq(o, "ex") && hasNext && which&^ex == 0 && !op.Has(shard.KeepTTL) && !op.Has(shard.Persist):
+			which, unit, expArg = ex, expireUnit{}, opts[j+1]
+			j++
+		case eq(o, "px") && hasNext && which&^px == 0 && !op.Has(shard.KeepTTL) && !op.Has(shard.Persist):
+			which, unit, expArg = px, expireUnit{millis: true}, opts[j+1]
+			j++
+		case eq(o, "exat") && hasNext && which&^exat == 0 && !op.Has(shard.KeepTTL) && !op.Has(shard.Persist):
+			which, unit, expArg = exat, expireUnit{absolute: true}, opts[j+1]
+			j++
+		case eq(o, "pxat") && hasNext && which&^pxat == 0 && !op.Has(shard.KeepTTL) && !op.Has(shard.Persist):
+			which, unit, expArg = pxat, expireUnit{millis: true, absolute: true}, opts[j+1]
+			j++
+		default:
+			return errSyntax
+		}
+	}
+	if expArg != nil {
+		at, err := deadline(expArg, unit, now, cmd)
+		if err != nil {
+			return err
+		}
+		op.At = at
+		op.Flags |= shard.SetExpiry
+	}
+	return nil
+}
+
+func parseSet(_ *client, args [][]byte, now int64) (shard.Op, error) {
+	op := shard.Op{Kind: shard.KindSet, Key: args[1], Args: args[2:3]}
+	err := setOptions(&op, args[3:], now, true, "set")
+	return op, err
+}
+
+func parseSetEx(_ *client, args [][]byte, now int64) (shard.Op, error) {
+	return setWithExpiry(args, now, expireUnit{}, "setex")
+}
+
+func parsePSetEx(_ *client, args [][]byte, now int64) (shard.Op, error) {
+	return setWithExpiry(args, now, expireUnit{millis: true}, "psetex")
+}
+
+func setWithExpiry(args [][]byte, now int64, u expireUnit, cmd string) (shard.Op, error) {
+	at, err := deadline(args[2], u, now, cmd)
+	if err != nil {
+		return shard.Op{}, err
+	}
+	return shard.Op{Kind: shard.KindSet, Key: args[1], Args: args[3:4], At: at, Flags: shard.SetExpiry}, nil
+}
+
+func parseSetNX(_ *client, args [][]byte, _ int64) (shard.Op, error) {
+	return shard.Op{Kind: shard.KindSet, Key: args[1], Args: args[2:3], Flags: shard.NX}, nil
+}
+
+func parseGetSet(_ *client, args [][]byte, _ int64) (shard.Op, error) {
+	return shard.Op{Kind: shard.KindSet, Key: args[1], Args: args[2:3], Flags: shard.Get}, nil
+}
+
+func parseGetEx(_ *client, args [][]byte, now int64) (shard.Op, error) {
+	op := key1(shard.KindGetEx, args)
+	err := setOptions(&op, args[2:], now, false, "getex")
+	return op, err
+}
+
+func parseMGet(_ *client, args [][]byte, _ int64) (shard.Op, error) {
+	return shard.Op{Kind: shard.KindMGet, Args: args[1:]}, nil
+}
+
+func parseMSet(_ *client, args [][]byte, _ int64) (shard.Op, error) {
+	if len(args)%2 == 0 {
+		return shard.Op{}, errWrongArgs("mset")
+	}
+	return shard.Op{Kind: shard.KindMSet, Args: args[1:]}, nil
+}
+
+func parseMSetNX(_ *client, args [][]byte, _ int64) (shard.Op, error) {
+	if len(args)%2 == 0 {
+		return shard.Op{}, errWrongArgs("msetnx")
+	}
+	return shard.Op{Kind: shard.KindMSetNX, Args: args[1:]}, nil
+}
+
+func parseIncr(_ *client, args [][]byte, _ int64) (shard.Op, error) {
+	return shard.Op{Kind: shard.KindIncrBy, Key: args[1], N: 1}, nil
+}
+
+func parseDecr(_ *client, args [][]byte, _ int64) (shard.Op, error) {
+	return shard.Op{Kind: shard.KindIncrBy, Key: args[1], N: -1}, nil
+}
+
+func parseIncrBy(_ *client, args [][]byte, _ int64) (shard.Op, error) {
+	n, err := argInt(args[2])
+	return shard.Op{Kind: shard.KindIncrBy, Key: args[1], N: n}, err
+}
+
+func parseDecrBy(_ *client, args [][]byte, _ int64) (shard.Op, error) {
+	n, err := argInt(args[2])
+	if err != nil {
+		return shard.Op{}, err
+	}
+	if n == -1<<63 {
+		return shard.Op{}, errDecrementOverflow
+	}
+	return shard.Op{Kind: shard.KindIncrBy, Key: args[1], N: -n}, nil
+}
+
+func parseIncrByFloat(_ *client, args [][]byte, _ int64) (shard.Op, error) {
+	f, err := argFloat(args[2])
+	return shard.Op{Kind: shard.KindIncrByFloat, Key: args[1], F: f}, err
+}
+
+func parseAppend(_ *client, args [][]byte, _ int64) (shard.Op, error) {
+	return shard.Op{Kind: shard.KindAppend, Key: args[1], Args: args[2:3]}, nil
+}
+
+func parseGetRange(_ *client, args [][]byte, _ int64) (shard.Op, error) {
+	start, err := argInt(args[2])
+	if err != nil {
+		return shard.Op{}, err
+	}
+	end, err := argInt(args[3])
+	if err != nil {
+		return shard.Op{}, err
+	}
+	return shard.Op{Kind: shard.KindGetRange, Key: args[1], N: start, At: end}, nil
+}
+
+func parseSetRange(_ *client, args [][]byte, _ int64) (shard.Op, error) {
+	off, err := argInt(args[2])
+	if err != nil {
+		return shard.Op{}, err
+	}
+	if off < 0 {
+		return shard.Op{}, shard.ErrOffsetRange
+	}
+	return shard.Op{Kind: shard.KindSetRange, Key: args[1], N: off, Args: args[3:4]}, nil
+}

@@ -1,0 +1,73 @@
+package server
+
+import (
+	"log/slog"
+	"time"
+
+	"sessiond/ttl"
+)
+
+// Config is a node's configuration. Field names follow redis.conf; the
+// directive table in directives.go maps redis.conf names to these fields
+// for the config file, command-line flags and CONFIG GET/SET.
+type Config struct {
+	Bind                   string        // bind; default 127.0.0.1
+	Port                   int           // port; default 6379 (0 picks a free port)
+	Dir                    string        // dir; default ./data
+	RequirePass            string        // requirepass; "" means none
+	MaxClients             int           // maxclients; default 10000
+	Timeout                time.Duration // timeout: idle clients closed after it; 0 never
+	ProtoMaxBulkLen        int64         // proto-max-bulk-len; default 512 MiB
+	MaxMemory              int64         // maxmemory in bytes; 0 means no limit
+	MaxMemoryPolicy        string        // maxmemory-policy; default volatile-lru
+	MaxMemorySamples       int           // maxmemory-samples; default 5
+	LogLevel               string        // loglevel: debug, verbose, notice, warning
+	HashMaxListpackEntries int           // hash-max-listpack-entries; default 128
+	HashMaxListpackValue   int           // hash-max-listpack-value; default 64
+	ConfigFile             string        // the config file read at start, if any
+
+	// Clock is the source of time; default ttl.SystemClock.
+	Clock ttl.Clock
+	// Logger receives the server's log; default discards.
+	Logger *slog.Logger
+}
+
+func (c *Config) setDefaults() {
+	if c.Bind == "" {
+		c.Bind = "127.0.0.1"
+	}
+	if c.Dir == "" {
+		c.Dir = "./data"
+	}
+	if c.MaxClients == 0 {
+		c.MaxClients = 10000
+	}
+	if c.ProtoMaxBulkLen == 0 {
+		c.ProtoMaxBulkLen = 512 << 20
+	}
+	if c.MaxMemoryPolicy == "" {
+		c.MaxMemoryPolicy = "volatile-lru"
+	}
+	if c.MaxMemorySamples == 0 {
+		c.MaxMemorySamples = 5
+	}
+	if c.LogLevel == "" {
+		c.LogLevel = "notice"
+	}
+	if c.HashMaxListpackEntries == 0 {
+		c.HashMaxListpackEntries = 128
+	}
+	if c.HashMaxListpackValue == 0 {
+		c.HashMaxListpackValue = 64
+	}
+	if c.Clock == nil {
+		c.Clock = ttl.SystemClock{}
+	}
+}
+
+// DefaultConfig returns a Config with every default filled in.
+func DefaultConfig() Config {
+	c := Config{Port: 6379}
+	c.setDefaults()
+	return c
+}

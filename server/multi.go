@@ -1,0 +1,119 @@
+package server
+
+import "sessiond/shard"
+
+func cmdMulti(c *client, _ [][]byte) {
+	if c.multi != nil {
+		c.w.errorText("ERR MULTI calls can not be nested")
+		return
+	}
+	c.multi = &multiState{}
+	c.info.multiLen.Store(0)
+	c.w.ok()
+}
+
+func cmdDiscard(c *client, _ [][]byte) {
+	if c.multi == nil {
+		c.w.errorText("ERR DISCARD without MULTI")
+		return
+	}
+	c.endMulti()
+	c.w.ok()
+}
+
+func (c *client) endMulti() {
+	c.multi = nil
+	c.watches = nil
+	c.info.multiLen.Store(-1)
+}
+
+func cmdWatch(c *client, args [][]byte) {
+	if c.multi != nil {
+		c.w.errorText("ERR WATCH inside MULTI is not allowed")
+		return
+	}
+	for _, k := range args[1:] {
+		dup := false
+		for _, w := range c.watches {
+			if string(w.Key) == string(k) {
+				dup = true
+				break
+			}
+		}
+		if !dup {
+			c.watches = append(c.watches, c.s.store.WatchKey(k))
+		}
+	}
+	c.w.ok()
+}
+
+func cmdUnwatch(c *client, _ [][]byte) {
+	c.watches = nil
+	c.w.ok()
+}
+
+// queuedCmd is one command of an EXEC with its parse outcome.
+type queuedCmd struct {
+	cmd  *command
+	args [][]byte
+	err  error // parse error: answered in place, the rest still runs
+	sub  int   // index in the Multi op's Subs, or -1
+}
+
+// cmdExec runs the queued commands. Data commands become one KindMulti op,
+// applied atomically (one replication log entry); the others (PING,
+// INFO...) run in their place in the reply.
+func cmdExec(c *client, _ [][]byte) {
+	if c.multi == nil {
+		c.w.errorText("ERR EXEC without MULTI")
+		return
+	}
+	m := c.multi
+	watches := c.watches
+	c.endMulti()
+	if m.dirty {
+		c.w.errorText("EXECABORT Transaction discarded because of previous errors.")
+		return
+	}
+	now := c.now()
+	cmds := make([]queuedCmd, len(m.queued))
+	op := shard.Op{Kind: shard.KindMulti, Now: now, Watch: watches}
+	for i, args := range m.queued {
+		q := queuedCmd{cmd: c.lookup(args[0]), args: args, sub: -1}
+		if q.cmd.parse != nil {
+			sub, err := q.cmd.parse(c, args, now)
+			if err != nil {
+				q.err = err
+			} else {
+				sub.Now = now
+				q.sub = len(op.Subs)
+				op.Subs = append(op.Subs, sub)
+			}
+		}
+		cmds[i] = q
+	}
+	var res shard.Result
+	if len(op.Subs) > 0 || len(op.Watch) > 0 {
+		var err error
+		res, err = c.s.applier.Apply(c.s.ctx, &op)
+		if err != nil {
+			c.w.err(err)
+			return
+		}
+		if res.Kind == shard.RNilList {
+			c.w.nullArray()
+			return
+		}
+	}
+	c.w.array(len(cmds))
+	for _, q := range cmds {
+		switch {
+		case q.err != nil:
+			c.w.err(q.err)
+		case q.sub >= 0:
+			c.writeResult(q.cmd, res.Subs[q.sub])
+		default:
+			q.cmd.run(c, q.args)
+		}
+	}
+}

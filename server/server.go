@@ -1,0 +1,252 @@
+package server
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"sessiond/shard"
+	"sessiond/ttl"
+)
+
+// Applier applies a write op and returns its result. It is the seam where
+// replication sits: the single-node server applies to the local store;
+// with Raft, Apply returns once a majority has the op in its log and the
+// local store has applied it. An error means the outcome is unknown or
+// the op was refused; it is never a Result error such as WRONGTYPE.
+type Applier interface {
+	Apply(ctx context.Context, op *shard.Op) (shard.Result, error)
+}
+
+// LocalApplier applies ops directly to a store.
+type LocalApplier struct{ Store *shard.Store }
+
+// Apply applies op to the store.
+func (a LocalApplier) Apply(_ context.Context, op *shard.Op) (shard.Result, error) {
+	return a.Store.Apply(op), nil
+}
+
+// Server is one sessiond node's RESP endpoint.
+type Server struct {
+	conf    atomic.Pointer[Config]
+	confMu  sync.Mutex // serialises CONFIG SET
+	clock   ttl.Clock
+	store   *shard.Store
+	applier Applier
+	log     *slog.Logger
+	cmds    map[string]*command
+	started time.Time
+
+	ctx    context.Context
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+
+	mu      sync.Mutex
+	ln      net.Listener
+	clients map[int64]*client
+	closed  bool
+	nextID  atomic.Int64
+	stats   serverStats
+}
+
+// serverStats are the counters INFO stats reports.
+type serverStats struct {
+	connsReceived  atomic.Int64
+	connsRejected  atomic.Int64
+	commands       atomic.Int64
+	netInput       atomic.Int64
+	netOutput      atomic.Int64
+	errorReplies   atomic.Int64
+	expiredReaped  atomic.Int64
+	reaperCycles   atomic.Int64
+	keyspaceHits   atomic.Int64
+	keyspaceMisses atomic.Int64
+}
+
+// New returns a Server for cfg. Store and Applier may be nil: New then
+// makes a store from cfg and applies to it directly.
+func New(cfg Config, store *shard.Store, applier Applier) (*Server, error) {
+	cfg.setDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if store == nil {
+		store = shard.New(shard.Config{
+			Clock:                  cfg.Clock,
+			MaxBulkLen:             cfg.ProtoMaxBulkLen,
+			HashMaxListpackEntries: cfg.HashMaxListpackEntries,
+			HashMaxListpackValue:   cfg.HashMaxListpackValue,
+		})
+	}
+	if applier == nil {
+		applier = LocalApplier{Store: store}
+	}
+	logger := cfg.Logger
+	if logger == nil {
+		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+	s := &Server{
+		clock:   cfg.Clock,
+		store:   store,
+		applier: applier,
+		log:     logger,
+		clients: make(map[int64]*client),
+		started: cfg.Clock.Now(),
+	}
+	c := cfg
+	s.conf.Store(&c)
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.cmds = s.commandTable()
+	return s, nil
+}
+
+// Store returns the server's store.
+func (s *Server) Store() *shard.Store { return s.store }
+
+// config returns the current configuration. Callers must not modify it.
+func (s *Server) config() *Config { return s.conf.Load() }
+
+// Addr returns the listening address, or nil before Serve.
+func (s *Server) Addr() net.Addr {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.ln == nil {
+		return nil
+	}
+	return s.ln.Addr()
+}
+
+// ListenAndServe listens on the configured bind address and port and
+// serves until Close.
+func (s *Server) ListenAndServe() error {
+	cfg := s.config()
+	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.Bind, fmt.Sprint(cfg.Port)))
+	if err != nil {
+		return fmt.Errorf("listen: %w", err)
+	}
+	return s.Serve(ln)
+}
+
+// Serve accepts connections on ln and serves them until Close. It also
+// runs the expiry reaper and the eviction loop. It returns nil after Close.
+func (s *Server) Serve(ln net.Listener) error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		ln.Close()
+		return errors.New("server closed")
+	}
+	s.ln = ln
+	s.mu.Unlock()
+	s.startBackground()
+	for {
+		nc, err := ln.Accept()
+		if err != nil {
+			s.mu.Lock()
+			closed := s.closed
+			s.mu.Unlock()
+			if closed {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			if errors.Is(err, net.ErrClosed) {
+				return nil
+			}
+			s.log.Warn("accept failed", "err", err)
+			time.Sleep(5 * time.Millisecond) // EMFILE and friends: do not spin
+			continue
+		}
+		s.accept(nc)
+	}
+}
+
+// accept registers a connection and starts its goroutine, or refuses it
+// when maxclients is reached.
+func (s *Server) accept(nc net.Conn) {
+	s.stats.connsReceived.Add(1)
+	if tc, ok := nc.(*net.TCPConn); ok {
+		tc.SetNoDelay(true)
+	}
+	cfg := s.config()
+	s.mu.Lock()
+	if s.closed || len(s.clients) >= cfg.MaxClients {
+		s.mu.Unlock()
+		s.stats.connsRejected.Add(1)
+		nc.SetWriteDeadline(time.Now().Add(time.Second))
+		nc.Write([]byte("-ERR max number of clients reached\r\n"))
+		nc.Close()
+		return
+	}
+	c := newClient(s, nc)
+	s.clients[c.id] = c
+	s.wg.Add(1)
+	s.mu.Unlock()
+	go func() {
+		defer s.wg.Done()
+		c.serve()
+		s.mu.Lock()
+		delete(s.clients, c.id)
+		s.mu.Unlock()
+	}()
+}
+
+// startBackground starts the reaper and other periodic work once.
+func (s *Server) startBackground() {
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		r := ttl.Reaper{Clock: s.clock, Reap: s.reapDue}
+		r.Run(s.ctx)
+	}()
+	s.startMemoryLoop()
+}
+
+// reapDue proposes one reap op for up to max due keys. Only the leader
+// reaps; the op goes through the Applier like any write.
+func (s *Server) reapDue(now int64, max int) int {
+	start := int(s.stats.reaperCycles.Add(1))
+	keys := s.store.DueKeys(now, max, start)
+	if len(keys) == 0 {
+		return 0
+	}
+	op := shard.Op{Kind: shard.KindReap, Now: now, Args: keys}
+	res, err := s.applier.Apply(s.ctx, &op)
+	if err != nil {
+		s.log.Debug("reap failed", "err", err)
+		return 0
+	}
+	s.stats.expiredReaped.Add(res.Int)
+	return len(keys)
+}
+
+// Close stops accepting, closes every connection and waits for their
+// goroutines and the background loops to end.
+func (s *Server) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	ln := s.ln
+	for _, c := range s.clients {
+		c.nc.Close()
+	}
+	s.mu.Unlock()
+	s.cancel()
+	var err error
+	if ln != nil {
+		err = ln.Close()
+	}
+	s.wg.Wait()
+	return err
+}

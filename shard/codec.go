@@ -1,0 +1,257 @@
+package shard
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"math"
+)
+
+// codecVersion is the first byte of every encoded op. Decoders refuse
+// versions they do not know.
+const codecVersion = 1
+
+// ErrCorruptOp is wrapped by every Decode error.
+var ErrCorruptOp = errors.New("shard: corrupt op encoding")
+
+// presence bits: which optional fields follow the kind and flags.
+const (
+	hasNow = 1 << iota
+	hasAt
+	hasN
+	hasF
+	hasKey
+	hasArgs
+	hasSubs
+	hasWatch
+)
+
+// maxDecodeDepth bounds nesting (MULTI ops do not nest, but corrupt input
+// must not recurse without end).
+const maxDecodeDepth = 2
+
+// AppendEncode appends op's binary encoding to dst. The encoding is
+// compact and self-delimiting; it is what the replication log stores.
+func AppendEncode(dst []byte, op *Op) []byte {
+	dst = append(dst, codecVersion)
+	return appendOp(dst, op)
+}
+
+func appendOp(dst []byte, op *Op) []byte {
+	var p byte
+	if op.Now != 0 {
+		p |= hasNow
+	}
+	if op.At != 0 {
+		p |= hasAt
+	}
+	if op.N != 0 {
+		p |= hasN
+	}
+	if op.F != 0 {
+		p |= hasF
+	}
+	if op.Key != nil {
+		p |= hasKey
+	}
+	if len(op.Args) > 0 {
+		p |= hasArgs
+	}
+	if len(op.Subs) > 0 {
+		p |= hasSubs
+	}
+	if len(op.Watch) > 0 {
+		p |= hasWatch
+	}
+	dst = append(dst, byte(op.Kind), p)
+	dst = binary.AppendUvarint(dst, uint64(op.Flags))
+	if p&hasNow != 0 {
+		dst = binary.AppendVarint(dst, op.Now)
+	}
+	if p&hasAt != 0 {
+		dst = binary.AppendVarint(dst, op.At)
+	}
+	if p&hasN != 0 {
+		dst = binary.AppendVarint(dst, op.N)
+	}
+	if p&hasF != 0 {
+		dst = binary.LittleEndian.AppendUint64(dst, math.Float64bits(op.F))
+	}
+	if p&hasKey != 0 {
+		dst = appendBytes(dst, op.Key)
+	}
+	if p&hasArgs != 0 {
+		dst = binary.AppendUvarint(dst, uint64(len(op.Args)))
+		for _, a := range op.Args {
+			dst = appendBytes(dst, a)
+		}
+	}
+	if p&hasSubs != 0 {
+		dst = binary.AppendUvarint(dst, uint64(len(op.Subs)))
+		for i := range op.Subs {
+			dst = appendOp(dst, &op.Subs[i])
+		}
+	}
+	if p&hasWatch != 0 {
+		dst = binary.AppendUvarint(dst, uint64(len(op.Watch)))
+		for _, w := range op.Watch {
+			dst = appendBytes(dst, w.Key)
+			dst = binary.AppendUvarint(dst, w.Version)
+			dst = binary.AppendUvarint(dst, w.Deletes)
+			var ex byte
+			if w.Expired {
+				ex = 1
+			}
+			dst = append(dst, ex)
+		}
+	}
+	return dst
+}
+
+func appendBytes(dst, b []byte) []byte {
+	dst = binary.AppendUvarint(dst, uint64(len(b)))
+	return append(dst, b...)
+}
+
+// Decode parses an op encoded by AppendEncode. The op's byte slices alias
+// b. Any malformed input returns an error wrapping ErrCorruptOp.
+func Decode(b []byte) (Op, error) {
+	if len(b) == 0 || b[0] != codecVersion {
+		return Op{}, fmt.Errorf("%w: unknown version", ErrCorruptOp)
+	}
+	d := decoder{b: b[1:]}
+	op := d.op(0)
+	if d.err == nil && len(d.b) != 0 {
+		d.fail("trailing bytes")
+	}
+	if d.err != nil {
+		return Op{}, d.err
+	}
+	return op, nil
+}
+
+type decoder struct {
+	b   []byte
+	err error
+}
+
+func (d *decoder) fail(what string) {
+	if d.err == nil {
+		d.err = fmt.Errorf("%w: %s", ErrCorruptOp, what)
+	}
+	d.b = nil
+}
+
+func (d *decoder) byte1() byte {
+	if len(d.b) < 1 {
+		d.fail("short")
+		return 0
+	}
+	c := d.b[0]
+	d.b = d.b[1:]
+	return c
+}
+
+func (d *decoder) uvarint() uint64 {
+	v, n := binary.Uvarint(d.b)
+	if n <= 0 {
+		d.fail("bad uvarint")
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) varint() int64 {
+	v, n := binary.Varint(d.b)
+	if n <= 0 {
+		d.fail("bad varint")
+		return 0
+	}
+	d.b = d.b[n:]
+	return v
+}
+
+// count reads a length that must fit in what is left (each item takes at
+// least one byte), so corrupt lengths cannot make huge allocations.
+func (d *decoder) count() int {
+	n := d.uvarint()
+	if n > uint64(len(d.b)) {
+		d.fail("count too large")
+		return 0
+	}
+	return int(n)
+}
+
+func (d *decoder) bytes() []byte {
+	n := d.uvarint()
+	if n > uint64(len(d.b)) {
+		d.fail("bytes too long")
+		return nil
+	}
+	v := d.b[:n:n]
+	d.b = d.b[n:]
+	return v
+}
+
+func (d *decoder) op(depth int) Op {
+	var op Op
+	op.Kind = Kind(d.byte1())
+	p := d.byte1()
+	fl := d.uvarint()
+	if fl > math.MaxUint32 {
+		d.fail("flags")
+	}
+	op.Flags = Flags(fl)
+	if p&hasNow != 0 {
+		op.Now = d.varint()
+	}
+	if p&hasAt != 0 {
+		op.At = d.varint()
+	}
+	if p&hasN != 0 {
+		op.N = d.varint()
+	}
+	if p&hasF != 0 {
+		if len(d.b) < 8 {
+			d.fail("short float")
+			return op
+		}
+		op.F = math.Float64frombits(binary.LittleEndian.Uint64(d.b))
+		d.b = d.b[8:]
+	}
+	if p&hasKey != 0 {
+		op.Key = d.bytes()
+	}
+	if p&hasArgs != 0 {
+		n := d.count()
+		op.Args = make([][]byte, 0, n)
+		for i := 0; i < n && d.err == nil; i++ {
+			op.Args = append(op.Args, d.bytes())
+		}
+	}
+	if p&hasSubs != 0 {
+		if depth+1 >= maxDecodeDepth {
+			d.fail("nested too deep")
+			return op
+		}
+		n := d.count()
+		op.Subs = make([]Op, 0, n)
+		for i := 0; i < n && d.err == nil; i++ {
+			op.Subs = append(op.Subs, d.op(depth+1))
+		}
+	}
+	if p&hasWatch != 0 {
+		n := d.count()
+		op.Watch = make([]Watch, 0, n)
+		for i := 0; i < n && d.err == nil; i++ {
+			w := Watch{Key: d.bytes(), Version: d.uvarint(), Deletes: d.uvarint()}
+			w.Expired = d.byte1() == 1
+			op.Watch = append(op.Watch, w)
+		}
+	}
+	if p&^(hasNow|hasAt|hasN|hasF|hasKey|hasArgs|hasSubs|hasWatch) != 0 {
+		d.fail("unknown fields")
+	}
+	return op
+}

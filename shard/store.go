@@ -1,0 +1,501 @@
+package shard
+
+import (
+	"math/bits"
+	"sort"
+	"sync"
+	"sync/atomic"
+
+	"github.com/cespare/xxhash/v2"
+
+	"sessiond/ttl"
+)
+
+// Type is the type of a key's value, as TYPE and SCAN TYPE name it. The
+// numbers are persisted in snapshots.
+type Type uint8
+
+// Value types.
+const (
+	TypeNone   Type = 0
+	TypeString Type = 1
+	TypeHash   Type = 2
+)
+
+// String returns the name TYPE replies with.
+func (t Type) String() string {
+	switch t {
+	case TypeString:
+		return "string"
+	case TypeHash:
+		return "hash"
+	}
+	return "none"
+}
+
+// Config configures a Store. Zero values take the defaults.
+type Config struct {
+	// Stripes is the number of independently locked partitions of the
+	// keyspace, a power of two. Default 256.
+	Stripes int
+	// Clock is read by Read for lazy expiry and by the access clock
+	// (LRU). Apply never reads it. Default ttl.SystemClock.
+	Clock ttl.Clock
+	// MaxBulkLen bounds strings built by APPEND and SETRANGE
+	// (proto-max-bulk-len). Default 512 MiB.
+	MaxBulkLen int64
+	// HashMaxListpackEntries and HashMaxListpackValue bound the compact
+	// hash encoding, as Redis's settings of the same names. Defaults 128, 64.
+	HashMaxListpackEntries int
+	HashMaxListpackValue   int
+}
+
+// entry is one key's value. Entries are stored by value in the stripe map
+// and values are immutable: a write installs a new entry, so a string
+// handed out in a Result stays valid.
+type entry struct {
+	s   string // string value, or the packed encoding of a small hash
+	big *large // non-nil for a value too large to pack
+	exp int64  // absolute deadline, Unix ms; 0 means none
+	ver uint64 // store sequence number of the last write (for WATCH)
+	lru uint32 // access clock, seconds (see access)
+	typ Type
+}
+
+// large holds values kept in Go maps instead of a packed string.
+type large struct {
+	hash map[string]hfield
+}
+
+// hfield is one field of a large hash.
+type hfield struct {
+	v   string
+	exp int64 // absolute deadline, Unix ms; 0 means none
+}
+
+// stripe is one locked partition of the keyspace.
+type stripe struct {
+	mu       sync.Mutex
+	m        map[string]entry
+	keyTTL   *ttl.Index // keys with a deadline, at that deadline
+	fieldTTL *ttl.Index // hashes with field deadlines, at their earliest one
+	deletes  uint64     // keys removed from this stripe, ever (for WATCH)
+	mem      int64      // accounted bytes (see cost)
+}
+
+// Store is the in-memory keyspace. All methods are safe for concurrent use.
+type Store struct {
+	cfg     Config
+	shift   uint // 64 - log2(len(stripes)): a key's stripe is hash >> shift
+	stripes []stripe
+	seq     atomic.Uint64 // versions handed to writes
+	lastNow atomic.Int64  // highest Op.Now applied: time never goes back
+	stats   Stats
+}
+
+// Stats are counters the server reports in INFO. All fields are updated
+// atomically.
+type Stats struct {
+	ExpiredKeys   atomic.Int64
+	ExpiredFields atomic.Int64
+	EvictedKeys   atomic.Int64
+	Hits          atomic.Int64
+	Misses        atomic.Int64
+}
+
+// New returns an empty Store.
+func New(cfg Config) *Store {
+	if cfg.Stripes <= 0 || cfg.Stripes&(cfg.Stripes-1) != 0 {
+		cfg.Stripes = 256
+	}
+	if cfg.Clock == nil {
+		cfg.Clock = ttl.SystemClock{}
+	}
+	if cfg.MaxBulkLen <= 0 {
+		cfg.MaxBulkLen = 512 << 20
+	}
+	if cfg.HashMaxListpackEntries <= 0 {
+		cfg.HashMaxListpackEntries = 128
+	}
+	if cfg.HashMaxListpackValue <= 0 {
+		cfg.HashMaxListpackValue = 64
+	}
+	s := &Store{cfg: cfg, stripes: make([]stripe, cfg.Stripes)}
+	s.shift = uint(64 - bits.TrailingZeros(uint(cfg.Stripes)))
+	for i := range s.stripes {
+		s.stripes[i].m = make(map[string]entry)
+		s.stripes[i].keyTTL = ttl.NewIndex()
+		s.stripes[i].fieldTTL = ttl.NewIndex()
+	}
+	return s
+}
+
+// Stats returns the store's counters.
+func (s *Store) Stats() *Stats { return &s.stats }
+
+// SetHashLimits changes the compact-hash thresholds for values written
+// from now on (CONFIG SET hash-max-listpack-*).
+func (s *Store) SetHashLimits(entries, value int) {
+	for i := range s.stripes {
+		s.stripes[i].mu.Lock()
+	}
+	s.cfg.HashMaxListpackEntries, s.cfg.HashMaxListpackValue = entries, value
+	for i := range s.stripes {
+		s.stripes[i].mu.Unlock()
+	}
+}
+
+// hashKey is the 64-bit hash that picks a key's stripe and orders SCAN.
+func hashKey(key []byte) uint64 { return xxhash.Sum64(key) }
+
+func (s *Store) stripeOf(key []byte) int {
+	if s.shift == 64 {
+		return 0
+	}
+	return int(hashKey(key) >> s.shift)
+}
+
+// Apply executes op, which may change state, and returns its result. It is
+// deterministic: see the package comment.
+func (s *Store) Apply(op *Op) Result {
+	now := op.Now
+	for {
+		last := s.lastNow.Load()
+		if now <= last {
+			now = last
+			break
+		}
+		if s.lastNow.CompareAndSwap(last, now) {
+			break
+		}
+	}
+	t := s.begin(op, now)
+	defer t.end()
+	t.ver = s.seq.Add(1)
+	return t.exec(op)
+}
+
+// Read executes a read-only op against local state, using the store's
+// clock for expiry. Write kinds are refused with ErrUnknownOp.
+func (s *Store) Read(op *Op) Result {
+	if op.Kind.IsWrite() {
+		return Err(ErrUnknownOp)
+	}
+	now := s.cfg.Clock.Now().UnixMilli()
+	if last := s.lastNow.Load(); last > now {
+		now = last
+	}
+	t := s.begin(op, now)
+	defer t.end()
+	t.read = true
+	return t.exec(op)
+}
+
+// txn is one op's view of the store while it holds its stripes' locks.
+type txn struct {
+	s      *Store
+	now    int64
+	ver    uint64
+	read   bool
+	all    bool  // every stripe is locked
+	locked []int // stripes locked by begin, ascending
+	buf    [4]int
+}
+
+// begin locks the stripes op needs. Kinds that walk the whole keyspace
+// (SCAN, KEYS, DBSIZE, RANDOMKEY) lock stripe by stripe themselves unless
+// they run inside a MULTI, which locks everything.
+func (s *Store) begin(op *Op, now int64) *txn {
+	t := &txn{s: s, now: now}
+	t.locked = t.buf[:0]
+	if needsAll(op) {
+		t.all = true
+		for i := range s.stripes {
+			s.stripes[i].mu.Lock()
+		}
+		return t
+	}
+	forEachKey(op, func(k []byte) { t.locked = append(t.locked, s.stripeOf(k)) })
+	if len(t.locked) > 1 {
+		sort.Ints(t.locked)
+		out := t.locked[:1]
+		for _, v := range t.locked[1:] {
+			if v != out[len(out)-1] {
+				out = append(out, v)
+			}
+		}
+		t.locked = out
+	}
+	for _, i := range t.locked {
+		s.stripes[i].mu.Lock()
+	}
+	return t
+}
+
+func (t *txn) end() {
+	if t.all {
+		for i := range t.s.stripes {
+			t.s.stripes[i].mu.Unlock()
+		}
+		return
+	}
+	for _, i := range t.locked {
+		t.s.stripes[i].mu.Unlock()
+	}
+}
+
+// needsAll reports whether op must hold every stripe at once.
+func needsAll(op *Op) bool {
+	switch op.Kind {
+	case KindFlush:
+		return true
+	case KindMulti:
+		for i := range op.Subs {
+			switch op.Subs[i].Kind {
+			case KindFlush, KindScan, KindKeys, KindRandomKey, KindDBSize:
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// forEachKey calls fn for every key op touches.
+func forEachKey(op *Op, fn func([]byte)) {
+	switch op.Kind {
+	case KindMGet, KindDel, KindExists, KindTouch, KindReap, KindEvict:
+		for _, k := range op.Args {
+			fn(k)
+		}
+	case KindMSet, KindMSetNX:
+		for i := 0; i < len(op.Args); i += 2 {
+			fn(op.Args[i])
+		}
+	case KindRename:
+		fn(op.Key)
+		fn(op.Args[0])
+	case KindMulti:
+		for i := range op.Watch {
+			fn(op.Watch[i].Key)
+		}
+		for i := range op.Subs {
+			forEachKey(&op.Subs[i], fn)
+		}
+	case KindScan, KindKeys, KindRandomKey, KindDBSize, KindFlush:
+	default:
+		fn(op.Key)
+	}
+}
+
+// stripe returns the (locked) stripe that holds key.
+func (t *txn) stripe(key []byte) *stripe { return &t.s.stripes[t.s.stripeOf(key)] }
+
+// lookup returns key's live entry. An entry whose deadline has passed at
+// t.now is reported absent, though it stays in memory until reaped or
+// overwritten.
+func (t *txn) lookup(key []byte) (entry, bool) {
+	st := t.stripe(key)
+	e, ok := st.m[string(key)]
+	if !ok || (e.exp != 0 && e.exp <= t.now) {
+		return entry{}, false
+	}
+	return e, true
+}
+
+// put installs e as key's value: it stamps the version, moves the key in
+// the deadline index and keeps the memory account.
+func (t *txn) put(key []byte, e entry) {
+	st := t.stripe(key)
+	old, had := st.m[string(key)]
+	e.ver = t.ver
+	if e.lru == 0 {
+		e.lru = old.lru
+	}
+	k := string(key)
+	st.m[k] = e
+	var oldField int64
+	if had {
+		st.mem -= cost(len(key), old)
+		oldField = fieldDeadline(old)
+	}
+	if old.exp != e.exp {
+		st.keyTTL.Move(k, old.exp, e.exp)
+	}
+	if newField := fieldDeadline(e); newField != oldField {
+		st.fieldTTL.Move(k, oldField, newField)
+	}
+	st.mem += cost(len(key), e)
+}
+
+// del removes key, live or expired, and reports whether it was there
+// and live.
+func (t *txn) del(key []byte) bool {
+	st := t.stripe(key)
+	old, had := st.m[string(key)]
+	if !had {
+		return false
+	}
+	t.remove(st, string(key), old)
+	return old.exp == 0 || old.exp > t.now
+}
+
+// remove deletes k, whose current entry is old, from st.
+func (t *txn) remove(st *stripe, k string, old entry) {
+	delete(st.m, k)
+	st.deletes++
+	st.mem -= cost(len(k), old)
+	if old.exp != 0 {
+		st.keyTTL.Remove(k, old.exp)
+	}
+	if fe := fieldDeadline(old); fe != 0 {
+		st.fieldTTL.Remove(k, fe)
+	}
+}
+
+// entryOverhead approximates the bytes a key costs beyond its key and value
+// bytes: the map slot, the string headers and allocator rounding. It is
+// calibrated against runtime heap figures by TestCostTracksHeap.
+const entryOverhead = 96
+
+// cost is the accounted size of one key.
+func cost(keyLen int, e entry) int64 {
+	n := int64(keyLen + len(e.s) + entryOverhead)
+	if e.big != nil {
+		n += e.big.size()
+	}
+	return n
+}
+
+// UsedBytes returns the accounted size of the dataset.
+func (s *Store) UsedBytes() int64 {
+	var n int64
+	for i := range s.stripes {
+		st := &s.stripes[i]
+		st.mu.Lock()
+		n += st.mem
+		st.mu.Unlock()
+	}
+	return n
+}
+
+// Len returns the number of keys held, including expired keys not yet
+// reclaimed, and how many of them have a deadline.
+func (s *Store) Len() (keys, volatile int) {
+	for i := range s.stripes {
+		st := &s.stripes[i]
+		st.mu.Lock()
+		keys += len(st.m)
+		volatile += st.keyTTL.Len()
+		st.mu.Unlock()
+	}
+	return keys, volatile
+}
+
+// exec dispatches op to the method for its kind. The stripes op needs are
+// locked.
+func (t *txn) exec(op *Op) Result {
+	switch op.Kind {
+	case KindGet:
+		return t.get(op)
+	case KindSet:
+		return t.set(op)
+	case KindGetEx:
+		return t.getEx(op)
+	case KindGetDel:
+		return t.getDel(op)
+	case KindMGet:
+		return t.mget(op)
+	case KindMSet:
+		return t.mset(op)
+	case KindMSetNX:
+		return t.msetNX(op)
+	case KindIncrBy:
+		return t.incrBy(op)
+	case KindIncrByFloat:
+		return t.incrByFloat(op)
+	case KindAppend:
+		return t.append(op)
+	case KindStrLen:
+		return t.strLen(op)
+	case KindGetRange:
+		return t.getRange(op)
+	case KindSetRange:
+		return t.setRange(op)
+
+	case KindDel:
+		return t.delKeys(op)
+	case KindExists:
+		return t.exists(op)
+	case KindType:
+		return t.typeOf(op)
+	case KindTouch:
+		return t.touch(op)
+	case KindRename:
+		return t.rename(op)
+	case KindExpire:
+		return t.expire(op)
+	case KindTTL:
+		return t.ttl(op)
+	case KindPersist:
+		return t.persist(op)
+	case KindScan:
+		return t.scan(op)
+	case KindKeys:
+		return t.keys(op)
+	case KindRandomKey:
+		return t.randomKey(op)
+	case KindDBSize:
+		return t.dbSize(op)
+	case KindFlush:
+		return t.flush(op)
+
+	case KindHSet:
+		return t.hset(op)
+	case KindHGet:
+		return t.hget(op)
+	case KindHMGet:
+		return t.hmget(op)
+	case KindHGetAll:
+		return t.hgetAll(op)
+	case KindHDel:
+		return t.hdel(op)
+	case KindHLen:
+		return t.hlen(op)
+	case KindHExists:
+		return t.hexists(op)
+	case KindHKeys:
+		return t.hkeys(op)
+	case KindHVals:
+		return t.hvals(op)
+	case KindHIncrBy:
+		return t.hincrBy(op)
+	case KindHIncrByFloat:
+		return t.hincrByFloat(op)
+	case KindHStrLen:
+		return t.hstrLen(op)
+	case KindHScan:
+		return t.hscan(op)
+	case KindHRandField:
+		return t.hrandField(op)
+	case KindHExpire:
+		return t.hexpire(op)
+	case KindHTTL:
+		return t.httl(op)
+	case KindHPersist:
+		return t.hpersist(op)
+	case KindHGetEx:
+		return t.hgetEx(op)
+	case KindHSetEx:
+		return t.hsetEx(op)
+	case KindHGetDel:
+		return t.hgetDel(op)
+
+	case KindMulti:
+		return t.multi(op)
+	case KindReap:
+		return t.reap(op)
+	case KindEvict:
+		return t.evict(op)
+	}
+	return Err(ErrUnknownOp)
+}

@@ -1,14 +1,8 @@
 package server
 
-import (
-	"errors"
-
-	"sessiond/shard"
-)
+import "sessiond/shard"
 
 // Keyspace commands. (Stub.)
-
-var errTODO = errors.New("ERR not implemented yet")
 
 func parseDel(_ *client, args [][]byte, _ int64) (shard.Op, error)        { return shard.Op{}, errTODO }
 func parseExists(_ *client, args [][]byte, _ int64) (shard.Op, error)     { return shard.Op{}, errTODO }

@@ -22,10 +22,11 @@ type clientInfo struct {
 	noEvict bool
 }
 
-func (ci *clientInfo) setLastCmd(name string, at time.Time) {
-	if p := ci.lastName.Load(); p == nil || *p != name {
-		n := name
-		ci.lastName.Store(&n)
+// setLastCmd records the command being run. name must be a command
+// table name (which lives as long as the server).
+func (ci *clientInfo) setLastCmd(name *string, at time.Time) {
+	if ci.lastName.Load() != name {
+		ci.lastName.Store(name)
 	}
 	ci.lastTime.Store(at.UnixNano())
 }

@@ -30,6 +30,9 @@ type client struct {
 	readonly bool
 
 	info clientInfo
+
+	batchNow time.Time // the clock, read once per batch of commands
+	op       shard.Op  // scratch space for the command being executed
 }
 
 // multiState is a transaction being queued by MULTI.
@@ -50,7 +53,8 @@ func newClient(s *Server, nc net.Conn) *client {
 	}
 	c.rd = newReader(nc, cfg.ProtoMaxBulkLen, func() bool { return c.authed })
 	c.info.created = s.clock.Now()
-	c.info.setLastCmd("NULL", c.info.created)
+	c.batchNow = c.info.created
+	c.info.lastTime.Store(c.info.created.UnixNano())
 	return c
 }
 
@@ -69,8 +73,13 @@ func (c *client) serve() {
 			c.readFailed(err)
 			return
 		}
-		// Execute everything already buffered, then write once.
-		for args != nil && !c.quit {
+		// Execute everything already buffered, then write once. The clock
+		// is read once per 32 commands: like Redis's cached command time,
+		// every command of a batch sees the same "now".
+		for n := 0; args != nil && !c.quit; n++ {
+			if n%32 == 0 {
+				c.batchNow = c.s.clock.Now()
+			}
 			c.dispatch(args)
 			if len(c.w.b) > 64*1024 {
 				if !c.flush() {
@@ -153,7 +162,7 @@ func (c *client) dispatch(args [][]byte) {
 		c.rejectUnknown(args)
 		return
 	}
-	c.info.setLastCmd(cmd.name, s.clock.Now())
+	c.info.setLastCmd(&cmd.name, c.batchNow)
 	if !c.authed && !cmd.has(flagNoAuth) {
 		c.w.errorText("NOAUTH Authentication required.")
 		c.abortMulti()
@@ -224,8 +233,9 @@ func (c *client) rejectUnknown(args [][]byte) {
 	c.abortMulti()
 }
 
-// now returns the server clock in Unix milliseconds.
-func (c *client) now() int64 { return c.s.clock.Now().UnixMilli() }
+// now returns the server clock in Unix milliseconds, as read for the
+// current batch of commands.
+func (c *client) now() int64 { return c.batchNow.UnixMilli() }
 
 // execData parses, executes and answers a data command.
 func (c *client) execData(cmd *command, args [][]byte) {
@@ -236,7 +246,11 @@ func (c *client) execData(cmd *command, args [][]byte) {
 		return
 	}
 	op.Now = now
-	res, err := c.execOp(&op)
+	// The op lives in the client so that handing it to the Applier
+	// interface does not cost a heap allocation per command.
+	c.op = op
+	res, err := c.execOp(&c.op)
+	c.op = shard.Op{}
 	if err != nil {
 		c.w.err(err)
 		return

@@ -169,78 +169,102 @@ func (s *Store) Apply(op *Op) Result {
 			break
 		}
 	}
-	t := s.begin(op, now)
+	var t txn
+	s.begin(&t, op, now)
 	defer t.end()
 	t.ver = s.seq.Add(1)
 	return t.exec(op)
 }
 
-// Read executes a read-only op against local state, using the store's
-// clock for expiry. Write kinds are refused with ErrUnknownOp.
+// Read executes a read-only op against local state. Expiry is judged at
+// op.Now when the caller stamped it, else at the store's clock; either is
+// raised to the highest time already applied. Write kinds are refused with
+// ErrUnknownOp.
 func (s *Store) Read(op *Op) Result {
 	if op.Kind.IsWrite() {
 		return Err(ErrUnknownOp)
 	}
-	now := s.cfg.Clock.Now().UnixMilli()
+	now := op.Now
+	if now == 0 {
+		now = s.cfg.Clock.Now().UnixMilli()
+	}
 	if last := s.lastNow.Load(); last > now {
 		now = last
 	}
-	t := s.begin(op, now)
+	var t txn
+	s.begin(&t, op, now)
 	defer t.end()
 	t.read = true
 	return t.exec(op)
 }
 
 // txn is one op's view of the store while it holds its stripes' locks.
+// It lives on the caller's stack: begin fills it in, end releases it.
 type txn struct {
-	s      *Store
-	now    int64
-	ver    uint64
-	read   bool
-	all    bool  // every stripe is locked
-	locked []int // stripes locked by begin, ascending
-	buf    [4]int
+	s    *Store
+	now  int64
+	ver  uint64
+	read bool
+	all  bool  // every stripe is locked
+	one  int   // the stripe locked, when exactly one is (n == 1)
+	n    int   // stripes locked by begin, 0 when all or none
+	many []int // the stripes locked, ascending, when n > 1
 }
 
 // begin locks the stripes op needs. Kinds that walk the whole keyspace
 // (SCAN, KEYS, DBSIZE, RANDOMKEY) lock stripe by stripe themselves unless
 // they run inside a MULTI, which locks everything.
-func (s *Store) begin(op *Op, now int64) *txn {
-	t := &txn{s: s, now: now}
-	t.locked = t.buf[:0]
+func (s *Store) begin(t *txn, op *Op, now int64) {
+	t.s, t.now = s, now
 	if needsAll(op) {
 		t.all = true
 		for i := range s.stripes {
 			s.stripes[i].mu.Lock()
 		}
-		return t
+		return
 	}
-	forEachKey(op, func(k []byte) { t.locked = append(t.locked, s.stripeOf(k)) })
-	if len(t.locked) > 1 {
-		sort.Ints(t.locked)
-		out := t.locked[:1]
-		for _, v := range t.locked[1:] {
+	if singleKey(op.Kind) {
+		t.one, t.n = s.stripeOf(op.Key), 1
+		s.stripes[t.one].mu.Lock()
+		return
+	}
+	var idx []int
+	forEachKey(op, func(k []byte) { idx = append(idx, s.stripeOf(k)) })
+	if len(idx) > 1 {
+		sort.Ints(idx)
+		out := idx[:1]
+		for _, v := range idx[1:] {
 			if v != out[len(out)-1] {
 				out = append(out, v)
 			}
 		}
-		t.locked = out
+		idx = out
 	}
-	for _, i := range t.locked {
-		s.stripes[i].mu.Lock()
+	switch len(idx) {
+	case 0:
+	case 1:
+		t.one, t.n = idx[0], 1
+		s.stripes[t.one].mu.Lock()
+	default:
+		t.many, t.n = idx, len(idx)
+		for _, i := range idx {
+			s.stripes[i].mu.Lock()
+		}
 	}
-	return t
 }
 
 func (t *txn) end() {
-	if t.all {
+	switch {
+	case t.all:
 		for i := range t.s.stripes {
 			t.s.stripes[i].mu.Unlock()
 		}
-		return
-	}
-	for _, i := range t.locked {
-		t.s.stripes[i].mu.Unlock()
+	case t.n == 1:
+		t.s.stripes[t.one].mu.Unlock()
+	default:
+		for _, i := range t.many {
+			t.s.stripes[i].mu.Unlock()
+		}
 	}
 }
 
@@ -258,6 +282,18 @@ func needsAll(op *Op) bool {
 		}
 	}
 	return false
+}
+
+// singleKey reports whether kind touches exactly op.Key (forEachKey's
+// default case).
+func singleKey(kind Kind) bool {
+	switch kind {
+	case KindMGet, KindDel, KindExists, KindTouch, KindReap, KindEvict,
+		KindMSet, KindMSetNX, KindRename, KindMulti,
+		KindScan, KindKeys, KindRandomKey, KindDBSize, KindFlush:
+		return false
+	}
+	return true
 }
 
 // forEachKey calls fn for every key op touches.

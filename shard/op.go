@@ -28,14 +28,14 @@ const (
 	KindType      Kind = 22 // Key
 	KindTouch     Kind = 23 // Args = keys
 	KindRename    Kind = 24 // Key -> Args[0]; NX for RENAMENX
-	KindExpire    Kind = 25 // Key; At = absolute ms deadline; NX XX GT LT
+	KindExpire    Kind = 25 // Key; At = absolute ms deadline, any int64 (<= Now deletes the key); NX XX GT LT
 	KindTTL       Kind = 26 // Key; Millis, Absolute choose TTL/PTTL/EXPIRETIME/PEXPIRETIME
 	KindPersist   Kind = 27 // Key
-	KindScan      Kind = 28 // N = cursor (uint64 bits), At = count; Match: Args[0]; Type: Args[1]
+	KindScan      Kind = 28 // N = cursor: the 64-bit key hash to resume at (0 starts and ends); At = count >= 1; Match: Args[0]; TypeFilter: Args[1]
 	KindKeys      Kind = 29 // Args[0] = pattern
-	KindRandomKey Kind = 30 //
+	KindRandomKey Kind = 30 // N = random seed stamped by the server (keeps Apply deterministic)
 	KindDBSize    Kind = 31 //
-	KindFlush     Kind = 32 // FLUSHDB / FLUSHALL
+	KindFlush     Kind = 32 // FLUSHDB / FLUSHALL: bumps every stripe's deletes, so every WATCH aborts
 )
 
 // Hash operations. Field deadlines follow Redis 7.4/8.0.

@@ -48,7 +48,7 @@ func appendOp(dst []byte, op *Op) []byte {
 	if op.N != 0 {
 		p |= hasN
 	}
-	if op.F != 0 {
+	if math.Float64bits(op.F) != 0 { // -0 too, so it round-trips
 		p |= hasF
 	}
 	if op.Key != nil {
@@ -97,7 +97,7 @@ func appendOp(dst []byte, op *Op) []byte {
 		for _, w := range op.Watch {
 			dst = appendBytes(dst, w.Key)
 			dst = binary.AppendUvarint(dst, w.Version)
-			dst = binary.AppendUvarint(dst, w.Deletes)
+			dst = binary.AppendUvarint(dst, w.Seq)
 			var ex byte
 			if w.Expired {
 				ex = 1
@@ -172,11 +172,21 @@ func (d *decoder) varint() int64 {
 	return v
 }
 
-// count reads a length that must fit in what is left (each item takes at
-// least one byte), so corrupt lengths cannot make huge allocations.
-func (d *decoder) count() int {
+// Smallest encodings of repeated items, which bound the counts Decode
+// believes: an arg is a length byte; an op a kind, presence and flags byte;
+// a watch a key length, two varints and a byte.
+const (
+	minArgLen   = 1
+	minOpLen    = 3
+	minWatchLen = 4
+)
+
+// count reads the length of a list whose items take at least min bytes
+// each and checks that what is left can hold them, so a corrupt length
+// cannot make a large allocation.
+func (d *decoder) count(min int) int {
 	n := d.uvarint()
-	if n > uint64(len(d.b)) {
+	if n > uint64(len(d.b)/min) {
 		d.fail("count too large")
 		return 0
 	}
@@ -224,7 +234,7 @@ func (d *decoder) op(depth int) Op {
 		op.Key = d.bytes()
 	}
 	if p&hasArgs != 0 {
-		n := d.count()
+		n := d.count(minArgLen)
 		op.Args = make([][]byte, 0, n)
 		for i := 0; i < n && d.err == nil; i++ {
 			op.Args = append(op.Args, d.bytes())
@@ -235,18 +245,24 @@ func (d *decoder) op(depth int) Op {
 			d.fail("nested too deep")
 			return op
 		}
-		n := d.count()
+		n := d.count(minOpLen)
 		op.Subs = make([]Op, 0, n)
 		for i := 0; i < n && d.err == nil; i++ {
 			op.Subs = append(op.Subs, d.op(depth+1))
 		}
 	}
 	if p&hasWatch != 0 {
-		n := d.count()
+		n := d.count(minWatchLen)
 		op.Watch = make([]Watch, 0, n)
 		for i := 0; i < n && d.err == nil; i++ {
-			w := Watch{Key: d.bytes(), Version: d.uvarint(), Deletes: d.uvarint()}
-			w.Expired = d.byte1() == 1
+			w := Watch{Key: d.bytes(), Version: d.uvarint(), Seq: d.uvarint()}
+			switch d.byte1() {
+			case 0:
+			case 1:
+				w.Expired = true
+			default:
+				d.fail("bad watch flag")
+			}
 			op.Watch = append(op.Watch, w)
 		}
 	}

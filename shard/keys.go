@@ -493,13 +493,17 @@ func (t *txn) dbSize(op *Op) Result {
 	return Int(n)
 }
 
-// flush empties the store (FLUSHDB, FLUSHALL); it holds every stripe. Each
-// stripe's deletion count moves, so every WATCH, on a key present or not,
-// aborts its EXEC.
+// flush empties the store (FLUSHDB, FLUSHALL); it holds every stripe. Like
+// Redis, it breaks the WATCH of every key it removes, and of a key created
+// since its WATCH, but not of a key absent all along.
 func (t *txn) flush(op *Op) Result {
 	for i := range t.s.stripes {
 		st := &t.s.stripes[i]
-		st.deletes += uint64(len(st.m)) + 1
+		for _, e := range st.m {
+			if e.ver > st.delVer {
+				st.delVer = e.ver
+			}
+		}
 		st.m = make(map[string]entry)
 		st.keyTTL = ttl.NewIndex()
 		st.fieldTTL = ttl.NewIndex()

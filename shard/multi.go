@@ -1,7 +1,10 @@
 package shard
 
 // WatchKey returns what WATCH must remember about key: its version and
-// its stripe's deletion count, read at the store's current time.
+// the store's sequence number, read under the key's stripe lock at the
+// store's current time. Every write takes its version while holding the
+// stripes it touches, so any write to this stripe after WatchKey returns
+// has a version above Seq.
 func (s *Store) WatchKey(key []byte) Watch {
 	now := s.cfg.Clock.Now().UnixMilli()
 	if last := s.lastNow.Load(); last > now {
@@ -10,7 +13,7 @@ func (s *Store) WatchKey(key []byte) Watch {
 	st := &s.stripes[s.stripeOf(key)]
 	st.mu.Lock()
 	defer st.mu.Unlock()
-	w := Watch{Key: append([]byte(nil), key...), Deletes: st.deletes}
+	w := Watch{Key: append([]byte(nil), key...), Seq: s.seq.Load()}
 	if e, ok := st.m[string(key)]; ok {
 		w.Version = e.ver
 		w.Expired = e.exp != 0 && e.exp <= now
@@ -34,9 +37,11 @@ func (t *txn) watchBroken(w *Watch) bool {
 		// watched and has only been reclaimed since.
 		return !w.Expired
 	default:
-		// Absent then and now; a key created and deleted in between
-		// shows as a deletion in its stripe.
-		return st.deletes != w.Deletes
+		// Absent then and now. If it was created and deleted in between,
+		// its stripe removed a key written after the watch. (Another key
+		// of the stripe written and removed since aborts too: stricter
+		// than Redis, never looser.)
+		return st.delVer > w.Seq
 	}
 }
 

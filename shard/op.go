@@ -35,7 +35,7 @@ const (
 	KindKeys      Kind = 29 // Args[0] = pattern
 	KindRandomKey Kind = 30 // N = random seed stamped by the server (keeps Apply deterministic)
 	KindDBSize    Kind = 31 //
-	KindFlush     Kind = 32 // FLUSHDB / FLUSHALL: bumps every stripe's deletes, so every WATCH aborts
+	KindFlush     Kind = 32 // FLUSHDB / FLUSHALL
 )
 
 // Hash operations. Field deadlines follow Redis 7.4/8.0.
@@ -50,15 +50,15 @@ const (
 	KindHKeys        Kind = 57 // Key
 	KindHVals        Kind = 58 // Key
 	KindHIncrBy      Kind = 59 // Key, Args[0], N
-	KindHIncrByFloat Kind = 60 // Key, Args[0], F
+	KindHIncrByFloat Kind = 60 // Key, Args[0] = field, Args[1] = increment text (exact), F
 	KindHStrLen      Kind = 61 // Key, Args[0]
 	KindHScan        Kind = 62 // Key, N = cursor, At = count, Match: Args[0]; NoValues
-	KindHRandField   Kind = 63 // Key; HasCount: N = count; WithValues
+	KindHRandField   Kind = 63 // Key; At = random seed; HasCount: N = count; WithValues
 	KindHExpire      Kind = 64 // Key, At, Args = fields; NX XX GT LT
 	KindHTTL         Kind = 65 // Key, Args = fields; Millis, Absolute
 	KindHPersist     Kind = 66 // Key, Args = fields
-	KindHGetEx       Kind = 67 // Key, Args = fields; At or Persist
-	KindHSetEx       Kind = 68 // Key, Args = field, value...; At or KeepTTL; FNX FXX
+	KindHGetEx       Kind = 67 // Key, Args = fields; SetExpiry: At, or Persist
+	KindHSetEx       Kind = 68 // Key, Args = field, value...; SetExpiry: At, or KeepTTL; FNX FXX
 	KindHGetDel      Kind = 69 // Key, Args = fields
 )
 
@@ -117,12 +117,13 @@ type Op struct {
 func (o *Op) Has(fl Flags) bool { return o.Flags&fl == fl }
 
 // Watch records what a WATCHed key looked like when it was watched.
-// Version is the key's version (0 when absent); Deletes is the stripe's
-// deletion count, which catches a key created and deleted again.
+// Version is the key's version (0 when absent); Seq is the store's
+// sequence number then, which tells whether a key absent then and now was
+// created and deleted in between.
 type Watch struct {
 	Key     []byte
 	Version uint64
-	Deletes uint64
+	Seq     uint64
 	Expired bool // the key was already logically expired when watched
 }
 

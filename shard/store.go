@@ -58,13 +58,23 @@ type entry struct {
 	big *large // non-nil for a value too large to pack
 	exp int64  // absolute deadline, Unix ms; 0 means none
 	ver uint64 // store sequence number of the last write (for WATCH)
-	lru uint32 // access clock, seconds (see access)
+	lru uint32 // access clock: last access second and LFU counter (evict.go)
 	typ Type
 }
 
-// large holds values kept in Go maps instead of a packed string.
+// large holds values kept in Go maps instead of a packed string. For a
+// hash, the map (and the deadline heap) is shared by the successive
+// headers a key's writes install and is changed in place; the header
+// carries what put and fieldDeadline read. See hash_big.go.
 type large struct {
-	hash map[string]hfield
+	hash   map[string]hfield
+	ttl    []hexp // min-heap of field deadlines; may hold stale entries
+	nexp   int    // fields with a deadline
+	fbytes int64  // accounted bytes of the fields, kept by every change
+	bytes  int64  // size() of this header: fbytes plus the heap
+	minExp int64  // earliest field deadline, 0 if none (exact)
+	order  []hkey // cache: fields by xxhash, built by reads; nil when stale
+	frozen bool   // shared with a reader outside the lock: copy before writing
 }
 
 // hfield is one field of a large hash.
@@ -79,7 +89,7 @@ type stripe struct {
 	m        map[string]entry
 	keyTTL   *ttl.Index // keys with a deadline, at that deadline
 	fieldTTL *ttl.Index // hashes with field deadlines, at their earliest one
-	deletes  uint64     // keys removed from this stripe, ever (for WATCH)
+	delVer   uint64     // highest version of a key removed from this stripe (WATCH)
 	mem      int64      // accounted bytes (see cost)
 }
 
@@ -140,6 +150,18 @@ func (s *Store) SetHashLimits(entries, value int) {
 		s.stripes[i].mu.Lock()
 	}
 	s.cfg.HashMaxListpackEntries, s.cfg.HashMaxListpackValue = entries, value
+	for i := range s.stripes {
+		s.stripes[i].mu.Unlock()
+	}
+}
+
+// SetMaxBulkLen changes the longest string APPEND and SETRANGE may build
+// (CONFIG SET proto-max-bulk-len).
+func (s *Store) SetMaxBulkLen(n int64) {
+	for i := range s.stripes {
+		s.stripes[i].mu.Lock()
+	}
+	s.cfg.MaxBulkLen = n
 	for i := range s.stripes {
 		s.stripes[i].mu.Unlock()
 	}
@@ -335,6 +357,13 @@ func (t *txn) lookup(key []byte) (entry, bool) {
 	if !ok || (e.exp != 0 && e.exp <= t.now) {
 		return entry{}, false
 	}
+	if e.typ == TypeHash {
+		// A hash whose every field is due is gone, though its reap has
+		// not been applied yet.
+		if fe := fieldDeadline(e); fe != 0 && fe <= t.now && hashLen(e, t.now) == 0 {
+			return entry{}, false
+		}
+	}
 	return e, true
 }
 
@@ -344,8 +373,8 @@ func (t *txn) put(key []byte, e entry) {
 	st := t.stripe(key)
 	old, had := st.m[string(key)]
 	e.ver = t.ver
-	if e.lru == 0 {
-		e.lru = old.lru
+	if e.lru == 0 || e.lru == old.lru {
+		e.lru = writeClock(old.lru, t.now, key)
 	}
 	k := string(key)
 	st.m[k] = e
@@ -378,7 +407,9 @@ func (t *txn) del(key []byte) bool {
 // remove deletes k, whose current entry is old, from st.
 func (t *txn) remove(st *stripe, k string, old entry) {
 	delete(st.m, k)
-	st.deletes++
+	if old.ver > st.delVer {
+		st.delVer = old.ver
+	}
 	st.mem -= cost(len(k), old)
 	if old.exp != 0 {
 		st.keyTTL.Remove(k, old.exp)
@@ -388,14 +419,26 @@ func (t *txn) remove(st *stripe, k string, old entry) {
 	}
 }
 
-// entryOverhead approximates the bytes a key costs beyond its key and value
-// bytes: the map slot, the string headers and allocator rounding. It is
-// calibrated against runtime heap figures by TestCostTracksHeap.
-const entryOverhead = 96
+// entryOverhead is what a key costs in its stripe's map: one slot (string
+// header, entry, control byte) divided by the map's load factor. A Go map
+// holds between 7/16 and 7/8 of its slots and never shrinks, and its big
+// tables are rounded up to whole pages, so the measured cost per key
+// swings between about 1.6 and 2.3 slots with the key count; 2 slots is
+// the middle. Calibrated against the heap by TestCostTracksHeap.
+const entryOverhead = 2 * mapSlotSize
 
-// cost is the accounted size of one key.
+// cost is the accounted size of one key: what it adds to the live heap.
+// Its key and value strings count at their allocation size (Go's size
+// classes), plus its map slot, plus a slot in a deadline index for a key
+// or hash-field deadline, plus a big value's own accounting.
 func cost(keyLen int, e entry) int64 {
-	n := int64(keyLen + len(e.s) + entryOverhead)
+	n := allocSize(keyLen) + allocSize(len(e.s)) + entryOverhead
+	if e.exp != 0 {
+		n += deadlineOverhead
+	}
+	if e.typ == TypeHash && fieldDeadline(e) != 0 {
+		n += deadlineOverhead
+	}
 	if e.big != nil {
 		n += e.big.size()
 	}

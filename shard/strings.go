@@ -2,15 +2,18 @@ package shard
 
 import (
 	"math"
+	"math/big"
 	"strconv"
+	"strings"
 )
 
-// access marks key's entry e as used now (LRU clock, seconds). It writes
-// the map at most once a second per key.
+// access marks key's live entry e as read at t.now: it updates the access
+// clock (last access second and LFU counter, see touched) and writes the
+// map only when that value changes, which is at most once a second per key
+// plus the LFU counter's (logarithmically rarer) increments.
 func (t *txn) access(key []byte, e entry) {
-	now := uint32(t.now / 1000)
-	if e.lru != now {
-		e.lru = now
+	if lru := touched(e.lru, t.now, key); lru != e.lru {
+		e.lru = lru
 		t.stripe(key).m[string(key)] = e
 	}
 }
@@ -233,24 +236,35 @@ func (t *txn) incrBy(op *Op) Result {
 	return Int(cur)
 }
 
+// incrByFloat adds a long double increment (Args[0], as text; ops
+// encoded before the text was carried hold it in F) in Redis's order of
+// checks: the key's type, the stored value, then the increment.
 func (t *txn) incrByFloat(op *Op) Result {
 	e, had := t.lookup(op.Key)
-	var cur float64
+	var cur LongDouble
 	if had {
 		if e.typ != TypeString {
 			return Err(ErrWrongType)
 		}
-		v, ok := ParseFloat(e.s)
+		v, ok := ParseLongDouble(e.s)
 		if !ok {
 			return Err(ErrNotFloat)
 		}
 		cur = v
 	}
-	cur += op.F
-	if math.IsNaN(cur) || math.IsInf(cur, 0) {
+	incr := LongDoubleFromFloat64(op.F)
+	if len(op.Args) > 0 {
+		v, ok := ParseLongDouble(op.Args[0])
+		if !ok {
+			return Err(ErrNotFloat)
+		}
+		incr = v
+	}
+	sum, ok := cur.Add(incr)
+	if !ok {
 		return Err(ErrNaN)
 	}
-	s := FormatFloat(cur)
+	s := sum.String()
 	t.put(op.Key, entry{s: s, typ: TypeString, exp: e.exp})
 	return Str(s)
 }
@@ -317,10 +331,10 @@ func (t *txn) setRange(op *Op) Result {
 	if len(val) == 0 {
 		return Int(int64(len(e.s)))
 	}
-	end := op.N + int64(len(val))
-	if end > t.s.cfg.MaxBulkLen {
-		return Err(ErrStringTooLong)
+	if op.N < 0 || op.N > t.s.cfg.MaxBulkLen-int64(len(val)) {
+		return Err(ErrStringTooLong) // also catches offset+len overflowing
 	}
+	end := op.N + int64(len(val))
 	size := int64(len(e.s))
 	if end > size {
 		size = end
@@ -332,4 +346,217 @@ func (t *txn) setRange(op *Op) Result {
 	e.typ = TypeString
 	t.put(op.Key, e)
 	return Int(size)
+}
+
+// LongDouble is a number in the C long double that Redis computes
+// INCRBYFLOAT and HINCRBYFLOAT in: on x86-64, the 80-bit extended format
+// with a 64-bit mantissa and a 15-bit exponent. It is emulated with
+// math/big, so that results match Redis digit for digit (0.1 + 0.2 gives
+// 0.3 there, where float64 gives 0.30000000000000004). The zero value is
+// 0. A LongDouble is immutable and safe to share.
+type LongDouble struct{ f *big.Float }
+
+// Limits of the x86-64 long double, as exponents of big.Float.MantExp
+// (x = mant × 2**exp with 0.5 <= |mant| < 1): the largest finite value is
+// just below 2**16384, and the smallest (subnormal) one is 2**-16445, to
+// which strtold still rounds values down to half of it (2**-16446, whose
+// exponent here is -16445). Subnormals keep the full 64-bit mantissa in
+// this emulation; at the 17 decimals Redis prints they are all 0.
+const (
+	ldPrec   = 64
+	ldMaxExp = 16384
+	ldMinExp = -16445
+	// maxLongDoubleChars is Redis's MAX_LONG_DOUBLE_CHARS: longer input
+	// is not a number.
+	maxLongDoubleChars = 5 * 1024
+)
+
+// LongDoubleFromFloat64 returns f as a LongDouble (exactly). A NaN, which
+// a LongDouble cannot hold, becomes an infinity, so that adding it fails
+// as adding a NaN does.
+func LongDoubleFromFloat64(f float64) LongDouble {
+	if f == 0 && !math.Signbit(f) {
+		return LongDouble{}
+	}
+	if math.IsNaN(f) {
+		return LongDouble{new(big.Float).SetInf(false)}
+	}
+	return LongDouble{new(big.Float).SetPrec(ldPrec).SetFloat64(f)}
+}
+
+func (x LongDouble) big() *big.Float {
+	if x.f == nil {
+		return new(big.Float).SetPrec(ldPrec)
+	}
+	return x.f
+}
+
+// IsInf reports whether x is an infinity.
+func (x LongDouble) IsInf() bool { return x.f != nil && x.f.IsInf() }
+
+// ParseLongDouble parses b as Redis's string2ld does with strtold: a
+// decimal or hexadecimal (0x) floating-point number, or inf/infinity, with
+// an optional sign, no space before or after, no NaN, not out of the long
+// double's range, shorter than 5 KiB, and nothing after the number (not
+// even a NUL byte).
+func ParseLongDouble[T ~string | ~[]byte](b T) (LongDouble, bool) {
+	if len(b) == 0 || len(b) >= maxLongDoubleChars || isSpace(b[0]) {
+		return LongDouble{}, false
+	}
+	s := string(b)
+	i := 0
+	if i < len(s) && (s[i] == '+' || s[i] == '-') {
+		i++
+	}
+	body := s[i:]
+	if strings.EqualFold(body, "inf") || strings.EqualFold(body, "infinity") {
+		return LongDouble{new(big.Float).SetInf(s[0] == '-')}, true
+	}
+	mag, zero, ok := scanFloatSyntax(body)
+	if !ok {
+		return LongDouble{}, false
+	}
+	if zero {
+		f := new(big.Float).SetPrec(ldPrec)
+		if s[0] == '-' {
+			f.Neg(f)
+		}
+		return LongDouble{f}, true
+	}
+	// Settle far out-of-range exponents before math/big works through
+	// them: strtold answers ERANGE, which Redis refuses. mag is within a
+	// few bits of the truth; the exact check follows the parse.
+	if mag > ldMaxExp+16 || mag < ldMinExp-16 {
+		return LongDouble{}, false
+	}
+	f, _, err := big.ParseFloat(s, 0, ldPrec, big.ToNearestEven)
+	if err != nil || f.IsInf() {
+		return LongDouble{}, false
+	}
+	mant := new(big.Float)
+	if e := f.MantExp(mant); e > ldMaxExp || e < ldMinExp ||
+		(e == ldMinExp && mant.Abs(mant).Cmp(big.NewFloat(0.5)) == 0) {
+		return LongDouble{}, false // exactly half the smallest rounds to 0 (even)
+	}
+	return LongDouble{f}, true
+}
+
+// scanFloatSyntax checks that s (without its sign) is a whole strtold
+// number: decimal digits with an optional point and e exponent, or 0x hex
+// digits with an optional point and p exponent. It returns the value's
+// approximate binary magnitude (log2), and whether every digit is zero.
+func scanFloatSyntax(s string) (mag int64, zero, ok bool) {
+	hex := len(s) > 2 && s[0] == '0' && (s[1] == 'x' || s[1] == 'X')
+	digit, expChar, digitBits := isDigit, byte('e'), 3.3219280948873623 // log2(10)
+	if hex {
+		s = s[2:]
+		digit, expChar, digitBits = isHexDigit, 'p', 4
+	}
+	i, digits := 0, 0
+	lead := int64(0) // position of the first non-zero digit, in digits, relative to the point
+	seenNonZero := false
+	intDigits := 0
+	for i < len(s) && digit(s[i]) {
+		if s[i] != '0' && !seenNonZero {
+			seenNonZero = true
+		}
+		if seenNonZero {
+			intDigits++
+		}
+		i++
+		digits++
+	}
+	lead = int64(intDigits)
+	if i < len(s) && s[i] == '.' {
+		i++
+		for i < len(s) && digit(s[i]) {
+			if !seenNonZero {
+				if s[i] != '0' {
+					seenNonZero = true
+				} else {
+					lead--
+				}
+			}
+			i++
+			digits++
+		}
+	}
+	if digits == 0 {
+		return 0, false, false
+	}
+	var exp int64
+	if i < len(s) && (s[i]|0x20) == expChar {
+		i++
+		neg := false
+		if i < len(s) && (s[i] == '+' || s[i] == '-') {
+			neg = s[i] == '-'
+			i++
+		}
+		start := i
+		for i < len(s) && isDigit(s[i]) {
+			if exp < 1<<40 {
+				exp = exp*10 + int64(s[i]-'0')
+			}
+			i++
+		}
+		if i == start {
+			return 0, false, false
+		}
+		if neg {
+			exp = -exp
+		}
+	}
+	if i != len(s) {
+		return 0, false, false
+	}
+	if !seenNonZero {
+		return 0, true, true
+	}
+	if hex {
+		return int64(float64(lead)*digitBits) + exp, false, true // p exponents are binary
+	}
+	return int64(float64(lead+exp) * digitBits), false, true
+}
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+func isHexDigit(c byte) bool {
+	return isDigit(c) || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F')
+}
+
+// Add returns x + y rounded to a long double. ok is false when the sum is
+// infinite or not a number (Redis's "increment would produce NaN or
+// Infinity").
+func (x LongDouble) Add(y LongDouble) (sum LongDouble, ok bool) {
+	a, b := x.big(), y.big()
+	if a.IsInf() || b.IsInf() {
+		return LongDouble{}, false
+	}
+	z := new(big.Float).SetPrec(ldPrec).SetMode(big.ToNearestEven).Add(a, b)
+	if z.Sign() != 0 && z.MantExp(nil) > ldMaxExp {
+		return LongDouble{}, false
+	}
+	return LongDouble{z}, true
+}
+
+// String formats x as Redis stores INCRBYFLOAT results (ld2string in
+// LD_STR_HUMAN mode): printf's %.17Lf, then trailing zeros and a trailing
+// point removed, and "-0" written "0".
+func (x LongDouble) String() string {
+	f := x.big()
+	if f.IsInf() {
+		if f.Signbit() {
+			return "-inf"
+		}
+		return "inf"
+	}
+	s := f.Text('f', 17)
+	if strings.IndexByte(s, '.') >= 0 {
+		s = strings.TrimRight(s, "0")
+		s = strings.TrimSuffix(s, ".")
+	}
+	if s == "-0" {
+		return "0"
+	}
+	return s
 }

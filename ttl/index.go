@@ -1,15 +1,24 @@
 package ttl
 
-import "sort"
-
 // BucketShift sets the width of an Index bucket: deadlines are grouped into
 // buckets of 1<<BucketShift milliseconds (128 ms).
 const BucketShift = 7
 
+// bucket is the set of keys whose deadlines fall in one bucket-width
+// window. at is its position in Index.heap, or -1 while Due holds it.
+type bucket struct {
+	num  int64
+	at   int
+	keys map[string]struct{}
+}
+
 // Index maps keys to absolute deadlines (Unix ms) and finds the keys whose
-// deadline has passed. Add, Remove and Move are O(1) in the usual case
-// (a deadline in a bucket that exists, or later than every other); Due costs
-// O(keys in the buckets it visits).
+// deadline has passed. Keys are grouped into buckets of 128 ms kept in a
+// min-heap by bucket number, so Add and Remove cost O(1) when the bucket
+// exists and O(log buckets) when it is created or emptied, whatever the
+// spread of deadlines; Due costs O(log buckets) per bucket it visits plus
+// one step per key it offers. An emptied bucket is dropped at once, so the
+// Index holds nothing for deadlines that no key has any more.
 //
 // An Index is not safe for concurrent use: its owner (a store stripe)
 // guards it with the same lock as the keys themselves. The caller must
@@ -17,62 +26,57 @@ const BucketShift = 7
 // Index keeps no back-pointer per key, which keeps it at about one map slot
 // per volatile key.
 type Index struct {
-	buckets map[int64]map[string]struct{}
-	order   []int64 // bucket numbers, ascending; may hold emptied buckets
+	buckets map[int64]*bucket
+	heap    []*bucket // min-heap on num
 	n       int
 }
 
 // NewIndex returns an empty Index.
 func NewIndex() *Index {
-	return &Index{buckets: make(map[int64]map[string]struct{})}
+	return &Index{buckets: make(map[int64]*bucket)}
 }
 
 // Len returns the number of keys in the index.
 func (x *Index) Len() int { return x.n }
 
-// Add records that key expires at deadline. deadline must be > 0.
+// Buckets returns the number of non-empty buckets.
+func (x *Index) Buckets() int { return len(x.buckets) }
+
+// Add records that key expires at deadline. deadline must be > 0. Adding a
+// key again with a deadline in the same bucket is a no-op; adding it with
+// a deadline in another bucket without removing it first leaves it in
+// both (use Move).
 func (x *Index) Add(key string, deadline int64) {
-	b := deadline >> BucketShift
-	set, ok := x.buckets[b]
+	num := deadline >> BucketShift
+	b, ok := x.buckets[num]
 	if !ok {
-		set = make(map[string]struct{}, 4)
-		x.buckets[b] = set
-		x.insertBucket(b)
+		b = &bucket{num: num, keys: make(map[string]struct{}, 4)}
+		x.buckets[num] = b
+		x.push(b)
 	}
-	if _, dup := set[key]; !dup {
-		set[key] = struct{}{}
+	if _, dup := b.keys[key]; !dup {
+		b.keys[key] = struct{}{}
 		x.n++
 	}
-}
-
-func (x *Index) insertBucket(b int64) {
-	n := len(x.order)
-	if n == 0 || x.order[n-1] < b {
-		x.order = append(x.order, b)
-		return
-	}
-	i := sort.Search(n, func(i int) bool { return x.order[i] >= b })
-	if i < n && x.order[i] == b {
-		return // an emptied bucket that is being reused
-	}
-	x.order = append(x.order, 0)
-	copy(x.order[i+1:], x.order[i:])
-	x.order[i] = b
 }
 
 // Remove forgets key, which was added with deadline. Removing a key that
 // is not there is a no-op.
 func (x *Index) Remove(key string, deadline int64) {
-	b := deadline >> BucketShift
-	set, ok := x.buckets[b]
+	num := deadline >> BucketShift
+	b, ok := x.buckets[num]
 	if !ok {
 		return
 	}
-	if _, there := set[key]; there {
-		delete(set, key)
-		x.n--
-		if len(set) == 0 {
-			delete(x.buckets, b) // its number stays in order until Due passes it
+	if _, there := b.keys[key]; !there {
+		return
+	}
+	delete(b.keys, key)
+	x.n--
+	if len(b.keys) == 0 {
+		delete(x.buckets, num)
+		if b.at >= 0 { // not held by a running Due
+			x.remove(b.at)
 		}
 	}
 }
@@ -91,30 +95,33 @@ func (x *Index) Move(key string, old, new int64) {
 	}
 }
 
-// Due calls fn for keys whose bucket starts at or before now, oldest bucket
-// first, until fn has been called max times or returns false. A key in the
-// bucket that holds now may not be due yet, so fn must check the exact
-// deadline. Due removes nothing: the owner removes keys when it deletes or
-// refreshes them, and a key it keeps is offered again on the next call.
+// Due calls fn for keys whose bucket starts at or before now, oldest
+// bucket first, until fn has been called max times or returns false. A key
+// in the bucket that holds now may not be due yet, so fn must check the
+// exact deadline. Due removes nothing itself: the owner removes keys when
+// it deletes or refreshes them (fn may do so for the key it is given), and
+// a key it keeps is offered again on the next call.
 func (x *Index) Due(now int64, max int, fn func(key string) bool) {
 	limit := now >> BucketShift
-	// Drop emptied buckets from the front.
-	drop := 0
-	for drop < len(x.order) {
-		if _, ok := x.buckets[x.order[drop]]; ok {
-			break
+	var held []*bucket // buckets taken off the heap, to put back
+	defer func() {
+		for _, b := range held {
+			if len(b.keys) > 0 {
+				x.push(b)
+			} else if x.buckets[b.num] == b {
+				delete(x.buckets, b.num)
+			}
 		}
-		drop++
-	}
-	if drop > 0 {
-		x.order = append(x.order[:0], x.order[drop:]...)
-	}
+	}()
 	calls := 0
-	for _, b := range x.order {
-		if b > limit {
+	for len(x.heap) > 0 && x.heap[0].num <= limit {
+		if calls >= max {
 			return
 		}
-		for k := range x.buckets[b] {
+		b := x.heap[0]
+		x.remove(0)
+		held = append(held, b)
+		for k := range b.keys {
 			if calls >= max || !fn(k) {
 				return
 			}
@@ -126,6 +133,70 @@ func (x *Index) Due(now int64, max int, fn func(key string) bool) {
 // Clear removes every key.
 func (x *Index) Clear() {
 	clear(x.buckets)
-	x.order = x.order[:0]
+	clear(x.heap)
+	x.heap = x.heap[:0]
 	x.n = 0
+}
+
+// push adds b to the heap.
+func (x *Index) push(b *bucket) {
+	b.at = len(x.heap)
+	x.heap = append(x.heap, b)
+	x.up(b.at)
+}
+
+// remove takes the bucket at heap position i off the heap and marks it
+// held (at = -1).
+func (x *Index) remove(i int) {
+	h := x.heap
+	last := len(h) - 1
+	b := h[i]
+	if i != last {
+		h[i] = h[last]
+		h[i].at = i
+	}
+	h[last] = nil
+	x.heap = h[:last]
+	if i != last {
+		if !x.down(i) {
+			x.up(i)
+		}
+	}
+	b.at = -1
+}
+
+func (x *Index) up(i int) {
+	h := x.heap
+	for i > 0 {
+		p := (i - 1) / 2
+		if h[p].num <= h[i].num {
+			break
+		}
+		h[p], h[i] = h[i], h[p]
+		h[p].at, h[i].at = p, i
+		i = p
+	}
+}
+
+// down sifts the bucket at i down and reports whether it moved.
+func (x *Index) down(i int) bool {
+	h := x.heap
+	start := i
+	for {
+		l := 2*i + 1
+		if l >= len(h) {
+			break
+		}
+		m := l
+		if r := l + 1; r < len(h) && h[r].num < h[l].num {
+			m = r
+		}
+		if h[i].num <= h[m].num {
+			break
+		}
+		h[i], h[m] = h[m], h[i]
+		h[i].at, h[m].at = i, m
+		i = m
+	}
+	return i != start
 }

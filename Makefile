@@ -38,10 +38,10 @@ unit:
 
 # fuzz runs each fuzz target briefly; the seed corpora also run in `unit`.
 fuzz:
-	$(GO) test -run='^$$' -fuzz='^FuzzReader$$' -fuzztime=$(FUZZTIME) ./server
-	$(GO) test -run='^$$' -fuzz='^FuzzCommands$$' -fuzztime=$(FUZZTIME) ./server
-	$(GO) test -run='^$$' -fuzz='^FuzzOps$$' -fuzztime=$(FUZZTIME) ./shard
-	$(GO) test -run='^$$' -fuzz='^FuzzDecode$$' -fuzztime=$(FUZZTIME) ./shard
+	$(GO) test -run='^$$' -fuzz='^FuzzReader$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=1s ./server
+	$(GO) test -run='^$$' -fuzz='^FuzzCommands$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=1s ./server
+	$(GO) test -run='^$$' -fuzz='^FuzzOps$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=1s ./shard
+	$(GO) test -run='^$$' -fuzz='^FuzzDecode$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=1s ./shard
 
 vet:
 	$(GO) vet ./...

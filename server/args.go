@@ -16,6 +16,15 @@ var (
 	errDecrementOverflow = errors.New("ERR decrement would overflow")
 )
 
+// errIfFound is returned by a parser, with a read op that looks the key
+// up, for an argument error Redis reports only after finding the key with
+// the right type (GETEX's expiry value). A null or error result is the
+// reply; any other result is replaced by err.
+type errIfFound struct{ err error }
+
+func (e *errIfFound) Error() string { return e.err.Error() }
+func (e *errIfFound) Unwrap() error { return e.err }
+
 // errWrongArgs is the arity error for a command (or subcommand) name.
 func errWrongArgs(name string) error {
 	return errors.New("ERR wrong number of arguments for '" + name + "' command")

@@ -16,12 +16,19 @@ func parseStrLen(_ *client, args [][]byte, _ int64) (shard.Op, error) {
 	return key1(shard.KindStrLen, args), nil
 }
 
+// expiryArg is an expiry option as written: its value is checked by the
+// caller, because SET checks it before looking at the key and GETEX after.
+type expiryArg struct {
+	val  []byte // nil when no expiry option was given
+	unit expireUnit
+}
+
 // setOptions parses SET's and GETEX's options (Redis's
-// parseExtendedStringArgumentsOrReply). forSet selects SET's option set
-// (NX XX GET KEEPTTL) over GETEX's (PERSIST).
-func setOptions(op *shard.Op, opts [][]byte, now int64, forSet bool, cmd string) error {
-	var expArg []byte
-	var unit expireUnit
+// parseExtendedStringArgumentsOrReply) and returns the expiry option, if
+// any, unchecked. forSet selects SET's option set (NX XX GET KEEPTTL) over
+// GETEX's (PERSIST). Only syntax errors are reported here.
+func setOptions(op *shard.Op, opts [][]byte, forSet bool) (expiryArg, error) {
+	var exp expiryArg
 	const (
 		ex = 1 << iota
 		px
@@ -32,7 +39,6 @@ func setOptions(op *shard.Op, opts [][]byte, now int64, forSet bool, cmd string)
 	for j := 0; j < len(opts); j++ {
 		o := opts[j]
 		hasNext := j+1 < len(opts)
-		noExpiry := which == 0 && !op.Has(shard.KeepTTL) && !op.Has(shard.Persist)
 		switch {
 		case forSet && eq(o, "nx") && !op.Has(shard.XX):
 			op.Flags |= shard.NX
@@ -40,41 +46,50 @@ func setOptions(op *shard.Op, opts [][]byte, now int64, forSet bool, cmd string)
 			op.Flags |= shard.XX
 		case forSet && eq(o, "get"):
 			op.Flags |= shard.Get
-		case forSet && eq(o, "keepttl") && noExpiry:
-			op.Flags |= shard.KeepTTL
-		case !forSet && eq(o, "persist") && noExpiry:
-			op.Flags |= shard.Persist
+		case forSet && eq(o, "keepttl") && which == 0:
+			op.Flags |= shard.KeepTTL // repeating KEEPTTL is allowed
+		case !forSet && eq(o, "persist") && which == 0:
+			op.Flags |= shard.Persist // and so is repeating PERSIST
 		case eq(o, "ex") && hasNext && which&^ex == 0 && !op.Has(shard.KeepTTL) && !op.Has(shard.Persist):
-			which, unit, expArg = ex, expireUnit{}, opts[j+1]
+			which, exp = ex, expiryArg{opts[j+1], expireUnit{}}
 			j++
 		case eq(o, "px") && hasNext && which&^px == 0 && !op.Has(shard.KeepTTL) && !op.Has(shard.Persist):
-			which, unit, expArg = px, expireUnit{millis: true}, opts[j+1]
+			which, exp = px, expiryArg{opts[j+1], expireUnit{millis: true}}
 			j++
 		case eq(o, "exat") && hasNext && which&^exat == 0 && !op.Has(shard.KeepTTL) && !op.Has(shard.Persist):
-			which, unit, expArg = exat, expireUnit{absolute: true}, opts[j+1]
+			which, exp = exat, expiryArg{opts[j+1], expireUnit{absolute: true}}
 			j++
 		case eq(o, "pxat") && hasNext && which&^pxat == 0 && !op.Has(shard.KeepTTL) && !op.Has(shard.Persist):
-			which, unit, expArg = pxat, expireUnit{millis: true, absolute: true}, opts[j+1]
+			which, exp = pxat, expiryArg{opts[j+1], expireUnit{millis: true, absolute: true}}
 			j++
 		default:
-			return errSyntax
+			return exp, errSyntax
 		}
 	}
-	if expArg != nil {
-		at, err := deadline(expArg, unit, now, cmd)
-		if err != nil {
-			return err
-		}
-		op.At = at
-		op.Flags |= shard.SetExpiry
+	return exp, nil
+}
+
+// setExpiry checks exp's value and stores its deadline in op.
+func setExpiry(op *shard.Op, exp expiryArg, now int64, cmd string) error {
+	if exp.val == nil {
+		return nil
 	}
+	at, err := deadline(exp.val, exp.unit, now, cmd)
+	if err != nil {
+		return err
+	}
+	op.At = at
+	op.Flags |= shard.SetExpiry
 	return nil
 }
 
 func parseSet(_ *client, args [][]byte, now int64) (shard.Op, error) {
 	op := shard.Op{Kind: shard.KindSet, Key: args[1], Args: args[2:3]}
-	err := setOptions(&op, args[3:], now, true, "set")
-	return op, err
+	exp, err := setOptions(&op, args[3:], true)
+	if err != nil {
+		return op, err
+	}
+	return op, setExpiry(&op, exp, now, "set")
 }
 
 func parseSetEx(_ *client, args [][]byte, now int64) (shard.Op, error) {
@@ -103,8 +118,16 @@ func parseGetSet(_ *client, args [][]byte, _ int64) (shard.Op, error) {
 
 func parseGetEx(_ *client, args [][]byte, now int64) (shard.Op, error) {
 	op := key1(shard.KindGetEx, args)
-	err := setOptions(&op, args[2:], now, false, "getex")
-	return op, err
+	exp, err := setOptions(&op, args[2:], false)
+	if err != nil {
+		return op, err
+	}
+	if err := setExpiry(&op, exp, now, "getex"); err != nil {
+		// Redis checks the expiry only once it has found a string: a
+		// missing key still answers nil and a hash WRONGTYPE.
+		return key1(shard.KindGet, args), &errIfFound{err}
+	}
+	return op, nil
 }
 
 func parseMGet(_ *client, args [][]byte, _ int64) (shard.Op, error) {
@@ -149,9 +172,10 @@ func parseDecrBy(_ *client, args [][]byte, _ int64) (shard.Op, error) {
 	return shard.Op{Kind: shard.KindIncrBy, Key: args[1], N: -n}, nil
 }
 
+// parseIncrByFloat passes the increment as text: the store parses it as
+// a long double, after checking the key's type and value, as Redis does.
 func parseIncrByFloat(_ *client, args [][]byte, _ int64) (shard.Op, error) {
-	f, err := argFloat(args[2])
-	return shard.Op{Kind: shard.KindIncrByFloat, Key: args[1], F: f}, err
+	return shard.Op{Kind: shard.KindIncrByFloat, Key: args[1], Args: args[2:3]}, nil
 }
 
 func parseAppend(_ *client, args [][]byte, _ int64) (shard.Op, error) {

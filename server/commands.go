@@ -231,6 +231,7 @@ func (s *Server) commandTable() map[string]*command {
 	for _, c := range list {
 		m[c.name] = c
 	}
+	addSubcommands(m)
 	return m
 }
 

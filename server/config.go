@@ -26,6 +26,11 @@ type Config struct {
 	HashMaxListpackValue   int           // hash-max-listpack-value; default 64
 	ConfigFile             string        // the config file read at start, if any
 
+	// ManageGC says the process's garbage collector settings are the
+	// server's: main calls TuneGC at start and sets it, so that CONFIG SET
+	// maxmemory retunes the collector. Tests leave it off.
+	ManageGC bool
+
 	// Clock is the source of time; default ttl.SystemClock.
 	Clock ttl.Clock
 	// Logger receives the server's log; default discards.

@@ -1,6 +1,7 @@
 package server
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"net"
@@ -52,6 +53,7 @@ func newClient(s *Server, nc net.Conn) *client {
 		authed: cfg.RequirePass == "",
 	}
 	c.rd = newReader(nc, cfg.ProtoMaxBulkLen, func() bool { return c.authed })
+	c.info.multiLen.Store(-1)
 	c.info.created = s.clock.Now()
 	c.batchNow = c.info.created
 	c.info.lastTime.Store(c.info.created.UnixNano())
@@ -59,15 +61,15 @@ func newClient(s *Server, nc net.Conn) *client {
 }
 
 // serve runs the connection until the client leaves, sends QUIT, breaks
-// the protocol, or the server closes.
+// the protocol, stays idle longer than the timeout, or the server closes.
+// It executes every command already buffered before writing the replies
+// in one go, and between requests drops buffers that grew for a large one,
+// so an idle connection holds only the reader's small buffer.
 func (c *client) serve() {
 	defer c.nc.Close()
+	c.rd.src = connSource{c}
 	for !c.quit {
-		cfg := c.s.config()
-		if cfg.Timeout > 0 {
-			c.nc.SetReadDeadline(time.Now().Add(cfg.Timeout))
-		}
-		c.rd.maxBulk = cfg.ProtoMaxBulkLen
+		c.rd.maxBulk = c.s.config().ProtoMaxBulkLen
 		args, err := c.rd.next(true)
 		if err != nil {
 			c.readFailed(err)
@@ -81,7 +83,7 @@ func (c *client) serve() {
 				c.batchNow = c.s.clock.Now()
 			}
 			c.dispatch(args)
-			if len(c.w.b) > 64*1024 {
+			if len(c.w.b) > replyFlushSize {
 				if !c.flush() {
 					return
 				}
@@ -99,26 +101,72 @@ func (c *client) serve() {
 	}
 }
 
-// readFailed answers a protocol error before the connection closes.
+// Reply buffer sizes: replies are written out once this many bytes are
+// pending, and a buffer that grew past idleReplyBuf is dropped after a
+// write instead of being kept for the next request.
+const (
+	replyFlushSize = 64 * 1024
+	idleReplyBuf   = 64 * 1024
+)
+
+// connSource is what a client's reader reads from: the connection, with
+// the idle timeout (Config.Timeout) armed before every read, so a client
+// that keeps sending, however slowly, is never idle. It counts input bytes.
+type connSource struct{ c *client }
+
+// Read reads from the connection.
+func (s connSource) Read(p []byte) (int, error) {
+	c := s.c
+	c.nc.SetReadDeadline(c.deadline())
+	n, err := c.nc.Read(p)
+	c.s.stats.netInput.Add(int64(n))
+	return n, err
+}
+
+// deadline returns when the connection counts as idle if nothing moves
+// until then, or the zero time when there is no timeout. Deadlines are
+// socket deadlines, so they use the operating system's clock.
+func (c *client) deadline() time.Time {
+	if t := c.s.config().Timeout; t > 0 {
+		return time.Now().Add(t)
+	}
+	return time.Time{}
+}
+
+// readFailed ends a connection whose read failed: a malformed request
+// gets its error reply first, as in Redis; a closed, timed-out or
+// over-limit client is dropped without one.
 func (c *client) readFailed(err error) {
-	if isProtocolError(err) {
+	switch {
+	case isProtocolError(err):
 		c.w.errorText(err.Error())
 		c.flush()
-		return
-	}
-	if !errors.Is(err, io.EOF) && !errors.Is(err, net.ErrClosed) && !errors.Is(err, os.ErrDeadlineExceeded) {
+	case errors.Is(err, errQueryBufLimit):
+		c.s.log.Warn("closing client that reached max query buffer length", "id", c.id, "addr", c.addr)
+	case errors.Is(err, io.EOF), errors.Is(err, net.ErrClosed), errors.Is(err, os.ErrDeadlineExceeded):
+	default:
 		c.s.log.Debug("client read failed", "id", c.id, "err", err)
 	}
 }
 
-// flush writes the pending replies; false means the connection is gone.
+// flush writes the pending replies; false means the connection is gone
+// (closed, reset, or idle past the timeout: a client that reads nothing
+// for that long is idle too, while one that reads slowly is not).
 func (c *client) flush() bool {
-	if len(c.w.b) == 0 {
-		return true
+	b := c.w.b
+	var err error
+	for len(b) > 0 {
+		c.nc.SetWriteDeadline(c.deadline())
+		var n int
+		n, err = c.nc.Write(b)
+		c.s.stats.netOutput.Add(int64(n))
+		b = b[n:]
+		if err == nil || n == 0 || !errors.Is(err, os.ErrDeadlineExceeded) {
+			break
+		}
+		err = nil // timed out after some progress: keep going
 	}
-	n, err := c.nc.Write(c.w.b)
-	c.s.stats.netOutput.Add(int64(n))
-	if cap(c.w.b) > 256*1024 {
+	if cap(c.w.b) > idleReplyBuf {
 		c.w.b = nil
 	} else {
 		c.w.b = c.w.b[:0]
@@ -163,14 +211,13 @@ func (c *client) dispatch(args [][]byte) {
 		return
 	}
 	c.info.setLastCmd(&cmd.name, c.batchNow)
-	if !c.authed && !cmd.has(flagNoAuth) {
-		c.w.errorText("NOAUTH Authentication required.")
-		c.abortMulti()
+	// Redis checks the arity before authentication.
+	if !cmd.arityOK(len(args)) {
+		c.reject(cmd, "ERR wrong number of arguments for '"+cmd.name+"' command")
 		return
 	}
-	if !cmd.arityOK(len(args)) {
-		c.w.errorText("ERR wrong number of arguments for '" + cmd.name + "' command")
-		c.abortMulti()
+	if !c.authed && !cmd.has(flagNoAuth) {
+		c.reject(cmd, "NOAUTH Authentication required.")
 		return
 	}
 	if c.multi != nil && !cmd.has(flagMultiControl) {
@@ -179,7 +226,7 @@ func (c *client) dispatch(args [][]byte) {
 			c.abortMulti()
 			return
 		}
-		if err := s.checkOOM(cmd); err != nil {
+		if err := s.checkOOMQueued(); err != nil {
 			c.w.err(err)
 			c.abortMulti()
 			return
@@ -189,6 +236,7 @@ func (c *client) dispatch(args [][]byte) {
 			q[i] = append([]byte(nil), a...)
 		}
 		c.multi.queued = append(c.multi.queued, q)
+		c.info.multiLen.Store(int32(len(c.multi.queued)))
 		c.w.simple("QUEUED")
 		return
 	}
@@ -203,6 +251,20 @@ func (c *client) dispatch(args [][]byte) {
 	c.execData(cmd, args)
 }
 
+// reject answers a command refused before it runs, as Redis's
+// rejectCommand does: a transaction being queued fails, and a refused
+// EXEC discards the transaction and the watches at once, answering
+// EXECABORT with the reason.
+func (c *client) reject(cmd *command, msg string) {
+	if cmd.name == "exec" {
+		c.endMulti()
+		c.w.errorText("EXECABORT Transaction discarded because of: " + strings.TrimPrefix(msg, "ERR "))
+		return
+	}
+	c.w.errorText(msg)
+	c.abortMulti()
+}
+
 // abortMulti marks a transaction being queued as failed (EXECABORT).
 func (c *client) abortMulti() {
 	if c.multi != nil {
@@ -212,23 +274,27 @@ func (c *client) abortMulti() {
 
 // rejectUnknown answers an unknown command in Redis's words.
 func (c *client) rejectUnknown(args [][]byte) {
+	// Redis formats with printf's %.*s, which also stops at a NUL byte.
+	cString := func(a []byte, max int) []byte {
+		if i := bytes.IndexByte(a, 0); i >= 0 {
+			a = a[:i]
+		}
+		if len(a) > max {
+			a = a[:max]
+		}
+		return a
+	}
 	var b strings.Builder
 	for _, a := range args[1:] {
 		if b.Len() >= 128 {
 			break
 		}
-		room := 128 - b.Len()
-		if len(a) > room {
-			a = a[:room]
-		}
+		a = cString(a, 128-b.Len())
 		b.WriteByte('\'')
 		b.Write(a)
 		b.WriteString("' ")
 	}
-	name := args[0]
-	if len(name) > 128 {
-		name = name[:128]
-	}
+	name := cString(args[0], 128)
 	c.w.errorText("ERR unknown command '" + string(name) + "', with args beginning with: " + b.String())
 	c.abortMulti()
 }
@@ -241,7 +307,8 @@ func (c *client) now() int64 { return c.batchNow.UnixMilli() }
 func (c *client) execData(cmd *command, args [][]byte) {
 	now := c.now()
 	op, err := cmd.parse(c, args, now)
-	if err != nil {
+	var late *errIfFound
+	if err != nil && !errors.As(err, &late) {
 		c.w.err(err)
 		return
 	}
@@ -255,7 +322,7 @@ func (c *client) execData(cmd *command, args [][]byte) {
 		c.w.err(err)
 		return
 	}
-	c.writeResult(cmd, res)
+	c.w.resultOrLateError(cmd, res, late)
 }
 
 // execOp sends a write through the Applier and answers a read locally.
@@ -264,13 +331,4 @@ func (c *client) execOp(op *shard.Op) (shard.Result, error) {
 		return c.s.applier.Apply(c.s.ctx, op)
 	}
 	return c.s.store.Read(op), nil
-}
-
-// writeResult writes res with cmd's formatter.
-func (c *client) writeResult(cmd *command, res shard.Result) {
-	if res.Kind == shard.RErr || cmd.reply == nil {
-		c.w.result(res)
-		return
-	}
-	cmd.reply(&c.w, res)
 }

@@ -1,6 +1,10 @@
 package server
 
-import "sessiond/shard"
+import (
+	"errors"
+
+	"sessiond/shard"
+)
 
 func cmdMulti(c *client, _ [][]byte) {
 	if c.multi != nil {
@@ -56,8 +60,9 @@ func cmdUnwatch(c *client, _ [][]byte) {
 type queuedCmd struct {
 	cmd  *command
 	args [][]byte
-	err  error // parse error: answered in place, the rest still runs
-	sub  int   // index in the Multi op's Subs, or -1
+	err  error       // parse error: answered in place, the rest still runs
+	late *errIfFound // error to answer if the (read) sub-op finds a value
+	sub  int         // index in the Multi op's Subs, or -1
 }
 
 // cmdExec runs the queued commands. Data commands become one KindMulti op,
@@ -75,6 +80,14 @@ func cmdExec(c *client, _ [][]byte) {
 		c.w.errorText("EXECABORT Transaction discarded because of previous errors.")
 		return
 	}
+	for _, a := range m.queued {
+		if cmd := c.lookup(a[0]); cmd != nil {
+			if err := c.s.checkOOM(cmd); err != nil {
+				c.w.errorText("EXECABORT Transaction discarded because of: " + err.Error())
+				return
+			}
+		}
+	}
 	now := c.now()
 	cmds := make([]queuedCmd, len(m.queued))
 	op := shard.Op{Kind: shard.KindMulti, Now: now, Watch: watches}
@@ -82,7 +95,7 @@ func cmdExec(c *client, _ [][]byte) {
 		q := queuedCmd{cmd: c.lookup(args[0]), args: args, sub: -1}
 		if q.cmd.parse != nil {
 			sub, err := q.cmd.parse(c, args, now)
-			if err != nil {
+			if err != nil && !errors.As(err, &q.late) {
 				q.err = err
 			} else {
 				sub.Now = now
@@ -111,7 +124,7 @@ func cmdExec(c *client, _ [][]byte) {
 		case q.err != nil:
 			c.w.err(q.err)
 		case q.sub >= 0:
-			c.writeResult(q.cmd, res.Subs[q.sub])
+			c.w.resultOrLateError(q.cmd, res.Subs[q.sub], q.late)
 		default:
 			q.cmd.run(c, q.args)
 		}

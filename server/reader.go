@@ -3,20 +3,23 @@ package server
 import (
 	"bytes"
 	"errors"
-	"fmt"
 	"io"
 	"math"
-	"strconv"
+
+	"sessiond/shard"
 )
 
 // Limits Redis applies to requests (PROTO_INLINE_MAX_SIZE and friends).
 const (
-	inlineMaxSize      = 64 * 1024 // an inline command or a length line
-	readChunk          = 16 * 1024
-	initialReadBuf     = 4 * 1024
+	inlineMaxSize      = 64 * 1024 // unread bytes allowed before an inline command's or a length line's end
+	initialReadBuf     = 4 * 1024  // what every connection's reader starts with
+	idleReadBuf        = 64 * 1024 // a larger, empty buffer is dropped between requests
+	bigArg             = 32 * 1024 // PROTO_MBULK_BIG_ARG: bulks this long get room reserved up front
+	doubleUpTo         = 64 << 20  // the buffer doubles up to this size, then grows by 25%
 	maxMultibulkLen    = math.MaxInt32
 	unauthMultibulkMax = 10
 	unauthBulkMax      = 16384
+	queryBufLimit      = 1 << 30 // client-query-buffer-limit: unread bytes of one request
 )
 
 // protocolError is a malformed request. The client gets
@@ -25,35 +28,62 @@ type protocolError struct{ msg string }
 
 func (e *protocolError) Error() string { return "ERR Protocol error: " + e.msg }
 
-// reader turns a connection's bytes into commands. It parses
-// incrementally: a multibulk that arrives over many reads is scanned once,
-// never from its start again, so a request of millions of arguments costs
-// linear time. Arguments returned by next alias the buffer and are valid
-// until the following call.
+// errQueryBufLimit closes a client whose single request outgrew
+// queryBufLimit. Redis closes such a client without a reply.
+var errQueryBufLimit = errors.New("closing client that reached max query buffer length")
+
+// reader turns a connection's bytes into commands, following Redis 7's
+// processInlineBuffer and processMultibulkBuffer byte for byte (same
+// errors, same leniencies). It parses incrementally: every line is searched
+// once however many reads it arrives over, and arguments already parsed
+// are never looked at again, so a multibulk of millions of arguments fed a
+// few bytes at a time costs linear work. A bulk of bigArg bytes or more
+// gets room reserved as soon as its length is known, so its bytes are read
+// straight into place.
+//
+// Arguments returned by next alias the buffer and are valid until the
+// following call.
 type reader struct {
 	src     io.Reader
 	buf     []byte
 	r, w    int   // unread data is buf[r:w]
 	maxBulk int64 // proto-max-bulk-len
 	authed  func() bool
+	// maxQuery bounds the unread bytes of one request (Redis's
+	// client-query-buffer-limit); see limit.
+	maxQuery int
 
-	// state of a multibulk in progress; offsets are relative to r
-	want  int   // arguments announced, 0 when not inside a multibulk
-	spans []int // start,end pairs of the arguments parsed so far
-	pos   int   // where the next argument's '$' line starts
+	// The request in progress. Offsets are relative to r, which stays at
+	// the request's first byte until the request is complete.
+	want  int   // arguments announced by a multibulk, 0 when none is open
+	bulk  int   // length of the argument whose $ line was read, -1 if none
+	pos   int   // start of the next line or bulk to parse
+	mark  int   // searches for a line's end resume here (>= pos)
+	spans []int // start, end pairs of the arguments parsed so far
 	args  [][]byte
+
+	// Work counters, for tests: bytes examined while looking for line
+	// ends, and bytes moved by compacting or growing the buffer.
+	scanned int
+	copied  int
 }
 
 func newReader(src io.Reader, maxBulk int64, authed func() bool) *reader {
-	return &reader{src: src, buf: make([]byte, initialReadBuf), maxBulk: maxBulk, authed: authed}
+	return &reader{
+		src: src, buf: make([]byte, initialReadBuf), maxBulk: maxBulk, authed: authed,
+		maxQuery: queryBufLimit, bulk: -1,
+	}
 }
 
 // buffered reports whether unread bytes are waiting in the buffer.
 func (rd *reader) buffered() bool { return rd.w > rd.r }
 
-// next returns the next command's arguments, reading from the source only
-// when the buffer holds no complete command. A nil slice with a nil error
-// never happens. io.EOF means the client closed cleanly.
+// next returns the next command's arguments. With mayRead false it only
+// parses what is buffered and returns nil, nil when that holds no complete
+// command; with mayRead true it reads from the source until a command is
+// complete. Read errors are returned as they come (io.EOF when the client
+// closed); a malformed request returns a *protocolError, after which the
+// reader must not be used again.
 func (rd *reader) next(mayRead bool) ([][]byte, error) {
 	for {
 		args, done, err := rd.parse()
@@ -62,7 +92,7 @@ func (rd *reader) next(mayRead bool) ([][]byte, error) {
 		}
 		if done {
 			if len(args) == 0 {
-				continue // "*0", "*-1" or an empty inline line: ignored
+				continue // "*0", "*-1" or a blank inline line: ignored
 			}
 			return args, nil
 		}
@@ -77,18 +107,24 @@ func (rd *reader) next(mayRead bool) ([][]byte, error) {
 
 // fill reads more bytes, compacting or growing the buffer as needed.
 func (rd *reader) fill() error {
-	if rd.r > 0 && (rd.r == rd.w || rd.w == len(rd.buf)) {
-		n := copy(rd.buf, rd.buf[rd.r:rd.w])
-		rd.r, rd.w = 0, n
+	if rd.r == rd.w {
+		rd.r, rd.w = 0, 0
+	}
+	if rd.w-rd.r >= rd.limit() {
+		return errQueryBufLimit
 	}
 	if rd.w == len(rd.buf) {
-		grow := len(rd.buf)
-		if grow > 32<<20 {
-			grow = 32 << 20
+		if rd.r > 0 {
+			rd.compact()
+		} else {
+			// Double while small, then grow by a quarter: copying
+			// stays linear and over-allocation bounded.
+			grow := len(rd.buf)
+			if grow > doubleUpTo {
+				grow /= 4
+			}
+			rd.realloc(len(rd.buf) + grow)
 		}
-		nb := make([]byte, len(rd.buf)+grow)
-		copy(nb, rd.buf[:rd.w])
-		rd.buf = nb
 	}
 	n, err := rd.src.Read(rd.buf[rd.w:])
 	rd.w += n
@@ -101,147 +137,215 @@ func (rd *reader) fill() error {
 	return err
 }
 
-// reserve makes room for a bulk of n bytes so that large values are read
-// straight into place instead of through repeated doubling.
-func (rd *reader) reserve(n int) {
-	need := rd.pos + n + 2 // relative to r
-	if rd.r+need <= len(rd.buf) {
-		return
+// limit is the most unread bytes one request may hold: maxQuery (Redis's
+// default client-query-buffer-limit), or more when proto-max-bulk-len
+// allows a single argument that large.
+func (rd *reader) limit() int {
+	if rd.maxBulk > int64(rd.maxQuery-inlineMaxSize) {
+		return int(rd.maxBulk) + inlineMaxSize
 	}
-	if need <= len(rd.buf) {
-		m := copy(rd.buf, rd.buf[rd.r:rd.w])
-		rd.r, rd.w = 0, m
-		return
+	return rd.maxQuery
+}
+
+// compact moves the unread bytes to the start of the buffer.
+func (rd *reader) compact() {
+	n := copy(rd.buf, rd.buf[rd.r:rd.w])
+	rd.copied += n
+	rd.r, rd.w = 0, n
+}
+
+// realloc moves the unread bytes into a new buffer of size bytes.
+func (rd *reader) realloc(size int) {
+	nb := make([]byte, size)
+	n := copy(nb, rd.buf[rd.r:rd.w])
+	rd.copied += n
+	rd.buf, rd.r, rd.w = nb, 0, n
+}
+
+// reserve makes room for the request up to offset end (relative to r), so
+// that a big bulk is read straight into place: into the free space if it
+// fits, else after compacting, else into a buffer of exactly that size.
+func (rd *reader) reserve(end int) {
+	switch {
+	case rd.r+end <= len(rd.buf):
+	case end <= len(rd.buf):
+		rd.compact()
+	default:
+		rd.realloc(end)
 	}
-	nb := make([]byte, need+readChunk)
-	m := copy(nb, rd.buf[rd.r:rd.w])
-	rd.buf, rd.r, rd.w = nb, 0, m
 }
 
 // shrink drops a buffer that grew for one large request once it is empty,
-// so an idle connection holds only a small one.
+// so that an idle connection holds only a small one.
 func (rd *reader) shrink() {
-	if rd.r == rd.w && len(rd.buf) > 64*1024 && rd.want == 0 {
-		rd.buf = make([]byte, initialReadBuf)
-		rd.r, rd.w = 0, 0
+	if rd.r != rd.w || rd.want != 0 {
+		return
 	}
-	if cap(rd.spans) > 4096 && rd.want == 0 {
+	rd.r, rd.w = 0, 0
+	if len(rd.buf) > idleReadBuf {
+		rd.buf = make([]byte, initialReadBuf)
+	}
+	if cap(rd.spans) > 4096 {
 		rd.spans, rd.args = nil, nil
 	}
 }
 
-// parse tries to take one command from the buffer.
+// find returns the offset (relative to r) of the first c at or after the
+// current line's start, or -1 when there is none yet. Like Redis's strchr
+// over its NUL-terminated query buffer it stops at a NUL byte: a line with
+// a NUL before its end is never complete. Bytes already searched are not
+// searched again.
+func (rd *reader) find(c byte) int {
+	from := rd.r + rd.mark
+	seg := rd.buf[from:rd.w]
+	if len(seg) > 0 && seg[0] == 0 {
+		rd.scanned++
+		return -1 // stuck behind a NUL: nothing later counts
+	}
+	i := bytes.IndexByte(seg, c)
+	end := i
+	if end < 0 {
+		end = len(seg)
+	}
+	if z := bytes.IndexByte(seg[:end], 0); z >= 0 {
+		rd.scanned += end + z + 1
+		rd.mark += z
+		return -1
+	}
+	rd.scanned += 2*end + 1
+	rd.mark += end
+	if i < 0 {
+		return -1
+	}
+	return rd.mark
+}
+
+// unread returns how many bytes follow the current line's start.
+func (rd *reader) unread() int { return rd.w - rd.r - rd.pos }
+
+// finish ends the request at offset end (relative to r).
+func (rd *reader) finish(end int) {
+	rd.r += end
+	rd.want, rd.bulk, rd.pos, rd.mark = 0, -1, 0, 0
+}
+
+// parse tries to take one command from the buffer. done with no args is an
+// empty request, which the caller skips.
 func (rd *reader) parse() (args [][]byte, done bool, err error) {
-	data := rd.buf[rd.r:rd.w]
-	if len(data) == 0 {
-		return nil, false, nil
-	}
-	if rd.want == 0 && data[0] != '*' {
-		return rd.parseInline(data)
-	}
 	if rd.want == 0 {
-		line, n, err := readLine(data, "too big mbulk count string")
-		if err != nil || n == 0 {
-			return nil, false, err
+		if rd.r == rd.w {
+			return nil, false, nil
 		}
-		count, ok := parseLen(line[1:])
-		if !ok || count > maxMultibulkLen {
-			return nil, false, &protocolError{"invalid multibulk length"}
+		if rd.buf[rd.r] != '*' {
+			return rd.parseInline()
 		}
-		if count > unauthMultibulkMax && !rd.authed() {
-			return nil, false, &protocolError{"unauthenticated multibulk length"}
+		if done, err := rd.parseCount(); done || err != nil || rd.want == 0 {
+			return nil, done, err
 		}
-		if count <= 0 {
-			rd.r += n
-			return nil, true, nil
-		}
-		rd.want = int(count)
-		rd.pos = n
-		rd.spans = rd.spans[:0]
 	}
 	for len(rd.spans)/2 < rd.want {
-		data = rd.buf[rd.r:rd.w]
-		rest := data[rd.pos:]
-		if len(rest) == 0 {
-			return nil, false, nil
-		}
-		if rest[0] != '$' {
-			return nil, false, &protocolError{fmt.Sprintf("expected '$', got '%c'", rest[0])}
-		}
-		line, n, err := readLine(rest, "too big bulk count string")
-		if err != nil || n == 0 {
-			return nil, false, err
-		}
-		size, ok := parseLen(line[1:])
-		if !ok || size < 0 || size > rd.maxBulk {
-			return nil, false, &protocolError{"invalid bulk length"}
-		}
-		if size > unauthBulkMax && !rd.authed() {
-			return nil, false, &protocolError{"unauthenticated bulk length"}
-		}
-		if len(rest) < n+int(size)+2 {
-			if size >= 32*1024 {
-				rd.reserve(n + int(size))
+		if rd.bulk < 0 {
+			if ok, err := rd.parseBulkLen(); !ok || err != nil {
+				return nil, false, err
 			}
+		}
+		if rd.unread() < rd.bulk+2 {
 			return nil, false, nil
 		}
-		if rest[n+int(size)] != '\r' || rest[n+int(size)+1] != '\n' {
-			return nil, false, &protocolError{"invalid bulk length"}
-		}
-		rd.spans = append(rd.spans, rd.pos+n, rd.pos+n+int(size))
-		rd.pos += n + int(size) + 2
+		// Like Redis, the two bytes after the data are skipped unchecked.
+		rd.spans = append(rd.spans, rd.pos, rd.pos+rd.bulk)
+		rd.pos += rd.bulk + 2
+		rd.mark, rd.bulk = rd.pos, -1
 	}
 	base := rd.buf[rd.r:]
 	rd.args = rd.args[:0]
 	for i := 0; i < len(rd.spans); i += 2 {
 		rd.args = append(rd.args, base[rd.spans[i]:rd.spans[i+1]:rd.spans[i+1]])
 	}
-	rd.r += rd.pos
-	rd.want, rd.pos = 0, 0
+	rd.spans = rd.spans[:0]
+	rd.finish(rd.pos)
 	return rd.args, true, nil
 }
 
-// readLine returns the line at the start of data without its CRLF and the
-// bytes it spans including the terminator; n == 0 means incomplete.
-func readLine(data []byte, tooBig string) (line []byte, n int, err error) {
-	i := bytes.IndexByte(data, '\n')
+// parseCount reads a multibulk's "*<count>" line. It opens the multibulk
+// (want > 0), reports an empty request as done, or leaves everything as it
+// was when the line is not complete.
+func (rd *reader) parseCount() (done bool, err error) {
+	// Redis looks for the '\r' and then only checks that one more byte
+	// (taken to be the '\n') has arrived.
+	i := rd.find('\r')
 	if i < 0 {
-		if len(data) > inlineMaxSize {
-			return nil, 0, &protocolError{tooBig}
+		if rd.unread() > inlineMaxSize {
+			return false, &protocolError{"too big mbulk count string"}
 		}
-		return nil, 0, nil
+		return false, nil
 	}
-	if i == 0 || data[i-1] != '\r' {
-		// Redis requires CRLF here; a bare LF leaves the length
-		// unparseable, which it reports as the length being invalid.
-		if tooBig == "too big mbulk count string" {
-			return nil, 0, &protocolError{"invalid multibulk length"}
-		}
-		return nil, 0, &protocolError{"invalid bulk length"}
+	if i+1 >= rd.w-rd.r {
+		return false, nil
 	}
-	return data[:i-1], i + 1, nil
+	count, ok := shard.ParseInt(rd.buf[rd.r+1 : rd.r+i])
+	if !ok || count > maxMultibulkLen {
+		return false, &protocolError{"invalid multibulk length"}
+	}
+	if count > unauthMultibulkMax && !rd.authed() {
+		return false, &protocolError{"unauthenticated multibulk length"}
+	}
+	if count <= 0 {
+		rd.finish(i + 2)
+		return true, nil
+	}
+	rd.want = int(count)
+	rd.pos, rd.mark, rd.bulk = i+2, i+2, -1
+	rd.spans = rd.spans[:0]
+	return false, nil
 }
 
-func parseLen(b []byte) (int64, bool) {
-	if len(b) == 0 || len(b) > 20 {
-		return 0, false
+// parseBulkLen reads an argument's "$<len>" line; ok is false while the
+// line is incomplete.
+func (rd *reader) parseBulkLen() (ok bool, err error) {
+	i := rd.find('\r')
+	if i < 0 {
+		if rd.unread() > inlineMaxSize {
+			return false, &protocolError{"too big bulk count string"}
+		}
+		return false, nil
 	}
-	v, err := strconv.ParseInt(string(b), 10, 64)
-	return v, err == nil
+	if i+1 >= rd.w-rd.r {
+		return false, nil
+	}
+	line := rd.buf[rd.r+rd.pos : rd.r+i]
+	if len(line) == 0 || line[0] != '$' {
+		got := byte('\r') // an empty line: the '\r' itself
+		if len(line) > 0 {
+			got = line[0]
+		}
+		return false, &protocolError{"expected '$', got '" + string([]byte{got}) + "'"}
+	}
+	size, ok := shard.ParseInt(line[1:])
+	if !ok || size < 0 || size > rd.maxBulk {
+		return false, &protocolError{"invalid bulk length"}
+	}
+	if size > unauthBulkMax && !rd.authed() {
+		return false, &protocolError{"unauthenticated bulk length"}
+	}
+	rd.pos, rd.mark, rd.bulk = i+2, i+2, int(size)
+	if size >= bigArg {
+		rd.reserve(rd.pos + rd.bulk + 2)
+	}
+	return true, nil
 }
 
-// parseInline parses a telnet-style command line as Redis's
-// sdssplitargs does: spaces separate, "double quotes" take \n \r \t \b \a
-// \\ \" and \xHH escapes, 'single quotes' take \'.
-func (rd *reader) parseInline(data []byte) ([][]byte, bool, error) {
-	i := bytes.IndexByte(data, '\n')
+// parseInline parses a telnet-style command line: up to '\n' (a '\r'
+// before it is dropped), split as Redis's sdssplitargs does.
+func (rd *reader) parseInline() ([][]byte, bool, error) {
+	i := rd.find('\n')
 	if i < 0 {
-		if len(data) > inlineMaxSize {
+		if rd.unread() > inlineMaxSize {
 			return nil, false, &protocolError{"too big inline request"}
 		}
 		return nil, false, nil
 	}
-	line := data[:i]
+	line := rd.buf[rd.r : rd.r+i]
 	if len(line) > 0 && line[len(line)-1] == '\r' {
 		line = line[:len(line)-1]
 	}
@@ -249,7 +353,7 @@ func (rd *reader) parseInline(data []byte) ([][]byte, bool, error) {
 	if err != nil {
 		return nil, false, err
 	}
-	rd.r += i + 1
+	rd.finish(i + 1)
 	return args, true, nil
 }
 
@@ -269,30 +373,36 @@ func hexVal(c byte) byte {
 	return c - 'A' + 10
 }
 
-func isInlineSpace(c byte) bool {
-	return c == ' ' || c == '\n' || c == '\r' || c == '\t' || c == '\v' || c == '\f' || c == 0
+// isSpace is C's isspace in the C locale.
+func isSpace(c byte) bool {
+	return c == ' ' || c == '\n' || c == '\r' || c == '\t' || c == '\v' || c == '\f'
 }
 
-// splitArgs splits an inline command line. The arguments are fresh copies.
+// splitArgs splits an inline command line as Redis's sdssplitargs does.
+// Blanks (isspace) separate arguments, but inside an unquoted argument
+// only ' ', '\t', '\r' and '\n' end it. "Double quotes" take \n \r \t \b
+// \a \xHH and backslash-anything escapes; 'single quotes' take only \'.
+// A closing quote must be followed by a blank or the end of the line. The
+// line holds no NUL (find never completes a line across one). The
+// arguments are fresh copies.
 func splitArgs(p []byte) ([][]byte, error) {
 	var out [][]byte
 	i := 0
 	for {
-		for i < len(p) && isInlineSpace(p[i]) {
+		for i < len(p) && isSpace(p[i]) {
 			i++
 		}
 		if i >= len(p) {
 			return out, nil
 		}
-		var cur []byte
-		inDQ, inSQ, done := false, false, false
-		for !done {
+		cur := []byte{}
+		inDQ, inSQ := false, false
+		for done := false; !done; {
 			switch {
 			case inDQ:
-				if i >= len(p) {
-					return nil, errUnbalanced
-				}
 				switch {
+				case i >= len(p):
+					return nil, errUnbalanced
 				case p[i] == '\\' && i+3 < len(p) && p[i+1] == 'x' && isHex(p[i+2]) && isHex(p[i+3]):
 					cur = append(cur, hexVal(p[i+2])<<4|hexVal(p[i+3]))
 					i += 3
@@ -313,7 +423,7 @@ func splitArgs(p []byte) ([][]byte, error) {
 					}
 					cur = append(cur, c)
 				case p[i] == '"':
-					if i+1 < len(p) && !isInlineSpace(p[i+1]) {
+					if i+1 < len(p) && !isSpace(p[i+1]) {
 						return nil, errUnbalanced
 					}
 					done = true
@@ -321,28 +431,25 @@ func splitArgs(p []byte) ([][]byte, error) {
 					cur = append(cur, p[i])
 				}
 			case inSQ:
-				if i >= len(p) {
-					return nil, errUnbalanced
-				}
 				switch {
+				case i >= len(p):
+					return nil, errUnbalanced
 				case p[i] == '\\' && i+1 < len(p) && p[i+1] == '\'':
 					i++
 					cur = append(cur, '\'')
 				case p[i] == '\'':
-					if i+1 < len(p) && !isInlineSpace(p[i+1]) {
+					if i+1 < len(p) && !isSpace(p[i+1]) {
 						return nil, errUnbalanced
 					}
 					done = true
 				default:
 					cur = append(cur, p[i])
 				}
+			case i >= len(p):
+				done = true
 			default:
-				if i >= len(p) {
-					done = true
-					break
-				}
 				switch p[i] {
-				case ' ', '\n', '\r', '\t', 0:
+				case ' ', '\n', '\r', '\t':
 					done = true
 				case '"':
 					inDQ = true
@@ -355,9 +462,6 @@ func splitArgs(p []byte) ([][]byte, error) {
 			if i < len(p) {
 				i++
 			}
-		}
-		if cur == nil {
-			cur = []byte{}
 		}
 		out = append(out, cur)
 	}

@@ -114,21 +114,12 @@ func (w *replyWriter) pushHeader(n int) {
 	w.array(n)
 }
 
-// double writes a double (RESP3) or its bulk-string form (RESP2), in
-// Redis's formatting: %.17g, with inf and -inf.
+// double writes a double (RESP3) or its bulk-string form (RESP2), as Redis
+// 7.2+ formats doubles (d2string): inf and -inf, integers without a
+// point up to 2**62, otherwise the shortest digits that read back as f,
+// in %.17g's layout (exponent form below 1e-4 and from 1e17).
 func (w *replyWriter) double(f float64) {
-	var s string
-	switch {
-	case math.IsInf(f, 1):
-		s = "inf"
-	case math.IsInf(f, -1):
-		s = "-inf"
-	default:
-		s = strconv.FormatFloat(f, 'g', 17, 64)
-		if w.resp3 {
-			s = strconv.FormatFloat(f, 'g', -1, 64)
-		}
-	}
+	s := formatDouble(f)
 	if w.resp3 {
 		w.b = append(w.b, ',')
 		w.b = append(w.b, s...)
@@ -136,6 +127,31 @@ func (w *replyWriter) double(f float64) {
 		return
 	}
 	w.bulk(s)
+}
+
+// formatDouble formats f as double writes it.
+func formatDouble(f float64) string {
+	switch {
+	case math.IsNaN(f):
+		return "nan"
+	case math.IsInf(f, 1):
+		return "inf"
+	case math.IsInf(f, -1):
+		return "-inf"
+	case f == 0:
+		if math.Signbit(f) {
+			return "-0"
+		}
+		return "0"
+	}
+	if math.Abs(f) <= math.MaxInt64/2 && f == math.Trunc(f) {
+		return strconv.FormatInt(int64(f), 10)
+	}
+	e := strconv.FormatFloat(f, 'e', -1, 64)
+	if exp, _ := strconv.Atoi(e[strings.IndexByte(e, 'e')+1:]); exp < -4 || exp >= 17 {
+		return e
+	}
+	return strconv.FormatFloat(f, 'f', -1, 64)
 }
 
 // boolean writes a RESP3 boolean, or 1/0 in RESP2.
@@ -165,6 +181,20 @@ func (w *replyWriter) verbatim(s string) {
 	w.b = append(w.b, "txt:"...)
 	w.b = append(w.b, s...)
 	w.b = append(w.b, '\r', '\n')
+}
+
+// resultOrLateError writes res with cmd's formatter, or late's error when
+// late is set and res found a value (see errIfFound).
+func (w *replyWriter) resultOrLateError(cmd *command, res shard.Result, late *errIfFound) {
+	if late != nil && res.Kind != shard.RErr && res.Kind != shard.RNil {
+		w.err(late.err)
+		return
+	}
+	if res.Kind == shard.RErr || cmd.reply == nil {
+		w.result(res)
+		return
+	}
+	cmd.reply(w, res)
 }
 
 // result writes an op's Result in its default shape.

@@ -47,26 +47,25 @@ type Server struct {
 	cancel context.CancelFunc
 	wg     sync.WaitGroup
 
-	mu      sync.Mutex
-	ln      net.Listener
-	clients map[int64]*client
-	closed  bool
-	nextID  atomic.Int64
-	stats   serverStats
+	mu       sync.Mutex
+	ln       net.Listener
+	clients  map[int64]*client
+	closed   bool
+	nextID   atomic.Int64
+	stats    serverStats
+	memState memoryState // maxmemory bookkeeping (memory.go)
+	ops      opsSampler  // instantaneous_ops_per_sec
 }
 
 // serverStats are the counters INFO stats reports.
 type serverStats struct {
-	connsReceived  atomic.Int64
-	connsRejected  atomic.Int64
-	commands       atomic.Int64
-	netInput       atomic.Int64
-	netOutput      atomic.Int64
-	errorReplies   atomic.Int64
-	expiredReaped  atomic.Int64
-	reaperCycles   atomic.Int64
-	keyspaceHits   atomic.Int64
-	keyspaceMisses atomic.Int64
+	connsReceived atomic.Int64
+	connsRejected atomic.Int64
+	commands      atomic.Int64
+	netInput      atomic.Int64
+	netOutput     atomic.Int64
+	errorReplies  atomic.Int64
+	reaperCycles  atomic.Int64
 }
 
 // New returns a Server for cfg. Store and Applier may be nil: New then
@@ -169,8 +168,9 @@ func (s *Server) Serve(ln net.Listener) error {
 	}
 }
 
-// accept registers a connection and starts its goroutine, or refuses it
-// when maxclients is reached.
+// accept registers a connection and starts its goroutine. When maxclients
+// connections are already open it answers "-ERR max number of clients
+// reached" and closes, as Redis does; after Close it just closes.
 func (s *Server) accept(nc net.Conn) {
 	s.stats.connsReceived.Add(1)
 	if tc, ok := nc.(*net.TCPConn); ok {
@@ -178,10 +178,17 @@ func (s *Server) accept(nc net.Conn) {
 	}
 	cfg := s.config()
 	s.mu.Lock()
-	if s.closed || len(s.clients) >= cfg.MaxClients {
+	if s.closed {
+		s.mu.Unlock()
+		nc.Close()
+		return
+	}
+	if len(s.clients) >= cfg.MaxClients {
 		s.mu.Unlock()
 		s.stats.connsRejected.Add(1)
-		nc.SetWriteDeadline(time.Now().Add(time.Second))
+		// Best effort, like Redis: a client that does not read it
+		// must not hold up the accept loop.
+		nc.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
 		nc.Write([]byte("-ERR max number of clients reached\r\n"))
 		nc.Close()
 		return
@@ -208,6 +215,11 @@ func (s *Server) startBackground() {
 		r.Run(s.ctx)
 	}()
 	s.startMemoryLoop()
+	s.wg.Add(1)
+	go func() {
+		defer s.wg.Done()
+		s.ops.run(s.ctx, &s.stats.commands)
+	}()
 }
 
 // reapDue proposes one reap op for up to max due keys. Only the leader
@@ -219,12 +231,11 @@ func (s *Server) reapDue(now int64, max int) int {
 		return 0
 	}
 	op := shard.Op{Kind: shard.KindReap, Now: now, Args: keys}
-	res, err := s.applier.Apply(s.ctx, &op)
+	_, err := s.applier.Apply(s.ctx, &op)
 	if err != nil {
 		s.log.Debug("reap failed", "err", err)
 		return 0
 	}
-	s.stats.expiredReaped.Add(res.Int)
 	return len(keys)
 }
 

@@ -4,36 +4,54 @@
 // then --directive value pairs that override it:
 //
 //	sessiond [sessiond.conf] [--port 6379] [--bind 127.0.0.1] [--dir ./data] ...
+//
+// It exits 0 after a clean shutdown on SIGINT or SIGTERM, and 1 when the
+// configuration is invalid or the server cannot start.
 package main
 
 import (
 	"context"
 	"fmt"
-	"log/slog"
+	"io"
+	"net"
 	"os"
 	"os/signal"
+	"strconv"
 	"syscall"
 
 	"sessiond/server"
 )
 
 func main() {
-	if err := run(os.Args[1:]); err != nil {
-		fmt.Fprintln(os.Stderr, "sessiond:", err)
+	if err := run(os.Args[1:], os.Stdout, os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)
 	}
 }
 
-func run(args []string) error {
-	for _, a := range args {
-		switch a {
+const usage = `Usage: sessiond [/path/to/sessiond.conf] [--directive value ...]
+       sessiond -v or --version
+       sessiond -h or --help
+
+Directives are redis.conf's, given in the file or as --name value:
+  port, bind, dir, requirepass, maxclients, timeout, proto-max-bulk-len,
+  maxmemory, maxmemory-policy, maxmemory-samples, loglevel,
+  hash-max-listpack-entries, hash-max-listpack-value
+Examples:
+  sessiond --port 7001 --bind 127.0.0.1
+  sessiond sessiond.conf --maxmemory 2gb --maxmemory-policy allkeys-lru
+`
+
+// run starts the server with redis-server style arguments and serves
+// until SIGINT or SIGTERM.
+func run(args []string, stdout, stderr io.Writer) error {
+	if len(args) > 0 {
+		switch args[0] {
 		case "-v", "--version":
-			fmt.Printf("sessiond v=%s redis_version=%s\n", server.SessiondVersion, server.Version)
+			fmt.Fprintf(stdout, "sessiond v=%s redis_version=%s\n", server.SessiondVersion, server.Version)
 			return nil
 		case "-h", "--help":
-			fmt.Println("usage: sessiond [/path/to/sessiond.conf] [--directive value ...]")
-			fmt.Println("Directives are redis.conf's: --port, --bind, --dir, --maxmemory, --maxmemory-policy,")
-			fmt.Println("--maxclients, --timeout, --proto-max-bulk-len, --loglevel, --requirepass ...")
+			fmt.Fprint(stdout, usage)
 			return nil
 		}
 	}
@@ -41,7 +59,10 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
-	cfg.Logger = server.NewLogger(os.Stderr, cfg.LogLevel)
+	log := server.NewLogger(stderr, cfg.LogLevel)
+	cfg.Logger = log
+	cfg.ManageGC = true
+	server.TuneGC(cfg)
 	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
 		return fmt.Errorf("data dir: %w", err)
 	}
@@ -49,16 +70,31 @@ func run(args []string) error {
 	if err != nil {
 		return err
 	}
+	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.Bind, strconv.Itoa(cfg.Port)))
+	if err != nil {
+		srv.Close()
+		return fmt.Errorf("could not listen on %s:%d: %w", cfg.Bind, cfg.Port, err)
+	}
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	errc := make(chan error, 1)
-	go func() { errc <- srv.ListenAndServe() }()
-	cfg.Logger.Info("sessiond ready to accept connections", "bind", cfg.Bind, "port", cfg.Port, "dir", cfg.Dir)
+	go func() { errc <- srv.Serve(ln) }()
+	log.Info("Ready to accept connections", "addr", ln.Addr().String(), "pid", os.Getpid(),
+		"version", server.SessiondVersion, "config_file", cfg.ConfigFile)
 	select {
 	case err := <-errc:
+		srv.Close()
 		return err
 	case <-ctx.Done():
 	}
-	slog.New(cfg.Logger.Handler()).Info("shutting down")
-	return srv.Close()
+	stop() // a second signal kills the process
+	log.Info("Received signal, shutting down")
+	if err := srv.Close(); err != nil {
+		return err
+	}
+	if err := <-errc; err != nil {
+		return err
+	}
+	log.Info("sessiond is now ready to exit, bye bye")
+	return nil
 }

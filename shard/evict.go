@@ -384,9 +384,10 @@ const mapSlotSize = int64(unsafe.Sizeof("") + unsafe.Sizeof(entry{}) + 1)
 const deadlineOverhead = 24
 
 // DeadlineBucketBytes is what one bucket of a deadline index costs: the
-// bucket, its set's header and first group, and its slots in the index's
-// map and heap.
-const DeadlineBucketBytes = 288
+// bucket struct, its small key slice's first array, and its slots in the
+// index's map and heap. (A bucket grown past ttl's small size also pays
+// for a map, but such buckets hold many keys, so per key it is noise.)
+const DeadlineBucketBytes = 104
 
 // MemoryUsage is the accounted size of a store's dataset.
 type MemoryUsage struct {

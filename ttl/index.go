@@ -1,15 +1,104 @@
 package ttl
 
 // BucketShift sets the width of an Index bucket: deadlines are grouped into
-// buckets of 1<<BucketShift milliseconds (128 ms).
-const BucketShift = 7
+// buckets of 1<<BucketShift milliseconds (1,024 ms). Wide buckets keep the
+// index small when keys trickle in (a store has one index per stripe, so
+// at a few thousand new sessions a second narrow buckets would hold one key
+// each); the reaper still reclaims at millisecond precision because its
+// callback checks each key's exact deadline.
+const BucketShift = 10
+
+// smallBucket is how many keys a bucket keeps in a slice before it
+// switches to a map: one key costs 16 bytes instead of a map's ~200.
+const smallBucket = 8
 
 // bucket is the set of keys whose deadlines fall in one bucket-width
-// window. at is its position in Index.heap, or -1 while Due holds it.
+// window: in few while it is small, in keys once it outgrew few. at is its
+// position in Index.heap, or -1 while Due holds it.
 type bucket struct {
 	num  int64
 	at   int
+	few  []string
 	keys map[string]struct{}
+}
+
+// len returns the number of keys in b.
+func (b *bucket) len() int {
+	if b.keys != nil {
+		return len(b.keys)
+	}
+	return len(b.few)
+}
+
+// add adds key and reports whether it was not there yet.
+func (b *bucket) add(key string) bool {
+	if b.keys != nil {
+		if _, dup := b.keys[key]; dup {
+			return false
+		}
+		b.keys[key] = struct{}{}
+		return true
+	}
+	for _, k := range b.few {
+		if k == key {
+			return false
+		}
+	}
+	if len(b.few) < smallBucket {
+		b.few = append(b.few, key)
+		return true
+	}
+	b.keys = make(map[string]struct{}, 2*smallBucket)
+	for _, k := range b.few {
+		b.keys[k] = struct{}{}
+	}
+	b.few = nil
+	b.keys[key] = struct{}{}
+	return true
+}
+
+// remove removes key and reports whether it was there.
+func (b *bucket) remove(key string) bool {
+	if b.keys != nil {
+		if _, there := b.keys[key]; !there {
+			return false
+		}
+		delete(b.keys, key)
+		return true
+	}
+	for i, k := range b.few {
+		if k == key {
+			last := len(b.few) - 1
+			b.few[i] = b.few[last]
+			b.few[last] = ""
+			b.few = b.few[:last]
+			return true
+		}
+	}
+	return false
+}
+
+// each calls fn for every key until fn returns false, and reports whether
+// it got through them all. fn may remove the key it is given. Keys of a
+// small bucket are visited from a copy of the slice header, walking back,
+// so a removal (which moves the last key into the hole) skips nothing that
+// was not yet visited.
+func (b *bucket) each(fn func(string) bool) bool {
+	if b.keys != nil {
+		for k := range b.keys {
+			if !fn(k) {
+				return false
+			}
+		}
+		return true
+	}
+	few := b.few
+	for i := len(few) - 1; i >= 0; i-- {
+		if !fn(few[i]) {
+			return false
+		}
+	}
+	return true
 }
 
 // Index maps keys to absolute deadlines (Unix ms) and finds the keys whose
@@ -50,12 +139,11 @@ func (x *Index) Add(key string, deadline int64) {
 	num := deadline >> BucketShift
 	b, ok := x.buckets[num]
 	if !ok {
-		b = &bucket{num: num, keys: make(map[string]struct{}, 4)}
+		b = &bucket{num: num, few: make([]string, 0, 1)}
 		x.buckets[num] = b
 		x.push(b)
 	}
-	if _, dup := b.keys[key]; !dup {
-		b.keys[key] = struct{}{}
+	if b.add(key) {
 		x.n++
 	}
 }
@@ -68,12 +156,11 @@ func (x *Index) Remove(key string, deadline int64) {
 	if !ok {
 		return
 	}
-	if _, there := b.keys[key]; !there {
+	if !b.remove(key) {
 		return
 	}
-	delete(b.keys, key)
 	x.n--
-	if len(b.keys) == 0 {
+	if b.len() == 0 {
 		delete(x.buckets, num)
 		if b.at >= 0 { // not held by a running Due
 			x.remove(b.at)
@@ -106,7 +193,7 @@ func (x *Index) Due(now int64, max int, fn func(key string) bool) {
 	var held []*bucket // buckets taken off the heap, to put back
 	defer func() {
 		for _, b := range held {
-			if len(b.keys) > 0 {
+			if b.len() > 0 {
 				x.push(b)
 			} else if x.buckets[b.num] == b {
 				delete(x.buckets, b.num)
@@ -121,11 +208,14 @@ func (x *Index) Due(now int64, max int, fn func(key string) bool) {
 		b := x.heap[0]
 		x.remove(0)
 		held = append(held, b)
-		for k := range b.keys {
+		if !b.each(func(k string) bool {
 			if calls >= max || !fn(k) {
-				return
+				return false
 			}
 			calls++
+			return true
+		}) {
+			return
 		}
 	}
 }

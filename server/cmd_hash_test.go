@@ -417,6 +417,11 @@ func TestHashGoRedis(t *testing.T) {
 			check("HPERSIST", codes, []int64{-1})
 
 			ts.clock.Advance(5 * time.Second)
+			codes, _ = rdb.HPTTL(ctx, "sess:42", "user").Result()
+			check("HPTTL at the deadline", codes, []int64{0})
+			u, err := rdb.HGet(ctx, "sess:42", "user").Result()
+			check("HGET at the deadline", []any{u, err}, []any{"u9", nil})
+			ts.clock.Advance(time.Millisecond)
 			_, err = rdb.HGet(ctx, "sess:42", "user").Result()
 			check("HGET expired", err, redis.Nil)
 			hl, _ := rdb.HLen(ctx, "sess:42").Result()
@@ -454,14 +459,14 @@ func TestHashDocExamples(t *testing.T) {
 	step("HEXPIRE no-key 20 NX FIELDS 2 field1 field2", hints(-2, -2))
 	step("HSET mykey field1 hello field2 world", ":2\r\n")
 	step("HEXPIRE mykey 10 FIELDS 3 field1 field2 field3", hints(1, 1, -2))
-	ts.clock.Advance(10 * time.Second)
+	ts.clock.Advance(10*time.Second + time.Millisecond) // a field lives through its deadline's ms
 	step("HGETALL mykey", "*0\r\n")
 
 	// HPEXPIRE
 	fresh()
 	step("HSET mykey field1 hello field2 world", ":2\r\n")
 	step("HPEXPIRE mykey 2000 FIELDS 2 field1 field2", hints(1, 1))
-	ts.clock.Advance(2 * time.Second)
+	ts.clock.Advance(2*time.Second + time.Millisecond)
 	step("HGETALL mykey", "*0\r\n")
 
 	// HEXPIREAT

@@ -202,7 +202,8 @@ func TestKeyspaceCommandsGoRedis(t *testing.T) {
 }
 
 // TestExpiryFollowsClock checks the expiry edges against the server clock:
-// a key is gone exactly at its deadline.
+// as in Redis 7 (keyIsExpired: now > when), a key is still there during
+// its deadline's millisecond, with a TTL of 0, and gone one ms later.
 func TestExpiryFollowsClock(t *testing.T) {
 	ts := startServer(t, Config{})
 	rdb := ts.goRedis(t, 2)
@@ -221,14 +222,27 @@ func TestExpiryFollowsClock(t *testing.T) {
 		t.Fatalf("EXISTS 1 ms before the deadline = %d, %v", n, err)
 	}
 	ts.clock.Advance(time.Millisecond)
-	if n, err := rdb.Exists(ctx, "k").Result(); err != nil || n != 0 {
+	if n, err := rdb.Exists(ctx, "k").Result(); err != nil || n != 1 {
 		t.Fatalf("EXISTS at the deadline = %d, %v", n, err)
 	}
-	if n, err := rdb.Do(ctx, "ttl", "k").Int64(); err != nil || n != -2 {
+	if n, err := rdb.Do(ctx, "pttl", "k").Int64(); err != nil || n != 0 {
+		t.Fatalf("PTTL at the deadline = %d, %v", n, err)
+	}
+	if n, err := rdb.Do(ctx, "ttl", "k").Int64(); err != nil || n != 0 {
 		t.Fatalf("TTL at the deadline = %d, %v", n, err)
 	}
-	if typ, err := rdb.Type(ctx, "k").Result(); err != nil || typ != "none" {
+	if typ, err := rdb.Type(ctx, "k").Result(); err != nil || typ != "string" {
 		t.Fatalf("TYPE at the deadline = %q, %v", typ, err)
+	}
+	ts.clock.Advance(time.Millisecond)
+	if n, err := rdb.Exists(ctx, "k").Result(); err != nil || n != 0 {
+		t.Fatalf("EXISTS 1 ms after the deadline = %d, %v", n, err)
+	}
+	if n, err := rdb.Do(ctx, "ttl", "k").Int64(); err != nil || n != -2 {
+		t.Fatalf("TTL 1 ms after the deadline = %d, %v", n, err)
+	}
+	if typ, err := rdb.Type(ctx, "k").Result(); err != nil || typ != "none" {
+		t.Fatalf("TYPE 1 ms after the deadline = %q, %v", typ, err)
 	}
 	// EXPIRE 0 and negative times delete at once and answer 1.
 	for _, arg := range []string{"0", "-10"} {

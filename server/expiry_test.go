@@ -68,6 +68,49 @@ func TestExpiryMillisecondPrecision(t *testing.T) {
 	}
 }
 
+// TestExpiryDeadlineMillisecond checks Redis's expiry edge through the
+// server: a key (keyIsExpired: now > when) or hash field (Redis 7.4+) set
+// to expire in 150 ms is still there at +150 ms, the deadline's own
+// millisecond, with a PTTL of 0, and gone at +151 ms.
+func TestExpiryDeadlineMillisecond(t *testing.T) {
+	tests := []struct {
+		name              string
+		setup, setupReply string
+		check             string // sent at +150 ms and again at +151 ms
+		atDeadline, after string
+	}{
+		{"key",
+			"SET k v PX 150\r\n", "+OK\r\n",
+			"GET k\r\nPTTL k\r\nTTL k\r\nEXISTS k\r\n",
+			"$1\r\nv\r\n:0\r\n:0\r\n:1\r\n",
+			"$-1\r\n:-2\r\n:-2\r\n:0\r\n"},
+		{"hash field",
+			"HSET h f v g w\r\nHPEXPIRE h 150 FIELDS 1 f\r\n", ":2\r\n*1\r\n:1\r\n",
+			"HGET h f\r\nHPTTL h FIELDS 1 f\r\nHTTL h FIELDS 1 f\r\nHLEN h\r\n",
+			"$1\r\nv\r\n*1\r\n:0\r\n*1\r\n:0\r\n:2\r\n",
+			"$-1\r\n*1\r\n:-2\r\n*1\r\n:-2\r\n:1\r\n"},
+		{"last hash field",
+			"HSET o f v\r\nHPEXPIRE o 150 FIELDS 1 f\r\n", ":1\r\n*1\r\n:1\r\n",
+			"HGET o f\r\nHPTTL o FIELDS 1 f\r\nEXISTS o\r\n",
+			"$1\r\nv\r\n*1\r\n:0\r\n:1\r\n",
+			"$-1\r\n*1\r\n:-2\r\n:0\r\n"},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			ts := startServer(t, Config{})
+			c := biDial(t, ts.addr)
+			c.send(tc.setup)
+			c.expect(tc.setupReply)
+			ts.clock.Advance(150 * time.Millisecond)
+			c.send(tc.check)
+			c.expect(tc.atDeadline)
+			ts.clock.Advance(time.Millisecond)
+			c.send(tc.check)
+			c.expect(tc.after)
+		})
+	}
+}
+
 // skipRESP reads one RESP2 or RESP3 value of any shape.
 func skipRESP(t *testing.T, c *biConn) {
 	t.Helper()

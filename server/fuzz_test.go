@@ -27,9 +27,10 @@ type fcVal struct {
 	exp int64
 }
 
-// fcExpired follows the store: a key is gone from its deadline on (Redis
-// keeps it visible for that one millisecond; see shard's fzExpired).
-func fcExpired(exp, now int64) bool { return exp != 0 && exp <= now }
+// fcExpired says whether a key with deadline exp is gone at now: as in
+// Redis 7 (keyIsExpired: now > when), a key is still visible during its
+// deadline's own millisecond, with a PTTL of 0, and gone one ms later.
+func fcExpired(exp, now int64) bool { return exp != 0 && exp < now }
 
 func (m *fcModel) live(k string) (fcVal, bool) {
 	v, ok := m.m[k]
@@ -502,6 +503,8 @@ func FuzzCommands(f *testing.F) {
 	f.Add([]byte{0, 0, 5, 32, 1, 10, 0, 6, 12, 0, 23, 200, 23, 250, 12, 0, 1, 0})
 	f.Add([]byte{0, 3, 5, 0, 4, 3, 8, 4, 3, 6, 3, 5, 0, 5, 1, 4, 3})
 	f.Add([]byte{0, 2, 225, 'a', 'b', 'c', 'd', 'e', 64, 0, 2, 0, 128, 6, 2, 3, 15, 2, 1, 3})
+	// SET PX 150; at +150 SET KEEPTTL, GET, PTTL; at +151 GET, PTTL.
+	f.Add([]byte{0, 0, 7, 16, 7, 23, 150, 0, 0, 8, 8, 1, 0, 11, 0, 23, 1, 1, 0, 11, 0})
 	iteration := 0
 	f.Fuzz(func(t *testing.T, data []byte) {
 		iteration++

@@ -179,7 +179,7 @@ func mix64(x uint64) uint64 {
 // evictScore ranks e for eviction under p at now: the higher, the sooner
 // it goes. A key already expired (not yet reaped) outranks every live one.
 func evictScore(p Policy, e entry, now int64, r *rand.Rand) uint64 {
-	if e.exp != 0 && e.exp <= now {
+	if expired(e.exp, now) {
 		return math.MaxUint64
 	}
 	switch p {

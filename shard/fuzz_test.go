@@ -16,12 +16,11 @@ import (
 const fzT0 = int64(1_700_000_000_000)
 
 // fzExpired says whether a key with deadline exp is gone at time now.
-// Redis 7's keyIsExpired keeps a key visible at its deadline (now > when,
-// with a PTTL of 0 then); the store hides it from the deadline on, one
-// millisecond early, and the model follows the store. A deadline at or
-// before now given by SET, EXPIRE or GETEX deletes the key at once in
-// both (checkAlreadyExpired: when <= now).
-func fzExpired(exp, now int64) bool { return exp != 0 && exp <= now }
+// As Redis 7's keyIsExpired (now > when), a key is still visible during
+// its deadline's own millisecond, with a PTTL of 0, and gone one
+// millisecond later. A deadline at or before now given by SET, EXPIRE or
+// GETEX deletes the key at once (checkAlreadyExpired: when <= now).
+func fzExpired(exp, now int64) bool { return exp != 0 && exp < now }
 
 // fzModel is a plain map of strings with deadlines: what the Store must
 // look like from outside.
@@ -77,10 +76,10 @@ func (m *fzModel) apply(op *Op) Result {
 			return Nil()
 		}
 		nv := fzVal{s: string(op.Args[0]), exp: op.At}
-		if op.Has(KeepTTL) && had {
-			nv.exp = old.exp
-		}
-		if nv.exp != 0 && nv.exp <= m.now {
+		switch {
+		case op.Has(KeepTTL) && had:
+			nv.exp = old.exp // live: kept even at its last millisecond
+		case op.At != 0 && op.At <= m.now:
 			delete(m.m, k)
 			return reply
 		}
@@ -406,8 +405,10 @@ func unimplemented(r Result) bool {
 func FuzzOps(f *testing.F) {
 	f.Add([]byte{0, 0, 1, 0, 0, 1, 1, 1})
 	f.Add([]byte{5, 0, 2, 3, 16, 80, 50, 1, 2, 200, 1, 1, 2, 200, 14, 3, 1})
-	f.Add([]byte{0, 12, 0, 1, 76, 0, 0, 14, 0, 1, 0, 1, 0, 250, 1, 0})         // EXPIRE exactly now, TTL, GET later
-	f.Add([]byte{0, 0, 3, 1, 16, 80, 105, 1, 3, 0, 1, 3, 109, 1, 3})           // time going back
+	f.Add([]byte{0, 12, 0, 1, 76, 0, 0, 14, 0, 1, 0, 1, 0, 250, 1, 0}) // EXPIRE exactly now, TTL, GET later
+	f.Add([]byte{0, 0, 3, 1, 16, 80, 105, 1, 3, 0, 1, 3, 109, 1, 3})   // time going back
+	// SET PX at +100; GET at +99; at +100 PTTL, SET KEEPTTL, GET; GET at +101.
+	f.Add([]byte{0, 0, 0, 2, 16, 100, 99, 1, 0, 1, 14, 0, 1, 0, 0, 0, 3, 8, 0, 1, 0, 1, 1, 0})
 	f.Add([]byte{0, 4, 1, 3, 0, 4, 1, 4, 0, 4, 1, 3, 0, 0, 1, 10, 0, 4, 1, 0}) // INCRBY overflow
 	f.Add([]byte{0, 16, 2, 0, 0, 1, 2, 0, 0, 12, 1, 75, 3, 0, 1, 1})           // MULTI
 	f.Add([]byte{0, 7, 1, 0, 1, 1, 2, 0, 7, 0, 2, 3, 1, 4, 0, 9, 1, 2, 0, 10, 1, 2})

@@ -85,7 +85,7 @@ func (t *txn) readHash(key []byte) (e entry, ok bool, err error) {
 	if e.typ != TypeHash {
 		return entry{}, false, ErrWrongType
 	}
-	if fe := fieldDeadline(e); fe != 0 && fe <= t.now && hashLen(e, t.now) == 0 {
+	if fe := fieldDeadline(e); expired(fe, t.now) && hashLen(e, t.now) == 0 {
 		t.s.stats.Misses.Add(1)
 		return entry{}, false, nil
 	}

@@ -200,7 +200,8 @@ func cmpInt64(a, b int64) int {
 	return 0
 }
 
-// reapDue removes the fields due at now and returns how many it removed.
+// reapDue removes the fields whose deadline has passed at now (see
+// expired) and returns how many it removed.
 func (l *large) reapDue(now int64) int64 {
 	var n int64
 	for len(l.ttl) > 0 {
@@ -209,7 +210,7 @@ func (l *large) reapDue(now int64) int64 {
 			l.pop()
 			continue
 		}
-		if x.at > now {
+		if !expired(x.at, now) {
 			break
 		}
 		l.del(x.f, l.hash[x.f])
@@ -223,7 +224,7 @@ func (l *large) reapDue(now int64) int64 {
 // only when a field is due but not yet reaped.
 func (l *large) liveLen(now int64) int {
 	n := len(l.hash)
-	if l.minExp == 0 || l.minExp > now {
+	if !expired(l.minExp, now) {
 		return n
 	}
 	for _, hf := range l.hash {

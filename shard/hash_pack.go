@@ -58,7 +58,7 @@ func uvarintLen(x uint64) int {
 }
 
 // live reports whether a field with deadline exp is visible at now.
-func live(exp, now int64) bool { return exp == 0 || exp > now }
+func live(exp, now int64) bool { return !expired(exp, now) }
 
 // packIter walks the fields of a packed hash in order.
 type packIter struct {

@@ -113,7 +113,7 @@ func (s *hrandSet) at(i int) hrandPick {
 func hashPicks(e entry, now int64) hrandSet {
 	if l := e.big; l != nil {
 		o := l.sorted()
-		if l.minExp == 0 || l.minExp > now {
+		if !expired(l.minExp, now) {
 			return hrandSet{l: l, o: o}
 		}
 		ps := make([]hrandPick, 0, len(o))

@@ -239,18 +239,22 @@ func TestHashFieldExpiry(t *testing.T) {
 			{hop(KindHSet, n, "h", "a", "1", "b", "2", "c", "3"), "3"},
 			{ex(n+100, 0, "h", "a"), "[1]"},
 			{hop(KindHGet, n+99, "h", "a"), `"1"`},
-			{hop(KindHGet, n+100, "h", "a"), "nil"},
-			{hop(KindHLen, n+100, "h"), "2"},
-			{hop(KindHExists, n+100, "h", "a"), "0"},
-			{hop(KindHGetAll, n+100, "h"), "map[b 2 c 3]"},
-			{ttlOp(n+100, 0, "a"), "[-2]"},
-			{ex(n+100, 0, "h", "b"), "[2]"},
-			{hop(KindHGetAll, n+100, "h"), "map[c 3]"},
+			{hop(KindHGet, n+100, "h", "a"), `"1"`}, // the deadline's own ms
+			{ttlOp(n+100, Millis, "a"), "[0]"},
+			{ttlOp(n+100, 0, "a"), "[0]"},
+			{hop(KindHLen, n+100, "h"), "3"},
+			{hop(KindHGet, n+101, "h", "a"), "nil"},
+			{hop(KindHLen, n+101, "h"), "2"},
+			{hop(KindHExists, n+101, "h", "a"), "0"},
+			{hop(KindHGetAll, n+101, "h"), "map[b 2 c 3]"},
+			{ttlOp(n+101, 0, "a"), "[-2]"},
+			{ex(n+101, 0, "h", "b"), "[2]"},
+			{hop(KindHGetAll, n+101, "h"), "map[c 3]"},
 			{ex(n+50, 0, "h", "c"), "[2]"},
-			{hop(KindHLen, n+100, "h"), "0"},
-			{hop(KindHGetAll, n+100, "h"), "map[]"},
-			{hop(KindHSet, n+100, "h", "a", "new"), "1"},
-			{hop(KindHGetAll, n+100, "h"), "map[a new]"},
+			{hop(KindHLen, n+101, "h"), "0"},
+			{hop(KindHGetAll, n+101, "h"), "map[]"},
+			{hop(KindHSet, n+101, "h", "a", "new"), "1"},
+			{hop(KindHGetAll, n+101, "h"), "map[a new]"},
 		}},
 		{"order with deadlines", []hashStep{
 			{hop(KindHSet, n, "h", "a", "1", "b", "2", "c", "3", "d", "4"), "4"},
@@ -269,7 +273,8 @@ func TestHashFieldExpiry(t *testing.T) {
 			{with(hop(KindHIncrBy, n, "h", "b"), 0, 0, 1), "3"},
 			{ttlOp(n, 0, "b"), "[100]"},
 			{hop(KindHKeys, n, "h"), "[b a c d]"},
-			{hop(KindHGetAll, n+100_000, "h"), "map[a A c 3 d new]"},
+			{hop(KindHGetAll, n+100_000, "h"), "map[b 3 a A c 3 d new]"},
+			{hop(KindHGetAll, n+100_001, "h"), "map[a A c 3 d new]"},
 		}},
 		{"hgetex", []hashStep{
 			{hop(KindHSet, n, "h", "a", "1", "b", "2", "c", "3"), "3"},
@@ -314,8 +319,9 @@ func TestHashFieldExpiry(t *testing.T) {
 			{hop(KindHPersist, n, "nokey", "a"), "[-2]"},
 			{hop(KindHSet, n, "h", "a", "1"), "1"},
 			{ex(n+300_000, 0, "h", "a"), "[1]"},
-			{hop(KindHPersist, n+300_000, "h", "a"), "[-2]"},
-			{hop(KindHLen, n+300_000, "h"), "0"},
+			{ttlOp(n+300_000, Millis, "a"), "[0]"},
+			{hop(KindHPersist, n+300_001, "h", "a"), "[-2]"},
+			{hop(KindHLen, n+300_001, "h"), "0"},
 		}},
 	}
 	for _, c := range cases {
@@ -356,20 +362,20 @@ func TestHashReap(t *testing.T) {
 			if got := fieldDeadline(e); got != n+1000 {
 				t.Fatalf("fieldDeadline = %d, want %d", got, n+1000)
 			}
-			if due := s.DueKeys(n+999, 10, 0); len(due) != 0 {
-				t.Fatalf("due before any deadline: %q", due)
+			if due := s.DueKeys(n+1000, 10, 0); len(due) != 0 {
+				t.Fatalf("due before any deadline passed: %q", due)
 			}
-			reap := hop(KindReap, n+999, "", "h", "only")
+			reap := hop(KindReap, n+1000, "", "h", "only")
 			if r := s.Apply(&reap); r.Int != 0 {
 				t.Fatalf("early reap removed %d", r.Int)
 			}
-			due := s.DueKeys(n+1500, 10, 0)
+			due := s.DueKeys(n+1501, 10, 0)
 			slices.SortFunc(due, func(a, b []byte) int { return strings.Compare(string(a), string(b)) })
 			if fmt.Sprintf("%q", due) != `["h" "only"]` {
 				t.Fatalf("DueKeys = %q", due)
 			}
 			before := s.Stats().ExpiredFields.Load()
-			reap = Op{Kind: KindReap, Now: n + 1500, Args: due}
+			reap = Op{Kind: KindReap, Now: n + 1501, Args: due}
 			if r := s.Apply(&reap); r.Int != 2 {
 				t.Fatalf("reap removed %d, want 2", r.Int)
 			}
@@ -384,8 +390,8 @@ func TestHashReap(t *testing.T) {
 				t.Fatalf("fieldDeadline after reap = %d", got)
 			}
 			runHashSteps(t, s, []hashStep{
-				{hop(KindHGetAll, n+1500, "h"), map[bool]string{false: "map[b 2 c 3]", true: "map[" + bigOrder("b 2", "c 3") + "]"}[big]},
-				{hop(KindHPersist, n+1500, "h", "b"), "[1]"},
+				{hop(KindHGetAll, n+1501, "h"), map[bool]string{false: "map[b 2 c 3]", true: "map[" + bigOrder("b 2", "c 3") + "]"}[big]},
+				{hop(KindHPersist, n+1501, "h", "b"), "[1]"},
 			})
 			e, _ = rawEntry(s, "h")
 			if got := fieldDeadline(e); got != 0 {

@@ -200,7 +200,7 @@ func (t *txn) lockStripe(i int) func() {
 }
 
 // live reports whether a key with deadline exp is visible at t.now.
-func (t *txn) live(exp int64) bool { return exp == 0 || exp > t.now }
+func (t *txn) live(exp int64) bool { return !expired(exp, t.now) }
 
 // stripeHashes appends to hs[:0] the hashes >= from of stripe i's keys,
 // expired ones included. The stripe must be locked. Hashes carry no

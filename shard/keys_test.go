@@ -118,29 +118,32 @@ func TestKeyspaceOps(t *testing.T) {
 		}},
 		{"del of an expired key counts 0", []ksStep{
 			{ksSetOp(T, "a", "1", T+10), OK()},
-			{ksArgsOp(T+10, KindDel, "a"), Int(0)},
-			{ksArgsOp(T+10, KindDBSize), Int(0)},
+			{ksArgsOp(T+11, KindDel, "a"), Int(0)},
+			{ksArgsOp(T+11, KindDBSize), Int(0)},
 		}},
 		{"exists counts repeats", []ksStep{
 			{ksSetOp(T, "a", "1", 0), OK()},
 			{ksArgsOp(T, KindExists, "a", "a", "x", "a"), Int(3)},
 		}},
-		{"exists at the deadline is false", []ksStep{
+		{"exists holds through the deadline, not after", []ksStep{
 			{ksSetOp(T, "a", "1", T+100), OK()},
 			{ksArgsOp(T+99, KindExists, "a"), Int(1)},
-			{ksArgsOp(T+100, KindExists, "a"), Int(0)},
+			{ksArgsOp(T+100, KindExists, "a"), Int(1)},
+			{ksArgsOp(T+101, KindExists, "a"), Int(0)},
 		}},
 		{"type", []ksStep{
 			{ksSetOp(T, "s", "1", 0), OK()},
 			{ksKeyOp(T, KindType, "s"), ksStatus("string")},
 			{ksKeyOp(T, KindType, "nope"), ksStatus("none")},
 			{ksSetOp(T, "e", "1", T+1), OK()},
-			{ksKeyOp(T+1, KindType, "e"), ksStatus("none")},
+			{ksKeyOp(T+1, KindType, "e"), ksStatus("string")},
+			{ksKeyOp(T+2, KindType, "e"), ksStatus("none")},
 		}},
 		{"touch", []ksStep{
 			{ksSetOp(T, "a", "1", 0), OK()},
 			{ksSetOp(T, "b", "1", T+5), OK()},
-			{ksArgsOp(T+5, KindTouch, "a", "a", "b", "c"), Int(2)},
+			{ksArgsOp(T+5, KindTouch, "a", "a", "b", "c"), Int(3)},
+			{ksArgsOp(T+6, KindTouch, "a", "a", "b", "c"), Int(2)},
 		}},
 		{"rename moves value and deadline", []ksStep{
 			{ksSetOp(T, "a", "va", T+5000), OK()},
@@ -150,7 +153,8 @@ func TestKeyspaceOps(t *testing.T) {
 			{ksKeyOp(T, KindGet, "a"), Nil()},
 			{ksTTLOp(T, "b", Millis), Int(5000)},
 			{ksTTLOp(T, "a", Millis), Int(-2)},
-			{ksArgsOp(T+5000, KindExists, "b"), Int(0)},
+			{ksArgsOp(T+5000, KindExists, "b"), Int(1)},
+			{ksArgsOp(T+5001, KindExists, "b"), Int(0)},
 		}},
 		{"rename over a volatile destination drops its deadline", []ksStep{
 			{ksSetOp(T, "a", "va", 0), OK()},
@@ -167,7 +171,7 @@ func TestKeyspaceOps(t *testing.T) {
 			{ksRenameOp(T, "a", "a", 0), OK()},
 			{ksRenameOp(T, "a", "a", NX), Int(0)},
 			{ksTTLOp(T, "a", Millis), Int(10)},
-			{ksRenameOp(T+10, "a", "b", 0), Err(ErrNoSuchKey)},
+			{ksRenameOp(T+11, "a", "b", 0), Err(ErrNoSuchKey)},
 		}},
 		{"renamenx", []ksStep{
 			{ksSetOp(T, "a", "va", 0), OK()},
@@ -179,8 +183,9 @@ func TestKeyspaceOps(t *testing.T) {
 			{ksKeyOp(T, KindGet, "c"), Str("va")},
 			{ksArgsOp(T, KindExists, "a"), Int(0)},
 			{ksSetOp(T, "d", "vd", T+10), OK()},
-			{ksRenameOp(T+10, "c", "d", NX), Int(1)}, // expired destination counts as absent
-			{ksKeyOp(T+10, KindGet, "d"), Str("va")},
+			{ksRenameOp(T+10, "c", "d", NX), Int(0)}, // d's last millisecond: still there
+			{ksRenameOp(T+11, "c", "d", NX), Int(1)}, // expired destination counts as absent
+			{ksKeyOp(T+11, KindGet, "d"), Str("va")},
 		}},
 		{"expire sets and replaces", []ksStep{
 			{ksExpireOp(T, "a", T+1000, 0), Int(0)},
@@ -204,11 +209,12 @@ func TestKeyspaceOps(t *testing.T) {
 			{ksExpireOp(T, "b", 0, 0), Int(1)},
 			{ksArgsOp(T, KindExists, "a", "b"), Int(0)},
 		}},
-		{"expire one ms ahead survives until then", []ksStep{
+		{"expire one ms ahead survives through then", []ksStep{
 			{ksSetOp(T, "a", "1", 0), OK()},
 			{ksExpireOp(T, "a", T+1, 0), Int(1)},
 			{ksArgsOp(T, KindExists, "a"), Int(1)},
-			{ksArgsOp(T+1, KindExists, "a"), Int(0)},
+			{ksArgsOp(T+1, KindExists, "a"), Int(1)},
+			{ksArgsOp(T+2, KindExists, "a"), Int(0)},
 		}},
 		{"expire NX", []ksStep{
 			{ksSetOp(T, "a", "1", 0), OK()},
@@ -250,8 +256,8 @@ func TestKeyspaceOps(t *testing.T) {
 		}},
 		{"expire on an expired key", []ksStep{
 			{ksSetOp(T, "a", "1", T+10), OK()},
-			{ksExpireOp(T+10, "a", T+1000, 0), Int(0)},
-			{ksArgsOp(T+10, KindExists, "a"), Int(0)},
+			{ksExpireOp(T+11, "a", T+1000, 0), Int(0)},
+			{ksArgsOp(T+11, KindExists, "a"), Int(0)},
 		}},
 		{"expire keeps the value and type", []ksStep{
 			{ksSetOp(T, "a", "v", 0), OK()},
@@ -277,8 +283,10 @@ func TestKeyspaceOps(t *testing.T) {
 			{ksTTLOp(T+9_999, "a", 0), Int(1)},  // 500 ms left rounds to 1
 			{ksTTLOp(T+10_000, "a", 0), Int(0)}, // 499 ms left rounds to 0
 			{ksTTLOp(T+10_498, "a", Millis), Int(1)},
-			{ksTTLOp(T+10_499, "a", Millis), Int(-2)},
-			{ksTTLOp(T+10_499, "a", 0), Int(-2)},
+			{ksTTLOp(T+10_499, "a", Millis), Int(0)}, // the deadline's own ms
+			{ksTTLOp(T+10_499, "a", 0), Int(0)},
+			{ksTTLOp(T+10_500, "a", Millis), Int(-2)},
+			{ksTTLOp(T+10_500, "a", 0), Int(-2)},
 		}},
 		{"ttl seconds near the largest deadline", []ksStep{
 			{ksSetOp(T, "a", "1", math.MaxInt64), OK()},
@@ -300,24 +308,26 @@ func TestKeyspaceOps(t *testing.T) {
 			{ksTTLOp(T, "a", 0), Int(-1)},
 			{ksArgsOp(T+20, KindExists, "a"), Int(1)},
 			{ksExpireOp(T+20, "a", T+30, 0), Int(1)},
-			{ksKeyOp(T+30, KindPersist, "a"), Int(0)},
+			{ksKeyOp(T+31, KindPersist, "a"), Int(0)},
 		}},
 		{"dbsize counts unreclaimed expired keys", []ksStep{
 			{ksArgsOp(T, KindDBSize), Int(0)},
 			{ksSetOp(T, "a", "1", 0), OK()},
 			{ksSetOp(T, "b", "1", T+10), OK()},
-			{ksArgsOp(T+10, KindDBSize), Int(2)},
-			{ksArgsOp(T+10, KindReap, "b"), Int(1)},
-			{ksArgsOp(T+10, KindDBSize), Int(1)},
+			{ksArgsOp(T+10, KindReap, "b"), Int(0)}, // not due until T+11
+			{ksArgsOp(T+11, KindDBSize), Int(2)},
+			{ksArgsOp(T+11, KindReap, "b"), Int(1)},
+			{ksArgsOp(T+11, KindDBSize), Int(1)},
 		}},
 		{"keys matches live keys in hash order", []ksStep{
 			{ksSetOp(T, "user:1", "1", 0), OK()},
 			{ksSetOp(T, "user:2", "1", 0), OK()},
 			{ksSetOp(T, "user:3", "1", T+5), OK()},
 			{ksSetOp(T, "sess:1", "1", 0), OK()},
-			{Op{Kind: KindKeys, Now: T + 5, Args: ksBytes("user:*")}, ksList(ksByHash("user:1", "user:2")...)},
-			{Op{Kind: KindKeys, Now: T + 5, Args: ksBytes("*")}, ksList(ksByHash("user:1", "user:2", "sess:1")...)},
-			{Op{Kind: KindKeys, Now: T + 5, Args: ksBytes("nomatch*")}, ksList()},
+			{Op{Kind: KindKeys, Now: T + 5, Args: ksBytes("user:*")}, ksList(ksByHash("user:1", "user:2", "user:3")...)},
+			{Op{Kind: KindKeys, Now: T + 6, Args: ksBytes("user:*")}, ksList(ksByHash("user:1", "user:2")...)},
+			{Op{Kind: KindKeys, Now: T + 6, Args: ksBytes("*")}, ksList(ksByHash("user:1", "user:2", "sess:1")...)},
+			{Op{Kind: KindKeys, Now: T + 6, Args: ksBytes("nomatch*")}, ksList()},
 		}},
 		{"randomkey", []ksStep{
 			{Op{Kind: KindRandomKey, Now: T, N: 7}, Nil()},
@@ -330,11 +340,12 @@ func TestKeyspaceOps(t *testing.T) {
 			{ksSetOp(T, "e1", "1", T+1), OK()},
 			{ksSetOp(T, "e2", "1", T+1), OK()},
 			{ksSetOp(T, "e3", "1", T+1), OK()},
-			{Op{Kind: KindRandomKey, Now: T + 1, N: 1}, Str("live")},
-			{Op{Kind: KindRandomKey, Now: T + 1, N: 2}, Str("live")},
-			{Op{Kind: KindRandomKey, Now: T + 1, N: 3}, Str("live")},
-			{ksExpireOp(T+1, "live", T+2, 0), Int(1)},
-			{Op{Kind: KindRandomKey, Now: T + 2, N: 3}, Nil()},
+			{Op{Kind: KindRandomKey, Now: T + 2, N: 1}, Str("live")},
+			{Op{Kind: KindRandomKey, Now: T + 2, N: 2}, Str("live")},
+			{Op{Kind: KindRandomKey, Now: T + 2, N: 3}, Str("live")},
+			{ksExpireOp(T+2, "live", T+3, 0), Int(1)},
+			{Op{Kind: KindRandomKey, Now: T + 3, N: 3}, Str("live")},
+			{Op{Kind: KindRandomKey, Now: T + 4, N: 3}, Nil()},
 		}},
 		{"flush", []ksStep{
 			{ksSetOp(T, "a", "1", 0), OK()},
@@ -458,16 +469,17 @@ func TestKeysIndexesStayRight(t *testing.T) {
 		{ksArgsOp(T, KindDel, "e"), Int(1)},    //
 		{ksArgsOp(T, KindDBSize), Int(1)},      // d
 		{ksTTLOp(T, "d", Millis), Int(80)},     //
-		{ksArgsOp(T+80, KindExists, "d"), Int(0)},
+		{ksArgsOp(T+80, KindExists, "d"), Int(1)},
+		{ksArgsOp(T+81, KindExists, "d"), Int(0)},
 	})
 	keys, volatile := s.Len()
 	if keys != 1 || volatile != 1 {
 		t.Fatalf("Len = %d keys, %d volatile; want 1, 1", keys, volatile)
 	}
-	if due := s.DueKeys(T+79, 10, 0); len(due) != 0 {
-		t.Fatalf("DueKeys before the deadline = %q", due)
+	if due := s.DueKeys(T+80, 10, 0); len(due) != 0 {
+		t.Fatalf("DueKeys at the deadline = %q", due)
 	}
-	due := s.DueKeys(T+80, 10, 0)
+	due := s.DueKeys(T+81, 10, 0)
 	if len(due) != 1 || string(due[0]) != "d" {
 		t.Fatalf("DueKeys = %q, want [d]", due)
 	}
@@ -477,7 +489,7 @@ func TestKeysIndexesStayRight(t *testing.T) {
 	if got, want := s.UsedBytes(), ref.UsedBytes(); got != want || want == 0 {
 		t.Fatalf("UsedBytes = %d, want %d", got, want)
 	}
-	s.Apply(&Op{Kind: KindReap, Now: T + 80, Args: due})
+	s.Apply(&Op{Kind: KindReap, Now: T + 81, Args: due})
 	if got := s.UsedBytes(); got != 0 {
 		t.Fatalf("UsedBytes after reap = %d, want 0", got)
 	}
@@ -690,7 +702,8 @@ func TestScanFilters(t *testing.T) {
 		{"match and type", T, ksBytes("user:1*", "string"), Match | TypeFilter, 11},
 		{"empty pattern", T, [][]byte{nil, nil}, Match, 0},
 		{"empty type", T, [][]byte{nil, nil}, TypeFilter, 0},
-		{"expired hidden", T + 10, nil, 0, 50}, // last: time never goes back
+		{"deadline ms still shown", T + 10, nil, 0, 100}, // last two: time never goes back
+		{"expired hidden", T + 11, nil, 0, 50},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
@@ -847,8 +860,12 @@ func TestReadUsesStoreClock(t *testing.T) {
 		t.Fatalf("PTTL = %+v, want 2000", r)
 	}
 	clk.Advance(2 * time.Second)
+	if r := s.Read(&Op{Kind: KindTTL, Key: []byte("a"), Flags: Millis}); r.Kind != RInt || r.Int != 0 {
+		t.Fatalf("PTTL at the deadline = %+v, want 0", r)
+	}
+	clk.Advance(time.Millisecond)
 	if r := s.Read(&Op{Kind: KindTTL, Key: []byte("a")}); r.Int != -2 {
-		t.Fatalf("TTL at the deadline = %+v, want -2", r)
+		t.Fatalf("TTL after the deadline = %+v, want -2", r)
 	}
 	if r := s.Read(&Op{Kind: KindExpire, Key: []byte("a"), At: 1}); r.Err != ErrUnknownOp {
 		t.Fatalf("Read of a write kind: %+v", r)

@@ -16,7 +16,7 @@ func (s *Store) WatchKey(key []byte) Watch {
 	w := Watch{Key: append([]byte(nil), key...), Seq: s.seq.Load()}
 	if e, ok := st.m[string(key)]; ok {
 		w.Version = e.ver
-		w.Expired = e.exp != 0 && e.exp <= now
+		w.Expired = expired(e.exp, now)
 	}
 	return w
 }
@@ -29,7 +29,7 @@ func (t *txn) watchBroken(w *Watch) bool {
 	case ok && e.ver == w.Version:
 		// Unchanged, but a key that was live when watched and has
 		// expired since counts as changed (Redis 7).
-		return !w.Expired && e.exp != 0 && e.exp <= t.now
+		return !w.Expired && expired(e.exp, t.now)
 	case ok:
 		return true
 	case w.Version != 0:

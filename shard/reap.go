@@ -11,15 +11,15 @@ func (s *Store) DueKeys(now int64, max int, start int) [][]byte {
 		st := &s.stripes[(start+i)&(n-1)]
 		st.mu.Lock()
 		st.keyTTL.Due(now, max-len(out), func(k string) bool {
-			if e, ok := st.m[k]; ok && e.exp != 0 && e.exp <= now {
+			if e, ok := st.m[k]; ok && expired(e.exp, now) {
 				out = append(out, []byte(k))
 			}
 			return len(out) < max
 		})
 		if len(out) < max {
 			st.fieldTTL.Due(now, max-len(out), func(k string) bool {
-				if e, ok := st.m[k]; ok && (e.exp == 0 || e.exp > now) {
-					if fe := fieldDeadline(e); fe != 0 && fe <= now {
+				if e, ok := st.m[k]; ok && !expired(e.exp, now) {
+					if fe := fieldDeadline(e); expired(fe, now) {
 						out = append(out, []byte(k))
 					}
 				}
@@ -43,13 +43,13 @@ func (t *txn) reap(op *Op) Result {
 		if !ok {
 			continue
 		}
-		if e.exp != 0 && e.exp <= t.now {
+		if expired(e.exp, t.now) {
 			t.remove(st, string(k), e)
 			t.s.stats.ExpiredKeys.Add(1)
 			removed++
 			continue
 		}
-		if fe := fieldDeadline(e); fe != 0 && fe <= t.now {
+		if fe := fieldDeadline(e); expired(fe, t.now) {
 			removed += t.reapFields(k, e)
 		}
 	}

@@ -57,15 +57,16 @@ func rpStrings(keys [][]byte) []string {
 	return out
 }
 
-// TestDueKeysExact checks that DueKeys offers exactly the keys due at now,
-// however the deadlines fall in the index's 128 ms buckets, and honours
-// max.
+// TestDueKeysExact checks that DueKeys offers exactly the keys due at now
+// (deadline before now, as Redis's keyIsExpired), however the deadlines
+// fall in the index's buckets, and honours max.
 func TestDueKeysExact(t *testing.T) {
 	s, _ := rpStore(4)
 	now := rpT0 + 1000
 	deadlines := map[string]int64{
 		"past":        rpT0 + 1,
-		"just-due":    now,     // due at its deadline (the store's rule)
+		"just-due":    now - 1, // passed one ms ago: due
+		"at-deadline": now,     // its own last millisecond: not due yet
 		"next-ms":     now + 1, // same bucket or the next: not due
 		"in-a-second": now + 1000,
 		"bucket-edge": (now>>ttl.BucketShift)<<ttl.BucketShift + 1<<ttl.BucketShift - 1,
@@ -94,7 +95,7 @@ func TestDueKeysExact(t *testing.T) {
 	if r.Kind != RInt || r.Int != 2 || s.Stats().ExpiredKeys.Load() != 2 {
 		t.Fatalf("reap: %+v, ExpiredKeys %d", r, s.Stats().ExpiredKeys.Load())
 	}
-	if keys, volatile := s.Len(); keys != 4 || volatile != 3 {
+	if keys, volatile := s.Len(); keys != 5 || volatile != 4 {
 		t.Fatalf("after the reap: %d keys, %d volatile", keys, volatile)
 	}
 }

@@ -348,19 +348,26 @@ func forEachKey(op *Op, fn func([]byte)) {
 // stripe returns the (locked) stripe that holds key.
 func (t *txn) stripe(key []byte) *stripe { return &t.s.stripes[t.s.stripeOf(key)] }
 
+// expired reports whether a deadline (0 = none) has passed at now. Like
+// Redis's keyIsExpired (now > when), a key is still there during its
+// deadline's own millisecond, when PTTL answers 0. Commands that set a
+// deadline already reached (EXPIRE, SET PXAT) delete at once instead, as
+// Redis's checkAlreadyExpired does.
+func expired(exp, now int64) bool { return exp != 0 && exp < now }
+
 // lookup returns key's live entry. An entry whose deadline has passed at
 // t.now is reported absent, though it stays in memory until reaped or
 // overwritten.
 func (t *txn) lookup(key []byte) (entry, bool) {
 	st := t.stripe(key)
 	e, ok := st.m[string(key)]
-	if !ok || (e.exp != 0 && e.exp <= t.now) {
+	if !ok || expired(e.exp, t.now) {
 		return entry{}, false
 	}
 	if e.typ == TypeHash {
 		// A hash whose every field is due is gone, though its reap has
 		// not been applied yet.
-		if fe := fieldDeadline(e); fe != 0 && fe <= t.now && hashLen(e, t.now) == 0 {
+		if fe := fieldDeadline(e); expired(fe, t.now) && hashLen(e, t.now) == 0 {
 			return entry{}, false
 		}
 	}
@@ -401,7 +408,7 @@ func (t *txn) del(key []byte) bool {
 		return false
 	}
 	t.remove(st, string(key), old)
-	return old.exp == 0 || old.exp > t.now
+	return !expired(old.exp, t.now)
 }
 
 // remove deletes k, whose current entry is old, from st.

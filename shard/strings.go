@@ -63,10 +63,12 @@ func (t *txn) set(op *Op) Result {
 		return Nil()
 	}
 	e := entry{s: string(op.Args[0]), typ: TypeString, exp: op.At}
-	if op.Has(KeepTTL) && had {
+	switch {
+	case op.Has(KeepTTL) && had:
+		// old is live, so its deadline has not passed: Redis keeps it
+		// even during the deadline's own millisecond.
 		e.exp = old.exp
-	}
-	if e.exp != 0 && e.exp <= t.now {
+	case op.At != 0 && op.At <= t.now:
 		t.del(op.Key) // already expired: Redis deletes the key
 		return reply
 	}

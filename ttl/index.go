@@ -102,7 +102,7 @@ func (b *bucket) each(fn func(string) bool) bool {
 }
 
 // Index maps keys to absolute deadlines (Unix ms) and finds the keys whose
-// deadline has passed. Keys are grouped into buckets of 128 ms kept in a
+// deadline has passed. Keys are grouped into buckets of 1,024 ms kept in a
 // min-heap by bucket number, so Add and Remove cost O(1) when the bucket
 // exists and O(log buckets) when it is created or emptied, whatever the
 // spread of deadlines; Due costs O(log buckets) per bucket it visits plus

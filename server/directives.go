@@ -9,6 +9,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"sessiond/shard"
 )
 
 // Config directives: one table of redis.conf names serves the config
@@ -490,93 +492,8 @@ func reprArg(s string) string {
 }
 
 // nameMatch reports whether name matches the glob pattern with Redis's
-// stringmatchlen rules (*, ?, [a-z], [^x], \ escapes), ignoring case. It
-// matches configuration and command names, which are short.
+// stringmatchlen rules, ignoring case, as CONFIG GET and COMMAND LIST match
+// configuration and command names.
 func nameMatch(pattern, name string) bool {
-	lower := func(b byte) byte {
-		if b >= 'A' && b <= 'Z' {
-			return b + 'a' - 'A'
-		}
-		return b
-	}
-	p, s := pattern, name
-	for len(p) > 0 {
-		switch p[0] {
-		case '*':
-			for len(p) > 1 && p[1] == '*' {
-				p = p[1:]
-			}
-			if len(p) == 1 {
-				return true
-			}
-			for i := 0; i <= len(s); i++ {
-				if nameMatch(p[1:], s[i:]) {
-					return true
-				}
-			}
-			return false
-		case '?':
-			if len(s) == 0 {
-				return false
-			}
-			s = s[1:]
-		case '[':
-			if len(s) == 0 {
-				return false
-			}
-			p = p[1:]
-			not := len(p) > 0 && p[0] == '^'
-			if not {
-				p = p[1:]
-			}
-			match := false
-			c := lower(s[0])
-			for len(p) > 0 && p[0] != ']' {
-				switch {
-				case p[0] == '\\' && len(p) >= 2:
-					p = p[1:]
-					if lower(p[0]) == c {
-						match = true
-					}
-				case len(p) >= 3 && p[1] == '-':
-					lo, hi := lower(p[0]), lower(p[2])
-					if lo > hi {
-						lo, hi = hi, lo
-					}
-					if c >= lo && c <= hi {
-						match = true
-					}
-					p = p[2:]
-				default:
-					if lower(p[0]) == c {
-						match = true
-					}
-				}
-				p = p[1:]
-			}
-			if len(p) == 0 {
-				// An unterminated class ends the pattern, as in Redis.
-				p = " " // consumed below
-			}
-			if not {
-				match = !match
-			}
-			if !match {
-				return false
-			}
-			s = s[1:]
-		case '\\':
-			if len(p) >= 2 {
-				p = p[1:]
-			}
-			fallthrough
-		default:
-			if len(s) == 0 || lower(p[0]) != lower(s[0]) {
-				return false
-			}
-			s = s[1:]
-		}
-		p = p[1:]
-	}
-	return len(s) == 0
+	return shard.GlobMatch([]byte(strings.ToLower(pattern)), []byte(strings.ToLower(name)))
 }

@@ -22,6 +22,12 @@ func globMatch(pattern, s []byte) bool {
 	return globMatchAt(pattern, s, &skipLonger, 0)
 }
 
+// GlobMatch reports whether s matches pattern with Redis's glob rules
+// (see globMatch). Callers wanting Redis's case-insensitive matching (CONFIG
+// GET, COMMAND LIST PATTERN) lower-case both sides first, which is what
+// stringmatchlen's nocase mode amounts to.
+func GlobMatch(pattern, s []byte) bool { return globMatch(pattern, s) }
+
 // maxGlobNesting bounds the recursion of nested '*' (Redis refuses to match
 // deeper than this, which protects its stack and ours).
 const maxGlobNesting = 1000

@@ -171,8 +171,8 @@ func (x *Index) Remove(key string, deadline int64) {
 // Move changes key's deadline from old to new; either may be 0, meaning
 // "none".
 func (x *Index) Move(key string, old, new int64) {
-	if old == new {
-		return
+	if old == new || (old > 0 && new > 0 && old>>BucketShift == new>>BucketShift) {
+		return // same bucket: the index holds buckets, not exact deadlines
 	}
 	if old > 0 {
 		x.Remove(key, old)

@@ -246,3 +246,27 @@ func TestIndexScatteredDeadlines(t *testing.T) {
 		t.Fatalf("Due offered %d keys, want %d", len(got), n)
 	}
 }
+
+// TestIndexMoveWithinBucket checks that moving a deadline inside its
+// bucket keeps the key findable by its new deadline, and that moving it to
+// another bucket still moves it.
+func TestIndexMoveWithinBucket(t *testing.T) {
+	const w = 1 << BucketShift
+	x := NewIndex()
+	x.Add("k", 3*w+1)
+	x.Move("k", 3*w+1, 3*w+w-1) // same bucket
+	if x.Len() != 1 || x.Buckets() != 1 {
+		t.Fatalf("after Move in bucket: Len %d Buckets %d", x.Len(), x.Buckets())
+	}
+	if got := due(x, 3*w+w-1, 10); !slices.Equal(got, []string{"k"}) {
+		t.Fatalf("Due after Move in bucket = %v", got)
+	}
+	x.Move("k", 3*w+w-1, 5*w) // another bucket
+	if got := due(x, 4*w+w-1, 10); len(got) != 0 {
+		t.Fatalf("Due before the new bucket = %v", got)
+	}
+	x.Remove("k", 5*w)
+	if x.Len() != 0 || x.Buckets() != 0 {
+		t.Fatalf("after Remove: Len %d Buckets %d", x.Len(), x.Buckets())
+	}
+}

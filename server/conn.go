@@ -32,8 +32,9 @@ type client struct {
 
 	info clientInfo
 
-	batchNow time.Time // the clock, read once per batch of commands
-	op       shard.Op  // scratch space for the command being executed
+	batchNow time.Time   // the clock, read once per batch of commands
+	op       shard.Op    // scratch space for the command being executed
+	vals     []shard.Val // reused by reads that return lists (Op.Scratch)
 }
 
 // multiState is a transaction being queued by MULTI.
@@ -316,6 +317,9 @@ func (c *client) execData(cmd *command, args [][]byte) {
 	// The op lives in the client so that handing it to the Applier
 	// interface does not cost a heap allocation per command.
 	c.op = op
+	if !op.Kind.IsWrite() {
+		c.op.Scratch = c.vals[:0]
+	}
 	res, err := c.execOp(&c.op)
 	c.op = shard.Op{}
 	if err != nil {
@@ -323,6 +327,10 @@ func (c *client) execData(cmd *command, args [][]byte) {
 		return
 	}
 	c.w.resultOrLateError(cmd, res, late)
+	// The reply is written: the list it held can take the next read's.
+	if cap(res.Vals) > cap(c.vals) && cap(res.Vals) <= 1024 {
+		c.vals = res.Vals[:0]
+	}
 }
 
 // execOp sends a write through the Applier and answers a read locally.

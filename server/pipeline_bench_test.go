@@ -78,3 +78,20 @@ func BenchmarkPipelineGet(b *testing.B) {
 		return fmt.Sprintf("*2\r\n$3\r\nGET\r\n$%d\r\n%s\r\n", len(k), k)
 	})
 }
+
+func BenchmarkPipelineExpire(b *testing.B) {
+	benchPipeline(b, func(i int) string {
+		k := fmt.Sprintf("key:%06d", i%1000)
+		if i < 1000 {
+			return fmt.Sprintf("*3\r\n$3\r\nSET\r\n$%d\r\n%s\r\n$3\r\nxxx\r\n", len(k), k)
+		}
+		return fmt.Sprintf("*3\r\n$6\r\nEXPIRE\r\n$%d\r\n%s\r\n$4\r\n1800\r\n", len(k), k)
+	})
+}
+
+func BenchmarkPipelineHSet(b *testing.B) {
+	benchPipeline(b, func(i int) string {
+		k := fmt.Sprintf("sess:%06d", i%100000)
+		return fmt.Sprintf("*4\r\n$4\r\nHSET\r\n$%d\r\n%s\r\n$4\r\nuser\r\n$5\r\nu1234\r\n", len(k), k)
+	})
+}

@@ -382,14 +382,14 @@ func (t *txn) hmget(op *Op) Result {
 	if err != nil {
 		return Err(err)
 	}
-	vals := make([]Val, len(op.Args))
-	for i, name := range op.Args {
+	vals := valBuf(op.Scratch, len(op.Args))
+	for _, name := range op.Args {
 		if !ok {
-			vals[i].Nil = true
+			vals = append(vals, Val{Nil: true})
 			continue
 		}
 		s, _, found := hashGet(e, name, t.now)
-		vals[i] = Val{S: s, Nil: !found}
+		vals = append(vals, Val{S: s, Nil: !found})
 	}
 	return Result{Kind: RList, Vals: vals}
 }
@@ -403,15 +403,16 @@ const (
 )
 
 // hashAll returns the live fields of hash e in order: names, values, or
-// name, value pairs. The strings alias the stored hash.
-func hashAll(e entry, now int64, what hashWhat) []Val {
+// name, value pairs, appended to dst[:0] when it is large enough. The
+// strings alias the stored hash.
+func hashAll(dst []Val, e entry, now int64, what hashWhat) []Val {
 	per := 1
 	if what == hashFields|hashValues {
 		per = 2
 	}
 	if e.big != nil {
 		l := e.big
-		vals := make([]Val, 0, per*len(l.hash))
+		vals := valBuf(dst, per*len(l.hash))
 		for _, k := range l.sorted() {
 			hf := l.hash[k.f]
 			if !live(hf.exp, now) {
@@ -427,7 +428,7 @@ func hashAll(e entry, now int64, what hashWhat) []Val {
 		return vals
 	}
 	it := newPackIter(e.s)
-	vals := make([]Val, 0, per*it.n)
+	vals := valBuf(dst, per*it.n)
 	for it.n > 0 {
 		f, v, exp := it.next()
 		if !live(exp, now) {
@@ -451,7 +452,7 @@ func (t *txn) hashList(op *Op, what hashWhat, kind ResultKind) Result {
 	if !ok {
 		return Result{Kind: kind}
 	}
-	return Result{Kind: kind, Vals: hashAll(e, t.now, what)}
+	return Result{Kind: kind, Vals: hashAll(op.Scratch, e, t.now, what)}
 }
 
 func (t *txn) hgetAll(op *Op) Result { return t.hashList(op, hashFields|hashValues, RMap) }

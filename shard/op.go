@@ -111,6 +111,12 @@ type Op struct {
 	Args  [][]byte
 	Subs  []Op    // KindMulti: the queued ops, in order
 	Watch []Watch // KindMulti: keys that must be unchanged since WATCH
+
+	// Scratch, when not nil, is where a read that returns a list (MGET,
+	// HMGET, HGETALL, HKEYS, HVALS) appends its values instead of
+	// allocating: the Result's Vals may then alias it, so the caller must
+	// be done with the Result before reusing Scratch. It is never encoded.
+	Scratch []Val
 }
 
 // Has reports whether all of fl are set.

@@ -39,6 +39,15 @@ type Result struct {
 	Subs []Result
 }
 
+// valBuf returns dst[:0] when it can hold n values, else a new slice
+// with room for n (see Op.Scratch).
+func valBuf(dst []Val, n int) []Val {
+	if cap(dst) >= n {
+		return dst[:0]
+	}
+	return make([]Val, 0, n)
+}
+
 // Int returns an integer Result.
 func Int(n int64) Result { return Result{Kind: RInt, Int: n} }
 

@@ -227,10 +227,40 @@ type txn struct {
 	now  int64
 	ver  uint64
 	read bool
-	all  bool  // every stripe is locked
-	one  int   // the stripe locked, when exactly one is (n == 1)
-	n    int   // stripes locked by begin, 0 when all or none
-	many []int // the stripes locked, ascending, when n > 1
+	all  bool   // every stripe is locked
+	one  int    // the stripe locked, when exactly one is (n == 1)
+	n    int    // stripes locked by begin, 0 when all or none
+	few  [8]int // the stripes locked, ascending, when 1 < n <= 8
+	many []int  // the stripes locked, ascending, when n > 8
+}
+
+// collect appends the stripe of every key op touches to idx (without a
+// closure, so that multi-key reads do not allocate).
+func (t *txn) collect(op *Op, idx []int) []int {
+	s := t.s
+	switch op.Kind {
+	case KindMGet, KindDel, KindExists, KindTouch, KindReap, KindEvict:
+		for _, k := range op.Args {
+			idx = append(idx, s.stripeOf(k))
+		}
+	case KindMSet, KindMSetNX:
+		for i := 0; i < len(op.Args); i += 2 {
+			idx = append(idx, s.stripeOf(op.Args[i]))
+		}
+	case KindRename:
+		idx = append(idx, s.stripeOf(op.Key), s.stripeOf(op.Args[0]))
+	case KindMulti:
+		for i := range op.Watch {
+			idx = append(idx, s.stripeOf(op.Watch[i].Key))
+		}
+		for i := range op.Subs {
+			idx = t.collect(&op.Subs[i], idx)
+		}
+	case KindScan, KindKeys, KindRandomKey, KindDBSize, KindFlush:
+	default:
+		idx = append(idx, s.stripeOf(op.Key))
+	}
+	return idx
 }
 
 // begin locks the stripes op needs. Kinds that walk the whole keyspace
@@ -250,8 +280,8 @@ func (s *Store) begin(t *txn, op *Op, now int64) {
 		s.stripes[t.one].mu.Lock()
 		return
 	}
-	var idx []int
-	forEachKey(op, func(k []byte) { idx = append(idx, s.stripeOf(k)) })
+	var buf [8]int
+	idx := t.collect(op, buf[:0])
 	if len(idx) > 1 {
 		sort.Ints(idx)
 		out := idx[:1]
@@ -262,17 +292,32 @@ func (s *Store) begin(t *txn, op *Op, now int64) {
 		}
 		idx = out
 	}
-	switch len(idx) {
-	case 0:
-	case 1:
+	switch {
+	case len(idx) == 0:
+	case len(idx) == 1:
 		t.one, t.n = idx[0], 1
 		s.stripes[t.one].mu.Lock()
 	default:
-		t.many, t.n = idx, len(idx)
-		for _, i := range idx {
+		// Copied, not kept: a slice of buf stored in t would move both
+		// to the heap on every op.
+		t.n = len(idx)
+		if t.n <= len(t.few) {
+			copy(t.few[:], idx)
+		} else {
+			t.many = append([]int(nil), idx...)
+		}
+		for _, i := range t.locked() {
 			s.stripes[i].mu.Lock()
 		}
 	}
+}
+
+// locked returns the stripes begin locked when there are several.
+func (t *txn) locked() []int {
+	if t.n <= len(t.few) {
+		return t.few[:t.n]
+	}
+	return t.many
 }
 
 func (t *txn) end() {
@@ -283,8 +328,8 @@ func (t *txn) end() {
 		}
 	case t.n == 1:
 		t.s.stripes[t.one].mu.Unlock()
-	default:
-		for _, i := range t.many {
+	case t.n > 1:
+		for _, i := range t.locked() {
 			t.s.stripes[i].mu.Unlock()
 		}
 	}
@@ -306,7 +351,7 @@ func needsAll(op *Op) bool {
 	return false
 }
 
-// singleKey reports whether kind touches exactly op.Key (forEachKey's
+// singleKey reports whether kind touches exactly op.Key (collect's
 // default case).
 func singleKey(kind Kind) bool {
 	switch kind {
@@ -316,33 +361,6 @@ func singleKey(kind Kind) bool {
 		return false
 	}
 	return true
-}
-
-// forEachKey calls fn for every key op touches.
-func forEachKey(op *Op, fn func([]byte)) {
-	switch op.Kind {
-	case KindMGet, KindDel, KindExists, KindTouch, KindReap, KindEvict:
-		for _, k := range op.Args {
-			fn(k)
-		}
-	case KindMSet, KindMSetNX:
-		for i := 0; i < len(op.Args); i += 2 {
-			fn(op.Args[i])
-		}
-	case KindRename:
-		fn(op.Key)
-		fn(op.Args[0])
-	case KindMulti:
-		for i := range op.Watch {
-			fn(op.Watch[i].Key)
-		}
-		for i := range op.Subs {
-			forEachKey(&op.Subs[i], fn)
-		}
-	case KindScan, KindKeys, KindRandomKey, KindDBSize, KindFlush:
-	default:
-		fn(op.Key)
-	}
 }
 
 // stripe returns the (locked) stripe that holds key.

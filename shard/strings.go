@@ -114,14 +114,14 @@ func (t *txn) getDel(op *Op) Result {
 }
 
 func (t *txn) mget(op *Op) Result {
-	vals := make([]Val, len(op.Args))
-	for i, k := range op.Args {
+	vals := valBuf(op.Scratch, len(op.Args))
+	for _, k := range op.Args {
 		e, ok := t.lookup(k)
 		if !ok || e.typ != TypeString {
-			vals[i] = Val{Nil: true}
+			vals = append(vals, Val{Nil: true})
 			continue
 		}
-		vals[i] = Val{S: e.s}
+		vals = append(vals, Val{S: e.s})
 	}
 	return Result{Kind: RList, Vals: vals}
 }

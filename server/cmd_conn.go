@@ -2,7 +2,9 @@ package server
 
 import (
 	"crypto/subtle"
-	"strconv"
+	"math"
+
+	"sessiond/shard"
 )
 
 // Version is the Redis version sessiond reports (HELLO, INFO): the release
@@ -159,8 +161,8 @@ func cmdHello(c *client, args [][]byte) {
 }
 
 func cmdSelect(c *client, args [][]byte) {
-	n, err := strconv.ParseInt(string(args[1]), 10, 32)
-	if err != nil {
+	n, ok := shard.ParseInt(args[1])
+	if !ok || n < math.MinInt32 || n > math.MaxInt32 {
 		c.w.errorText("ERR value is not an integer or out of range")
 		return
 	}

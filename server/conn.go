@@ -327,7 +327,9 @@ func (c *client) execData(cmd *command, args [][]byte) {
 		return
 	}
 	c.w.resultOrLateError(cmd, res, late)
-	// The reply is written: the list it held can take the next read's.
+	// The reply is written: the list it held can take the next read's,
+	// once cleared so that it keeps no value alive.
+	clear(res.Vals)
 	if cap(res.Vals) > cap(c.vals) && cap(res.Vals) <= 1024 {
 		c.vals = res.Vals[:0]
 	}

@@ -141,11 +141,19 @@ func (rd *reader) fill() error {
 // default client-query-buffer-limit), or more when proto-max-bulk-len
 // allows a single argument that large.
 func (rd *reader) limit() int {
-	if rd.maxBulk > int64(rd.maxQuery-inlineMaxSize) {
-		return int(rd.maxBulk) + inlineMaxSize
+	if b := rd.bulkLimit(); b > int64(rd.maxQuery-inlineMaxSize) {
+		return int(b) + inlineMaxSize
 	}
 	return rd.maxQuery
 }
+
+// maxBulkCap bounds the bulk length the reader accepts whatever
+// proto-max-bulk-len says (it may be set up to 2^63-1, as in Redis), so
+// that sizes plus framing never overflow an int.
+const maxBulkCap = 1 << 40
+
+// bulkLimit is the largest bulk the reader accepts.
+func (rd *reader) bulkLimit() int64 { return min(rd.maxBulk, maxBulkCap) }
 
 // compact moves the unread bytes to the start of the buffer.
 func (rd *reader) compact() {
@@ -185,6 +193,11 @@ func (rd *reader) shrink() {
 	if len(rd.buf) > idleReadBuf {
 		rd.buf = make([]byte, initialReadBuf)
 	}
+	// args still points into the buffer (or the one just dropped) beyond
+	// its length: clear it, or a large value would stay reachable for as
+	// long as the connection is idle.
+	clear(rd.args[:cap(rd.args)])
+	rd.args = rd.args[:0]
 	if cap(rd.spans) > 4096 {
 		rd.spans, rd.args = nil, nil
 	}
@@ -322,7 +335,7 @@ func (rd *reader) parseBulkLen() (ok bool, err error) {
 		return false, &protocolError{"expected '$', got '" + string([]byte{got}) + "'"}
 	}
 	size, ok := shard.ParseInt(line[1:])
-	if !ok || size < 0 || size > rd.maxBulk {
+	if !ok || size < 0 || size > rd.bulkLimit() {
 		return false, &protocolError{"invalid bulk length"}
 	}
 	if size > unauthBulkMax && !rd.authed() {

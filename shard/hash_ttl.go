@@ -109,7 +109,16 @@ func (t *txn) hpersist(op *Op) Result {
 // hgetEx returns the values of the fields of op.Args and, for those that
 // exist, sets the deadline op.At (SetExpiry: a deadline not in the future
 // deletes the field) or removes it (Persist).
-func (t *txn) hgetEx(op *Op) Result {
+func (t *txn) hgetEx(op *Op) Result { return t.hgetThen(op, false) }
+
+// hgetDel returns the values of the fields of op.Args and deletes them.
+func (t *txn) hgetDel(op *Op) Result { return t.hgetThen(op, true) }
+
+// hgetThen returns the values of the fields of op.Args (nil for a missing
+// one) and changes each field that exists: deletes it (del, HGETDEL) or
+// applies HGETEX's expiry options. A flag rather than a callback keeps the
+// txn on its caller's stack.
+func (t *txn) hgetThen(op *Op, del bool) Result {
 	var buf [hashBufLen]pfield
 	v, err := t.openHash(op.Key, op.Args, buf[:0])
 	if err != nil {
@@ -124,6 +133,8 @@ func (t *txn) hgetEx(op *Op) Result {
 		}
 		vals[i].S = s
 		switch {
+		case del:
+			v.delete(name)
 		case op.Has(Persist):
 			if exp != 0 {
 				v.setDeadline(name, 0)
@@ -176,25 +187,4 @@ func (t *txn) hsetEx(op *Op) Result {
 	}
 	v.commit()
 	return Int(1)
-}
-
-// hgetDel returns the values of the fields of op.Args and deletes them.
-func (t *txn) hgetDel(op *Op) Result {
-	var buf [hashBufLen]pfield
-	v, err := t.openHash(op.Key, op.Args, buf[:0])
-	if err != nil {
-		return Err(err)
-	}
-	vals := make([]Val, len(op.Args))
-	for i, name := range op.Args {
-		s, _, ok := v.get(name)
-		if !ok {
-			vals[i].Nil = true
-			continue
-		}
-		vals[i].S = s
-		v.delete(name)
-	}
-	v.commit()
-	return Result{Kind: RList, Vals: vals}
 }

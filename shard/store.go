@@ -364,7 +364,16 @@ func singleKey(kind Kind) bool {
 }
 
 // stripe returns the (locked) stripe that holds key.
-func (t *txn) stripe(key []byte) *stripe { return &t.s.stripes[t.s.stripeOf(key)] }
+//
+// When begin locked exactly one stripe, every key the op may touch lives
+// in it (touching an unlocked stripe would be a bug), so the key is not
+// hashed again: single-key ops hash their key once.
+func (t *txn) stripe(key []byte) *stripe {
+	if t.n == 1 && !t.all {
+		return &t.s.stripes[t.one]
+	}
+	return &t.s.stripes[t.s.stripeOf(key)]
+}
 
 // expired reports whether a deadline (0 = none) has passed at now. Like
 // Redis's keyIsExpired (now > when), a key is still there during its

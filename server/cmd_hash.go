@@ -47,22 +47,32 @@ func (c *client) hashArgErr(key []byte, err error) error {
 	return err
 }
 
-func parseHSet(_ *client, args [][]byte, _ int64) (shard.Op, error) {
+// withHashLimits stamps the current hash-max-listpack-entries and -value
+// into op, a write that may set field values: the leader's settings then
+// decide the encoding on every replica.
+func withHashLimits(c *client, op shard.Op) shard.Op {
+	cfg := c.s.config()
+	op.HashEntries = int32(min(cfg.HashMaxListpackEntries, math.MaxInt32))
+	op.HashValue = int32(min(cfg.HashMaxListpackValue, math.MaxInt32))
+	return op
+}
+
+func parseHSet(c *client, args [][]byte, _ int64) (shard.Op, error) {
 	if len(args)%2 != 0 {
 		return shard.Op{}, errWrongArgs("hset")
 	}
-	return shard.Op{Kind: shard.KindHSet, Key: args[1], Args: args[2:]}, nil
+	return withHashLimits(c, shard.Op{Kind: shard.KindHSet, Key: args[1], Args: args[2:]}), nil
 }
 
-func parseHMSet(_ *client, args [][]byte, _ int64) (shard.Op, error) {
+func parseHMSet(c *client, args [][]byte, _ int64) (shard.Op, error) {
 	if len(args)%2 != 0 {
 		return shard.Op{}, errWrongArgs("hmset")
 	}
-	return shard.Op{Kind: shard.KindHSet, Key: args[1], Args: args[2:]}, nil
+	return withHashLimits(c, shard.Op{Kind: shard.KindHSet, Key: args[1], Args: args[2:]}), nil
 }
 
-func parseHSetNX(_ *client, args [][]byte, _ int64) (shard.Op, error) {
-	return shard.Op{Kind: shard.KindHSet, Flags: shard.NX, Key: args[1], Args: args[2:4]}, nil
+func parseHSetNX(c *client, args [][]byte, _ int64) (shard.Op, error) {
+	return withHashLimits(c, shard.Op{Kind: shard.KindHSet, Flags: shard.NX, Key: args[1], Args: args[2:4]}), nil
 }
 
 // hashKeyArgs builds an op on key args[1] with arguments args[from:].
@@ -106,18 +116,18 @@ func parseHStrLen(_ *client, args [][]byte, _ int64) (shard.Op, error) {
 	return hashKeyArgs(shard.KindHStrLen, args, 2), nil
 }
 
-func parseHIncrBy(_ *client, args [][]byte, _ int64) (shard.Op, error) {
+func parseHIncrBy(c *client, args [][]byte, _ int64) (shard.Op, error) {
 	n, err := argInt(args[3])
 	if err != nil {
 		return shard.Op{}, err
 	}
-	return shard.Op{Kind: shard.KindHIncrBy, Key: args[1], Args: args[2:3], N: n}, nil
+	return withHashLimits(c, shard.Op{Kind: shard.KindHIncrBy, Key: args[1], Args: args[2:3], N: n}), nil
 }
 
 // parseHIncrByFloat keeps the increment's text in Args[1] (the store
 // adds in long double precision, as Redis does); F is its float64
 // rounding.
-func parseHIncrByFloat(_ *client, args [][]byte, _ int64) (shard.Op, error) {
+func parseHIncrByFloat(c *client, args [][]byte, _ int64) (shard.Op, error) {
 	x, ok := shard.ParseLongDouble(args[3])
 	if !ok {
 		return shard.Op{}, errNotFloat
@@ -126,7 +136,7 @@ func parseHIncrByFloat(_ *client, args [][]byte, _ int64) (shard.Op, error) {
 		return shard.Op{}, errHashIncrNaN
 	}
 	f, _ := argFloat(args[3])
-	return shard.Op{Kind: shard.KindHIncrByFloat, Key: args[1], Args: args[2:4], F: f}, nil
+	return withHashLimits(c, shard.Op{Kind: shard.KindHIncrByFloat, Key: args[1], Args: args[2:4], F: f}), nil
 }
 
 // parseHScan parses HSCAN key cursor [MATCH pattern] [COUNT count]
@@ -375,8 +385,8 @@ func parseHGetEx(c *client, args [][]byte, now int64) (shard.Op, error) {
 // parseHSetEx parses HSETEX key [FNX|FXX] [EX s|PX ms|EXAT s|PXAT ms|
 // KEEPTTL] FIELDS numfields field value...: options in any order before
 // FIELDS. Redis checks the arguments before the key's type.
-func parseHSetEx(_ *client, args [][]byte, now int64) (shard.Op, error) {
-	op := shard.Op{Kind: shard.KindHSetEx, Key: args[1]}
+func parseHSetEx(c *client, args [][]byte, now int64) (shard.Op, error) {
+	op := withHashLimits(c, shard.Op{Kind: shard.KindHSetEx, Key: args[1]})
 	const expiryFlags = shard.SetExpiry | shard.KeepTTL
 	for i := 2; i < len(args); i++ {
 		a := args[i]

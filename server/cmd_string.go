@@ -178,8 +178,10 @@ func parseIncrByFloat(_ *client, args [][]byte, _ int64) (shard.Op, error) {
 	return shard.Op{Kind: shard.KindIncrByFloat, Key: args[1], Args: args[2:3]}, nil
 }
 
-func parseAppend(_ *client, args [][]byte, _ int64) (shard.Op, error) {
-	return shard.Op{Kind: shard.KindAppend, Key: args[1], Args: args[2:3]}, nil
+// parseAppend stamps proto-max-bulk-len into the op: the leader's
+// setting bounds the string on every replica.
+func parseAppend(c *client, args [][]byte, _ int64) (shard.Op, error) {
+	return shard.Op{Kind: shard.KindAppend, Key: args[1], Args: args[2:3], Limit: c.s.config().ProtoMaxBulkLen}, nil
 }
 
 func parseGetRange(_ *client, args [][]byte, _ int64) (shard.Op, error) {
@@ -194,7 +196,8 @@ func parseGetRange(_ *client, args [][]byte, _ int64) (shard.Op, error) {
 	return shard.Op{Kind: shard.KindGetRange, Key: args[1], N: start, At: end}, nil
 }
 
-func parseSetRange(_ *client, args [][]byte, _ int64) (shard.Op, error) {
+// parseSetRange stamps proto-max-bulk-len into the op, as parseAppend.
+func parseSetRange(c *client, args [][]byte, _ int64) (shard.Op, error) {
 	off, err := argInt(args[2])
 	if err != nil {
 		return shard.Op{}, err
@@ -202,5 +205,5 @@ func parseSetRange(_ *client, args [][]byte, _ int64) (shard.Op, error) {
 	if off < 0 {
 		return shard.Op{}, shard.ErrOffsetRange
 	}
-	return shard.Op{Kind: shard.KindSetRange, Key: args[1], N: off, Args: args[3:4]}, nil
+	return shard.Op{Kind: shard.KindSetRange, Key: args[1], N: off, Args: args[3:4], Limit: c.s.config().ProtoMaxBulkLen}, nil
 }

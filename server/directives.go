@@ -87,8 +87,9 @@ func directives() []directive {
 				c.Timeout = time.Duration(n) * time.Second
 				return nil
 			}},
-		withApply(memDirective("proto-max-bulk-len", 1<<20, math.MaxInt64, func(c *Config) *int64 { return &c.ProtoMaxBulkLen }),
-			func(s *Server, c *Config) { s.store.SetMaxBulkLen(c.ProtoMaxBulkLen) }),
+		// proto-max-bulk-len and hash-max-listpack-*: parsing reads the
+		// current config and stamps the limits into each write it builds.
+		memDirective("proto-max-bulk-len", 1<<20, math.MaxInt64, func(c *Config) *int64 { return &c.ProtoMaxBulkLen }),
 		withApply(memDirective("maxmemory", 0, math.MaxInt64, func(c *Config) *int64 { return &c.MaxMemory }),
 			applyMaxMemory),
 		enumDirective("maxmemory-policy", evictionPolicies, func(c *Config) *string { return &c.MaxMemoryPolicy },
@@ -96,10 +97,10 @@ func directives() []directive {
 		intDirective("maxmemory-samples", "", 1, math.MaxInt32, mutable, func(c *Config) *int { return &c.MaxMemorySamples }),
 		enumDirective("loglevel", logLevels, func(c *Config) *string { return &c.LogLevel },
 			func(s *Server, c *Config) { SetLogLevel(s.log, c.LogLevel) }),
-		withApply(intDirective("hash-max-listpack-entries", "hash-max-ziplist-entries", 1, math.MaxInt32, mutable,
-			func(c *Config) *int { return &c.HashMaxListpackEntries }), applyHashLimits),
-		withApply(intDirective("hash-max-listpack-value", "hash-max-ziplist-value", 1, math.MaxInt32, mutable,
-			func(c *Config) *int { return &c.HashMaxListpackValue }), applyHashLimits),
+		intDirective("hash-max-listpack-entries", "hash-max-ziplist-entries", 1, math.MaxInt32, mutable,
+			func(c *Config) *int { return &c.HashMaxListpackEntries }),
+		intDirective("hash-max-listpack-value", "hash-max-ziplist-value", 1, math.MaxInt32, mutable,
+			func(c *Config) *int { return &c.HashMaxListpackValue }),
 		{name: "databases", mode: immutable,
 			get: func(*Config) string { return "1" },
 			set: func(_ *Config, a []string) error {
@@ -124,10 +125,6 @@ func applyMaxMemory(s *Server, c *Config) {
 	if c.ManageGC {
 		TuneGC(*c)
 	}
-}
-
-func applyHashLimits(s *Server, c *Config) {
-	s.store.SetHashLimits(c.HashMaxListpackEntries, c.HashMaxListpackValue)
 }
 
 // intDirective is an integer setting in [min, max].

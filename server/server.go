@@ -76,12 +76,7 @@ func New(cfg Config, store *shard.Store, applier Applier) (*Server, error) {
 		return nil, err
 	}
 	if store == nil {
-		store = shard.New(shard.Config{
-			Clock:                  cfg.Clock,
-			MaxBulkLen:             cfg.ProtoMaxBulkLen,
-			HashMaxListpackEntries: cfg.HashMaxListpackEntries,
-			HashMaxListpackValue:   cfg.HashMaxListpackValue,
-		})
+		store = shard.New(shard.Config{Clock: cfg.Clock})
 	}
 	if applier == nil {
 		applier = LocalApplier{Store: store}

@@ -7,9 +7,15 @@ import (
 	"math"
 )
 
-// codecVersion is the first byte of every encoded op. Decoders refuse
-// versions they do not know.
-const codecVersion = 1
+// The first byte of every encoded op is its version. Decoders refuse
+// versions they do not know. Version 1 writes each op's presence bits as
+// one byte; version 2 as a uvarint, which makes room for the bits from
+// hasLimit on. The encoder writes version 1 whenever no op in the tree
+// needs a wider presence, so ops without them encode as they always did.
+const (
+	codecVersion     = 1
+	codecVersionWide = 2
+)
 
 // ErrCorruptOp is wrapped by every Decode error.
 var ErrCorruptOp = errors.New("shard: corrupt op encoding")
@@ -24,7 +30,12 @@ const (
 	hasArgs
 	hasSubs
 	hasWatch
+	hasLimit      // version 2 only: Limit
+	hasHashLimits // version 2 only: HashEntries, HashValue
 )
+
+// knownPresence is every presence bit a decoder understands.
+const knownPresence = hasNow | hasAt | hasN | hasF | hasKey | hasArgs | hasSubs | hasWatch | hasLimit | hasHashLimits
 
 // maxDecodeDepth bounds nesting (MULTI ops do not nest, but corrupt input
 // must not recurse without end).
@@ -33,12 +44,31 @@ const maxDecodeDepth = 2
 // AppendEncode appends op's binary encoding to dst. The encoding is
 // compact and self-delimiting; it is what the replication log stores.
 func AppendEncode(dst []byte, op *Op) []byte {
+	if wide(op) {
+		dst = append(dst, codecVersionWide)
+		return appendOp(dst, op, true)
+	}
 	dst = append(dst, codecVersion)
-	return appendOp(dst, op)
+	return appendOp(dst, op, false)
 }
 
-func appendOp(dst []byte, op *Op) []byte {
-	var p byte
+// wide reports whether op or one of its Subs has a presence bit that
+// version 1 cannot write.
+func wide(op *Op) bool {
+	if presence(op) > math.MaxUint8 {
+		return true
+	}
+	for i := range op.Subs {
+		if wide(&op.Subs[i]) {
+			return true
+		}
+	}
+	return false
+}
+
+// presence returns the presence bits of op's fields.
+func presence(op *Op) uint64 {
+	var p uint64
 	if op.Now != 0 {
 		p |= hasNow
 	}
@@ -63,7 +93,25 @@ func appendOp(dst []byte, op *Op) []byte {
 	if len(op.Watch) > 0 {
 		p |= hasWatch
 	}
-	dst = append(dst, byte(op.Kind), p)
+	if op.Limit != 0 {
+		p |= hasLimit
+	}
+	if op.HashEntries != 0 || op.HashValue != 0 {
+		p |= hasHashLimits
+	}
+	return p
+}
+
+// appendOp appends op's kind, presence bits (a uvarint when wide, else
+// one byte), flags and fields.
+func appendOp(dst []byte, op *Op, wide bool) []byte {
+	p := presence(op)
+	dst = append(dst, byte(op.Kind))
+	if wide {
+		dst = binary.AppendUvarint(dst, p)
+	} else {
+		dst = append(dst, byte(p))
+	}
 	dst = binary.AppendUvarint(dst, uint64(op.Flags))
 	if p&hasNow != 0 {
 		dst = binary.AppendVarint(dst, op.Now)
@@ -89,7 +137,7 @@ func appendOp(dst []byte, op *Op) []byte {
 	if p&hasSubs != 0 {
 		dst = binary.AppendUvarint(dst, uint64(len(op.Subs)))
 		for i := range op.Subs {
-			dst = appendOp(dst, &op.Subs[i])
+			dst = appendOp(dst, &op.Subs[i], wide)
 		}
 	}
 	if p&hasWatch != 0 {
@@ -105,6 +153,13 @@ func appendOp(dst []byte, op *Op) []byte {
 			dst = append(dst, ex)
 		}
 	}
+	if p&hasLimit != 0 {
+		dst = binary.AppendVarint(dst, op.Limit)
+	}
+	if p&hasHashLimits != 0 {
+		dst = binary.AppendVarint(dst, int64(op.HashEntries))
+		dst = binary.AppendVarint(dst, int64(op.HashValue))
+	}
 	return dst
 }
 
@@ -116,10 +171,10 @@ func appendBytes(dst, b []byte) []byte {
 // Decode parses an op encoded by AppendEncode. The op's byte slices alias
 // b. Any malformed input returns an error wrapping ErrCorruptOp.
 func Decode(b []byte) (Op, error) {
-	if len(b) == 0 || b[0] != codecVersion {
+	if len(b) == 0 || (b[0] != codecVersion && b[0] != codecVersionWide) {
 		return Op{}, fmt.Errorf("%w: unknown version", ErrCorruptOp)
 	}
-	d := decoder{b: b[1:]}
+	d := decoder{b: b[1:], wide: b[0] == codecVersionWide}
 	op := d.op(0)
 	if d.err == nil && len(d.b) != 0 {
 		d.fail("trailing bytes")
@@ -131,8 +186,9 @@ func Decode(b []byte) (Op, error) {
 }
 
 type decoder struct {
-	b   []byte
-	err error
+	b    []byte
+	wide bool // version 2: presence bits are a uvarint
+	err  error
 }
 
 func (d *decoder) fail(what string) {
@@ -193,6 +249,16 @@ func (d *decoder) count(min int) int {
 	return int(n)
 }
 
+// int32 reads a varint that must fit an int32.
+func (d *decoder) int32() int32 {
+	v := d.varint()
+	if v < math.MinInt32 || v > math.MaxInt32 {
+		d.fail("int32 out of range")
+		return 0
+	}
+	return int32(v)
+}
+
 func (d *decoder) bytes() []byte {
 	n := d.uvarint()
 	if n > uint64(len(d.b)) {
@@ -207,7 +273,16 @@ func (d *decoder) bytes() []byte {
 func (d *decoder) op(depth int) Op {
 	var op Op
 	op.Kind = Kind(d.byte1())
-	p := d.byte1()
+	var p uint64
+	if d.wide {
+		p = d.uvarint()
+	} else {
+		p = uint64(d.byte1())
+	}
+	if p&^knownPresence != 0 {
+		d.fail("unknown fields")
+		return op
+	}
 	fl := d.uvarint()
 	if fl > math.MaxUint32 {
 		d.fail("flags")
@@ -266,8 +341,12 @@ func (d *decoder) op(depth int) Op {
 			op.Watch = append(op.Watch, w)
 		}
 	}
-	if p&^(hasNow|hasAt|hasN|hasF|hasKey|hasArgs|hasSubs|hasWatch) != 0 {
-		d.fail("unknown fields")
+	if p&hasLimit != 0 {
+		op.Limit = d.varint()
+	}
+	if p&hasHashLimits != 0 {
+		op.HashEntries = d.int32()
+		op.HashValue = d.int32()
 	}
 	return op
 }

@@ -41,6 +41,20 @@ func codecSamples() []Op {
 		}},
 		{Kind: KindMulti, Watch: []Watch{{Key: b("w")}}},
 		{Kind: Kind(255), Flags: math.MaxUint32},
+		// Limits (version 2 encodings).
+		{Kind: KindAppend, Now: 3, Key: b("s"), Args: [][]byte{b("x")}, Limit: 1 << 20},
+		{Kind: KindSetRange, Key: b("s"), N: 7, Args: [][]byte{b("x")}, Limit: math.MaxInt64},
+		{Kind: KindAppend, Key: b("s"), Limit: math.MinInt64},
+		{Kind: KindHSet, Flags: NX, Key: b("h"), Args: [][]byte{b("f"), b("v")}, HashEntries: 128, HashValue: 64},
+		{Kind: KindHSetEx, Key: b("h"), HashEntries: math.MaxInt32, HashValue: math.MinInt32},
+		{Kind: KindHIncrBy, Key: b("h"), HashValue: 1},
+		{Kind: Kind(255), Flags: math.MaxUint32, Limit: -1, HashEntries: -1, HashValue: 1},
+		// A MULTI whose only wide op is a sub: the whole tree is version 2.
+		{Kind: KindMulti, Now: 9, Subs: []Op{
+			{Kind: KindGet, Key: b("a")},
+			{Kind: KindHSet, Now: 9, Key: b("h"), Args: [][]byte{b("f"), b("v")}, HashEntries: 2, HashValue: 16},
+			{Kind: KindAppend, Now: 9, Key: b("s"), Args: [][]byte{b("x")}, Limit: 5},
+		}, Watch: []Watch{{Key: b("a"), Version: 7, Seq: 3}}},
 	}
 }
 
@@ -48,6 +62,7 @@ func codecSamples() []Op {
 // same, and floats compare by their bits.
 func sameOp(a, b *Op) bool {
 	if a.Kind != b.Kind || a.Flags != b.Flags || a.Now != b.Now || a.At != b.At || a.N != b.N ||
+		a.Limit != b.Limit || a.HashEntries != b.HashEntries || a.HashValue != b.HashValue ||
 		math.Float64bits(a.F) != math.Float64bits(b.F) || (a.Key == nil) != (b.Key == nil) || !bytes.Equal(a.Key, b.Key) ||
 		len(a.Args) != len(b.Args) || len(a.Subs) != len(b.Subs) || len(a.Watch) != len(b.Watch) {
 		return false
@@ -102,11 +117,53 @@ func TestCodecGolden(t *testing.T) {
 		{codecSamples()[6], "01" + "09" + "18" + "00" + "0000000000000080" + "0166"},
 		{Op{Kind: KindMulti, Subs: []Op{{Kind: KindGet, Key: []byte("a")}}, Watch: []Watch{{Key: []byte("a"), Version: 1, Expired: true}}},
 			"0164c000" + "01" + "01100001" + "61" + "01" + "0161010001"},
+		// Version 2: presence is a uvarint. APPEND: presence Key Args
+		// Limit (0x130 = b0 02), key, 1 arg, Limit 1 MiB (zigzag).
+		{Op{Kind: KindAppend, Key: []byte("s"), Args: [][]byte{[]byte("x")}, Limit: 1 << 20},
+			"02" + "0a" + "b002" + "00" + "0173" + "01" + "0178" + "80808001"},
+		// HSET NX: presence Key Args HashLimits (0x230 = b0 04), flags
+		// NX, key, 2 args, entries 128 (8002) and value 64 (8001).
+		{Op{Kind: KindHSet, Flags: NX, Key: []byte("h"), Args: [][]byte{[]byte("f"), []byte("v")}, HashEntries: 128, HashValue: 64},
+			"02" + "32" + "b004" + "01" + "0168" + "02" + "0166" + "0176" + "8002" + "8001"},
+		// A wide sub makes the MULTI version 2: its own presence (Subs)
+		// is then a uvarint too (40), as is the plain GET's (10).
+		{Op{Kind: KindMulti, Subs: []Op{{Kind: KindGet, Key: []byte("a")}, {Kind: KindAppend, Limit: 1}}},
+			"02" + "64" + "40" + "00" + "02" + "01100001" + "61" + "0a800200" + "02"},
 	}
 	for i, tc := range tests {
-		got := hex.EncodeToString(AppendEncode(nil, &tc.op))
-		if got != tc.hex {
+		enc := AppendEncode(nil, &tc.op)
+		if got := hex.EncodeToString(enc); got != tc.hex {
 			t.Errorf("golden %d: encoding is %s, frozen as %s", i, got, tc.hex)
+		}
+		want, err := hex.DecodeString(tc.hex)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got, err := Decode(want); err != nil || !sameOp(&got, &tc.op) {
+			t.Errorf("golden %d: decodes to %+v, %v; want %+v", i, got, err, tc.op)
+		}
+	}
+}
+
+// TestCodecVersion1UnlessWide checks that an op without limits keeps the
+// version 1 encoding (so ops written before limits existed encode as
+// they did) and one with limits, or with a sub that has them, is
+// version 2.
+func TestCodecVersion1UnlessWide(t *testing.T) {
+	for i, op := range codecSamples() {
+		want := byte(codecVersion)
+		if wide(&op) {
+			want = codecVersionWide
+		}
+		hasLimits := op.Limit != 0 || op.HashEntries != 0 || op.HashValue != 0
+		for _, s := range op.Subs {
+			hasLimits = hasLimits || s.Limit != 0 || s.HashEntries != 0 || s.HashValue != 0
+		}
+		if wide(&op) != hasLimits {
+			t.Errorf("sample %d: wide = %v, carries limits = %v", i, wide(&op), hasLimits)
+		}
+		if got := AppendEncode(nil, &op)[0]; got != want {
+			t.Errorf("sample %d: version %d, want %d", i, got, want)
 		}
 	}
 }
@@ -114,21 +171,28 @@ func TestCodecGolden(t *testing.T) {
 func TestDecodeCorrupt(t *testing.T) {
 	valid := AppendEncode(nil, &codecSamples()[17]) // the MULTI: every list kind
 	cases := map[string][]byte{
-		"empty":              {},
-		"unknown version":    {2, 1, 0, 0},
-		"version 0":          {0, 1, 0, 0},
-		"trailing bytes":     append(AppendEncode(nil, &Op{Kind: KindGet}), 0),
-		"flags over 32 bit":  {1, 1, 0, 0x80, 0x80, 0x80, 0x80, 0x10},
-		"bad uvarint":        {1, 1, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01},
-		"short float":        {1, 9, hasF, 0, 1, 2, 3},
-		"key too long":       {1, 1, hasKey, 0, 5, 'a'},
-		"args count huge":    {1, 20, hasArgs, 0, 0xff, 0xff, 0xff, 0xff, 0x0f},
-		"args count > left":  {1, 20, hasArgs, 0, 3, 0, 0},
-		"subs count > left":  {1, 100, hasSubs, 0, 2, 1, 0, 0},
-		"subs nested":        {1, 100, hasSubs, 0, 1, 100, hasSubs, 0, 1, 1, 0, 0},
-		"watch count > left": {1, 100, hasWatch, 0, 2, 1, 'a', 0, 0, 0},
-		"watch flag 2":       {1, 100, hasWatch, 0, 1, 1, 'a', 0, 0, 2},
-		"watch truncated":    {1, 100, hasWatch, 0, 1, 1, 'a', 0, 0},
+		"empty":                 {},
+		"unknown version":       {3, 1, 0, 0},
+		"version 255":           {255, 1, 0, 0},
+		"v2 unknown presence":   {2, 1, 0x80, 0x08, 0},
+		"v2 huge presence":      {2, 1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 0},
+		"v2 limit missing":      {2, 10, 0x80, 0x02, 0},
+		"v2 hash value missing": {2, 50, 0x80, 0x04, 0, 2},
+		"v2 entries over int32": {2, 50, 0x80, 0x04, 0, 0x80, 0x80, 0x80, 0x80, 0x10, 0},
+		"v2 value under int32":  {2, 50, 0x80, 0x04, 0, 0, 0x81, 0x80, 0x80, 0x80, 0x10},
+		"version 0":             {0, 1, 0, 0},
+		"trailing bytes":        append(AppendEncode(nil, &Op{Kind: KindGet}), 0),
+		"flags over 32 bit":     {1, 1, 0, 0x80, 0x80, 0x80, 0x80, 0x10},
+		"bad uvarint":           {1, 1, 0, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01},
+		"short float":           {1, 9, hasF, 0, 1, 2, 3},
+		"key too long":          {1, 1, hasKey, 0, 5, 'a'},
+		"args count huge":       {1, 20, hasArgs, 0, 0xff, 0xff, 0xff, 0xff, 0x0f},
+		"args count > left":     {1, 20, hasArgs, 0, 3, 0, 0},
+		"subs count > left":     {1, 100, hasSubs, 0, 2, 1, 0, 0},
+		"subs nested":           {1, 100, hasSubs, 0, 1, 100, hasSubs, 0, 1, 1, 0, 0},
+		"watch count > left":    {1, 100, hasWatch, 0, 2, 1, 'a', 0, 0, 0},
+		"watch flag 2":          {1, 100, hasWatch, 0, 1, 1, 'a', 0, 0, 2},
+		"watch truncated":       {1, 100, hasWatch, 0, 1, 1, 'a', 0, 0},
 	}
 	for i := 1; i < len(valid); i++ {
 		cases[fmt.Sprint("truncated to ", i, " bytes")] = valid[:i]

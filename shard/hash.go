@@ -110,12 +110,15 @@ type hashView struct {
 	t       *txn
 	key     []byte
 	args    [][]byte
+	entries int      // the op's hash-max-listpack-entries
+	value   int      // the op's hash-max-listpack-value
 	exp     int64    // the key's deadline, kept by the write
 	existed bool     // the key held a hash with a live field
 	bv      *bigView // the big hash, when the key holds one (see bigView)
 	fs      []pfield
 	dropped int64 // due fields the write removes
 	changed bool
+	set     bool // a field's value was set: only then may the hash outgrow packing
 }
 
 // bigView is a big hash being written: the header as it was and the new
@@ -127,10 +130,13 @@ type bigView struct {
 	old, new *large
 }
 
-// openHash starts a write to key's hash; args are the op's arguments,
-// which pfields may refer to. buf backs the fields of a packed hash.
-func (t *txn) openHash(key []byte, args [][]byte, buf []pfield) (hashView, error) {
-	v := hashView{t: t, key: key, args: args, fs: buf}
+// openHash starts op's write to its key's hash. The packed fields may
+// refer to op.Args; op's hash limits decide when the hash stops being
+// packed. buf backs the fields of a packed hash.
+func (t *txn) openHash(op *Op, buf []pfield) (hashView, error) {
+	key := op.Key
+	v := hashView{t: t, key: key, args: op.Args, fs: buf}
+	v.entries, v.value = op.hashLimits()
 	e, ok := t.lookup(key)
 	if !ok {
 		return v, nil
@@ -224,11 +230,10 @@ func (v *hashView) setValue(ni int, val string, vi int, keepTTL bool) (created b
 	if vi >= 0 {
 		vlen = len(v.args[vi])
 	}
-	limit := v.t.s.cfg.HashMaxListpackValue
-	if len(name) > limit || vlen > limit {
+	if len(name) > v.value || vlen > v.value {
 		v.toBig()
 	}
-	v.changed = true
+	v.changed, v.set = true, true
 	if v.isBig() {
 		l := v.w()
 		if vi >= 0 {
@@ -307,13 +312,15 @@ func (v *hashView) delete(name []byte) bool {
 }
 
 // commit installs the changed hash, or deletes the key when no field is
-// left. A view without changes installs nothing.
+// left. A view without changes installs nothing. Like Redis, it converts
+// a packed hash over the entry limit only when the write set a value:
+// deleting fields or changing deadlines keeps the encoding.
 func (v *hashView) commit() {
 	if !v.changed {
 		return
 	}
 	t := v.t
-	if !v.isBig() && len(v.fs) > t.s.cfg.HashMaxListpackEntries {
+	if v.set && !v.isBig() && len(v.fs) > v.entries {
 		v.toBig()
 	}
 	switch {
@@ -338,7 +345,7 @@ func (v *hashView) commit() {
 
 func (t *txn) hset(op *Op) Result {
 	var buf [hashBufLen]pfield
-	v, err := t.openHash(op.Key, op.Args, buf[:0])
+	v, err := t.openHash(op, buf[:0])
 	if err != nil {
 		return Err(err)
 	}
@@ -350,7 +357,7 @@ func (t *txn) hset(op *Op) Result {
 		v.commit()
 		return Int(1)
 	}
-	if len(op.Args)/2 > t.s.cfg.HashMaxListpackEntries {
+	if len(op.Args)/2 > v.entries {
 		v.toBig()
 	}
 	var created int64
@@ -461,7 +468,7 @@ func (t *txn) hvals(op *Op) Result   { return t.hashList(op, hashValues, RList) 
 
 func (t *txn) hdel(op *Op) Result {
 	var buf [hashBufLen]pfield
-	v, err := t.openHash(op.Key, op.Args, buf[:0])
+	v, err := t.openHash(op, buf[:0])
 	if err != nil {
 		return Err(err)
 	}
@@ -516,7 +523,7 @@ func intOrErr(n int64, err error) Result {
 
 func (t *txn) hincrBy(op *Op) Result {
 	var buf [hashBufLen]pfield
-	v, err := t.openHash(op.Key, op.Args, buf[:0])
+	v, err := t.openHash(op, buf[:0])
 	if err != nil {
 		return Err(err)
 	}
@@ -540,7 +547,7 @@ func (t *txn) hincrBy(op *Op) Result {
 
 func (t *txn) hincrByFloat(op *Op) Result {
 	var buf [hashBufLen]pfield
-	v, err := t.openHash(op.Key, op.Args, buf[:0])
+	v, err := t.openHash(op, buf[:0])
 	if err != nil {
 		return Err(err)
 	}

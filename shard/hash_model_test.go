@@ -172,7 +172,7 @@ func TestHashModel(t *testing.T) {
 		if w := fmt.Sprint(want); tp != w || tb != w {
 			t.Fatalf("step %d: deadlines packed %s, big %s, model %s", step, tp, tb, w)
 		}
-		for _, s := range []*Store{packed, big} {
+		for _, s := range []*limStore{packed, big} {
 			e, ok := rawEntry(s, "k")
 			if !ok {
 				continue

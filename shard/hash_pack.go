@@ -4,9 +4,10 @@ import "strings"
 
 // Packed hashes.
 //
-// A hash of at most Config.HashMaxListpackEntries fields, none of whose
-// names or values is longer than Config.HashMaxListpackValue bytes, is
-// packed into entry.s (entry.big is nil):
+// A hash of at most Op.HashEntries fields (hash-max-listpack-entries of
+// the writes that built it), none of whose names or values is longer than
+// Op.HashValue bytes (hash-max-listpack-value), is packed into entry.s
+// (entry.big is nil):
 //
 //	flags:1 count:uvarint { len:uvarint field len:uvarint value [deadline:uvarint] }*count
 //

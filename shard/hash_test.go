@@ -15,11 +15,31 @@ import (
 // hashT0 is the time the hash tests start at (Unix ms).
 const hashT0 = 1_700_000_000_000
 
-// hashStore returns a store with small hash limits, so that tests can
-// cross them cheaply.
-func hashStore(entries, value int) *Store {
-	return New(Config{Stripes: 4, HashMaxListpackEntries: entries, HashMaxListpackValue: value,
-		Clock: ttl.NewFakeClock(ttl.SystemClock{}.Now())})
+// limStore is a Store whose Apply stamps hash limits into every op (and
+// MULTI sub-op), as the server does from its configuration.
+type limStore struct {
+	*Store
+	entries, value int32
+}
+
+// Apply stamps s's hash limits into op and applies it.
+func (s *limStore) Apply(op *Op) Result {
+	stampHashLimits(op, s.entries, s.value)
+	return s.Store.Apply(op)
+}
+
+func stampHashLimits(op *Op, entries, value int32) {
+	op.HashEntries, op.HashValue = entries, value
+	for i := range op.Subs {
+		stampHashLimits(&op.Subs[i], entries, value)
+	}
+}
+
+// hashStore returns a store whose writes carry small hash limits, so that
+// tests can cross them cheaply.
+func hashStore(entries, value int) *limStore {
+	return &limStore{Store: New(Config{Stripes: 4, Clock: ttl.NewFakeClock(ttl.SystemClock{}.Now())}),
+		entries: int32(entries), value: int32(value)}
 }
 
 // hop builds a hash op at time now.
@@ -89,7 +109,7 @@ type hashStep struct {
 	want string
 }
 
-func runHashSteps(t *testing.T, s *Store, steps []hashStep) {
+func runHashSteps(t *testing.T, s *limStore, steps []hashStep) {
 	t.Helper()
 	for i, st := range steps {
 		op := st.op
@@ -331,8 +351,12 @@ func TestHashFieldExpiry(t *testing.T) {
 	}
 }
 
+// base returns s; a limStore promotes it, so rawEntry takes either.
+func (s *Store) base() *Store { return s }
+
 // rawEntry peeks at key's stored entry.
-func rawEntry(s *Store, key string) (entry, bool) {
+func rawEntry(from interface{ base() *Store }, key string) (entry, bool) {
+	s := from.base()
 	st := &s.stripes[s.stripeOf([]byte(key))]
 	st.mu.Lock()
 	defer st.mu.Unlock()
@@ -580,5 +604,92 @@ func BenchmarkHashHGet(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		s.Read(&op)
+	}
+}
+
+// TestHashEncodingFollowsOpLimits checks that the op's hash limits, and
+// nothing the store is configured with, choose the packed or big
+// encoding: each case runs, encoded and decoded as the log carries it,
+// on two stores built differently, which must end up alike.
+func TestHashEncodingFollowsOpLimits(t *testing.T) {
+	const n = hashT0
+	lim := func(op Op, entries, value int32) Op {
+		stampHashLimits(&op, entries, value)
+		return op
+	}
+	many := func(kind Kind, fields int) Op { // fields f0..f<fields-1>
+		op := hop(kind, n, "h")
+		for i := 0; i < fields; i++ {
+			op.Args = append(op.Args, []byte(fmt.Sprint("f", i)), []byte("v"))
+		}
+		return op
+	}
+	long := strings.Repeat("x", 65)
+	tests := []struct {
+		name    string
+		ops     []Op
+		wantBig bool
+	}{
+		{"no limits: 128 fields stay packed", []Op{many(KindHSet, 128)}, false},
+		{"no limits: 129 fields are big", []Op{many(KindHSet, 129)}, true},
+		{"no limits: a 64-byte value stays packed", []Op{hop(KindHSet, n, "h", "f", long[:64])}, false},
+		{"no limits: a 65-byte value is big", []Op{hop(KindHSet, n, "h", "f", long)}, true},
+		{"entries 3: 3 fields packed", []Op{lim(many(KindHSet, 3), 3, 0)}, false},
+		{"entries 2: 3 fields big", []Op{lim(many(KindHSet, 3), 2, 0)}, true},
+		{"entries 200: 129 fields packed", []Op{lim(many(KindHSet, 129), 200, 0)}, false},
+		{"value 4: a 5-byte field big", []Op{lim(hop(KindHSet, n, "h", "abcde", "v"), 0, 4)}, true},
+		{"value 100: a 65-byte value packed", []Op{lim(hop(KindHSet, n, "h", "f", long), 0, 100)}, false},
+		{"HSETNX past entries", []Op{lim(hop(KindHSet, n, "h", "a", "1"), 1, 0),
+			lim(with(hop(KindHSet, n, "h", "b", "2"), NX, 0, 0), 1, 0)}, true},
+		{"HINCRBY past entries", []Op{lim(hop(KindHSet, n, "h", "a", "1"), 1, 0),
+			lim(with(hop(KindHIncrBy, n, "h", "b"), 0, 0, 5), 1, 0)}, true},
+		{"HINCRBYFLOAT past entries", []Op{lim(hop(KindHSet, n, "h", "a", "1"), 1, 0),
+			lim(Op{Kind: KindHIncrByFloat, Now: n, Key: []byte("h"), Args: hbs("b", "1.5"), F: 1.5}, 1, 0)}, true},
+		{"HSETEX past entries", []Op{lim(with(hop(KindHSetEx, n, "h", "a", "1", "b", "2"), 0, 0, 0), 1, 0)}, true},
+		{"MULTI sub past entries", []Op{{Kind: KindMulti, Now: n,
+			Subs: []Op{lim(hop(KindHSet, n, "h", "a", "1", "b", "2"), 1, 0)}}}, true},
+		{"MULTI sub within entries", []Op{{Kind: KindMulti, Now: n,
+			Subs: []Op{lim(hop(KindHSet, n, "h", "a", "1", "b", "2"), 2, 0)}}}, false},
+		// Like Redis, only a write that sets a value converts: deleting
+		// fields or changing deadlines without limits keeps the packing
+		// a larger limit allowed.
+		{"HDEL without limits keeps packing", []Op{lim(many(KindHSet, 200), 300, 0),
+			hop(KindHDel, n, "h", "f0")}, false},
+		{"HEXPIRE without limits keeps packing", []Op{lim(many(KindHSet, 200), 300, 0),
+			with(hop(KindHExpire, n, "h", "f0"), 0, n+10_000, 0)}, false},
+		{"HSET of an existing field without limits converts", []Op{lim(many(KindHSet, 200), 300, 0),
+			hop(KindHSet, n, "h", "f0", "w")}, true},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			stores := []*Store{
+				New(Config{Stripes: 1, Clock: ttl.NewFakeClock(ttl.SystemClock{}.Now())}),
+				New(Config{Stripes: 256}),
+			}
+			var dumps []string
+			for _, s := range stores {
+				for i := range tc.ops {
+					op, err := Decode(AppendEncode(nil, &tc.ops[i]))
+					if err != nil {
+						t.Fatalf("op %d: %v", i, err)
+					}
+					if r := s.Apply(&op); r.Kind == RErr {
+						t.Fatalf("op %d: %v", i, r.Err)
+					}
+				}
+				e, ok := rawEntry(s, "h")
+				if !ok || e.typ != TypeHash {
+					t.Fatalf("no hash stored: %+v", e)
+				}
+				if big := e.big != nil; big != tc.wantBig {
+					t.Errorf("big = %v, want %v", big, tc.wantBig)
+				}
+				get := hop(KindHGetAll, n, "h")
+				dumps = append(dumps, fmtRes(s.Apply(&get)))
+			}
+			if dumps[0] != dumps[1] {
+				t.Errorf("stores differ:\n%s\n%s", dumps[0], dumps[1])
+			}
+		})
 	}
 }

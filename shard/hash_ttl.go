@@ -19,7 +19,7 @@ const (
 // one infinitely far: GT never applies to it and LT always does.
 func (t *txn) hexpire(op *Op) Result {
 	var buf [hashBufLen]pfield
-	v, err := t.openHash(op.Key, op.Args, buf[:0])
+	v, err := t.openHash(op, buf[:0])
 	if err != nil {
 		return Err(err)
 	}
@@ -85,7 +85,7 @@ func (t *txn) httl(op *Op) Result {
 // hpersist removes the deadline of each field of op.Args.
 func (t *txn) hpersist(op *Op) Result {
 	var buf [hashBufLen]pfield
-	v, err := t.openHash(op.Key, op.Args, buf[:0])
+	v, err := t.openHash(op, buf[:0])
 	if err != nil {
 		return Err(err)
 	}
@@ -120,7 +120,7 @@ func (t *txn) hgetDel(op *Op) Result { return t.hgetThen(op, true) }
 // txn on its caller's stack.
 func (t *txn) hgetThen(op *Op, del bool) Result {
 	var buf [hashBufLen]pfield
-	v, err := t.openHash(op.Key, op.Args, buf[:0])
+	v, err := t.openHash(op, buf[:0])
 	if err != nil {
 		return Err(err)
 	}
@@ -157,7 +157,7 @@ func (t *txn) hgetThen(op *Op, del bool) Result {
 // clears them. It returns 1 if it set the fields, else 0.
 func (t *txn) hsetEx(op *Op) Result {
 	var buf [hashBufLen]pfield
-	v, err := t.openHash(op.Key, op.Args, buf[:0])
+	v, err := t.openHash(op, buf[:0])
 	if err != nil {
 		return Err(err)
 	}
@@ -169,7 +169,7 @@ func (t *txn) hsetEx(op *Op) Result {
 			}
 		}
 	}
-	if len(op.Args)/2 > t.s.cfg.HashMaxListpackEntries {
+	if len(op.Args)/2 > v.entries {
 		v.toBig()
 	}
 	setExpiry := op.Has(SetExpiry)

@@ -112,6 +112,14 @@ type Op struct {
 	Subs  []Op    // KindMulti: the queued ops, in order
 	Watch []Watch // KindMulti: keys that must be unchanged since WATCH
 
+	// Size limits the leader stamps from its configuration when it
+	// builds a write, so that Apply reads no per-node setting and
+	// replicas configured differently still apply the log alike. Zero
+	// (or less) means Redis's default, never the store's configuration.
+	Limit       int64 // APPEND, SETRANGE: longest string the write may build (proto-max-bulk-len; default 512 MiB)
+	HashEntries int32 // hash writes: most fields a packed hash may hold (hash-max-listpack-entries; default 128)
+	HashValue   int32 // hash writes: longest field or value a packed hash may hold (hash-max-listpack-value; default 64)
+
 	// Scratch, when not nil, is where a read that returns a list (MGET,
 	// HMGET, HGETALL, HKEYS, HVALS) appends its values instead of
 	// allocating: the Result's Vals may then alias it, so the caller must
@@ -121,6 +129,35 @@ type Op struct {
 
 // Has reports whether all of fl are set.
 func (o *Op) Has(fl Flags) bool { return o.Flags&fl == fl }
+
+// Redis's defaults for the limits an op carries.
+const (
+	defaultMaxBulkLen  = 512 << 20 // proto-max-bulk-len
+	defaultHashEntries = 128       // hash-max-listpack-entries
+	defaultHashValue   = 64        // hash-max-listpack-value
+)
+
+// maxBulkLen is the longest string the op may build: Limit, or Redis's
+// default when the op carries none.
+func (o *Op) maxBulkLen() int64 {
+	if o.Limit <= 0 {
+		return defaultMaxBulkLen
+	}
+	return o.Limit
+}
+
+// hashLimits are the packed-hash thresholds the op carries, or Redis's
+// defaults for those it does not.
+func (o *Op) hashLimits() (entries, value int) {
+	entries, value = int(o.HashEntries), int(o.HashValue)
+	if entries <= 0 {
+		entries = defaultHashEntries
+	}
+	if value <= 0 {
+		value = defaultHashValue
+	}
+	return entries, value
+}
 
 // Watch records what a WATCHed key looked like when it was watched.
 // Version is the key's version (0 when absent); Seq is the store's

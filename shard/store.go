@@ -41,13 +41,9 @@ type Config struct {
 	// Clock is read by Read for lazy expiry and by the access clock
 	// (LRU). Apply never reads it. Default ttl.SystemClock.
 	Clock ttl.Clock
-	// MaxBulkLen bounds strings built by APPEND and SETRANGE
-	// (proto-max-bulk-len). Default 512 MiB.
-	MaxBulkLen int64
-	// HashMaxListpackEntries and HashMaxListpackValue bound the compact
-	// hash encoding, as Redis's settings of the same names. Defaults 128, 64.
-	HashMaxListpackEntries int
-	HashMaxListpackValue   int
+	// There are no size limits here: a write carries them (Op.Limit,
+	// Op.HashEntries, Op.HashValue), so that Apply reads no per-node
+	// setting.
 }
 
 // entry is one key's value. Entries are stored by value in the stripe map
@@ -121,15 +117,6 @@ func New(cfg Config) *Store {
 	if cfg.Clock == nil {
 		cfg.Clock = ttl.SystemClock{}
 	}
-	if cfg.MaxBulkLen <= 0 {
-		cfg.MaxBulkLen = 512 << 20
-	}
-	if cfg.HashMaxListpackEntries <= 0 {
-		cfg.HashMaxListpackEntries = 128
-	}
-	if cfg.HashMaxListpackValue <= 0 {
-		cfg.HashMaxListpackValue = 64
-	}
 	s := &Store{cfg: cfg, stripes: make([]stripe, cfg.Stripes)}
 	s.shift = uint(64 - bits.TrailingZeros(uint(cfg.Stripes)))
 	for i := range s.stripes {
@@ -142,30 +129,6 @@ func New(cfg Config) *Store {
 
 // Stats returns the store's counters.
 func (s *Store) Stats() *Stats { return &s.stats }
-
-// SetHashLimits changes the compact-hash thresholds for values written
-// from now on (CONFIG SET hash-max-listpack-*).
-func (s *Store) SetHashLimits(entries, value int) {
-	for i := range s.stripes {
-		s.stripes[i].mu.Lock()
-	}
-	s.cfg.HashMaxListpackEntries, s.cfg.HashMaxListpackValue = entries, value
-	for i := range s.stripes {
-		s.stripes[i].mu.Unlock()
-	}
-}
-
-// SetMaxBulkLen changes the longest string APPEND and SETRANGE may build
-// (CONFIG SET proto-max-bulk-len).
-func (s *Store) SetMaxBulkLen(n int64) {
-	for i := range s.stripes {
-		s.stripes[i].mu.Lock()
-	}
-	s.cfg.MaxBulkLen = n
-	for i := range s.stripes {
-		s.stripes[i].mu.Unlock()
-	}
-}
 
 // hashKey is the 64-bit hash that picks a key's stripe and orders SCAN.
 func hashKey(key []byte) uint64 { return xxhash.Sum64(key) }

@@ -277,7 +277,7 @@ func (t *txn) append(op *Op) Result {
 		return Err(ErrWrongType)
 	}
 	n := int64(len(e.s)) + int64(len(op.Args[0]))
-	if n > t.s.cfg.MaxBulkLen {
+	if n > op.maxBulkLen() {
 		return Err(ErrStringTooLong)
 	}
 	e.s += string(op.Args[0])
@@ -333,7 +333,7 @@ func (t *txn) setRange(op *Op) Result {
 	if len(val) == 0 {
 		return Int(int64(len(e.s)))
 	}
-	if op.N < 0 || op.N > t.s.cfg.MaxBulkLen-int64(len(val)) {
+	if op.N < 0 || op.N > op.maxBulkLen()-int64(len(val)) {
 		return Err(ErrStringTooLong) // also catches offset+len overflowing
 	}
 	end := op.N + int64(len(val))

@@ -14,7 +14,7 @@ import (
 const strT0 = int64(1_700_000_000_000)
 
 func strStore() *Store {
-	return New(Config{Clock: ttl.NewFakeClock(time.UnixMilli(strT0)), MaxBulkLen: 1 << 20})
+	return New(Config{Clock: ttl.NewFakeClock(time.UnixMilli(strT0))})
 }
 
 func strOp(kind Kind, key string, args ...string) Op {
@@ -182,21 +182,25 @@ func TestIncrByFloatKeepsTTL(t *testing.T) {
 func TestSetRangeLimits(t *testing.T) {
 	tests := []struct {
 		name   string
+		limit  int64 // Op.Limit: 0 is Redis's default, 512 MiB
 		offset int64
 		val    string
 		want   Result
 	}{
-		{"within", 3, "abc", Int(6)},
-		{"at the limit", 1<<20 - 3, "abc", Int(1 << 20)},
-		{"past the limit", 1<<20 - 2, "abc", Err(ErrStringTooLong)},
-		{"offset overflows with the value", math.MaxInt64, "abc", Err(ErrStringTooLong)},
-		{"empty value at a huge offset", math.MaxInt64, "", Int(0)},
+		{"within", 1 << 20, 3, "abc", Int(6)},
+		{"at the limit", 1 << 20, 1<<20 - 3, "abc", Int(1 << 20)},
+		{"past the limit", 1 << 20, 1<<20 - 2, "abc", Err(ErrStringTooLong)},
+		{"offset overflows with the value", 1 << 20, math.MaxInt64, "abc", Err(ErrStringTooLong)},
+		{"empty value at a huge offset", 1 << 20, math.MaxInt64, "", Int(0)},
+		{"no limit: past 1 MiB is fine", 0, 1<<20 - 2, "abc", Int(1<<20 + 1)},
+		{"no limit: past 512 MiB", 0, 512<<20 - 2, "abc", Err(ErrStringTooLong)},
+		{"negative limit is the default", -1, 512<<20 - 2, "abc", Err(ErrStringTooLong)},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			s := strStore()
 			op := strOp(KindSetRange, "k", tc.val)
-			op.N = tc.offset
+			op.N, op.Limit = tc.offset, tc.limit
 			if got := strApply(s, op); !sameResult(got, tc.want) {
 				t.Errorf("got %+v, want %+v", got, tc.want)
 			}
@@ -227,5 +231,43 @@ func TestGetRange(t *testing.T) {
 		if got := s.Read(&op); got.Kind != RStr || got.Str != tc.want {
 			t.Errorf("GETRANGE %d %d = %+v, want %q", tc.start, tc.end, got, tc.want)
 		}
+	}
+}
+
+// TestAppendLimit checks that APPEND is bounded by the op's Limit, not by
+// anything the store was configured with, and fails with Redis's error.
+func TestAppendLimit(t *testing.T) {
+	tests := []struct {
+		name  string
+		limit int64
+		have  int // bytes already stored
+		add   string
+		want  Result
+	}{
+		{"within", 10, 5, "abcde", Int(10)},
+		{"one past", 10, 5, "abcdef", Err(ErrStringTooLong)},
+		{"new key past", 3, 0, "abcd", Err(ErrStringTooLong)},
+		{"no limit is 512 MiB", 0, 1 << 20, "x", Int(1<<20 + 1)},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			s := strStore()
+			if tc.have > 0 {
+				strApply(s, strOp(KindSet, "k", strings.Repeat("v", tc.have)))
+			}
+			op := strOp(KindAppend, "k", tc.add)
+			op.Limit = tc.limit
+			got := strApply(s, op)
+			if !sameResult(got, tc.want) {
+				t.Fatalf("got %+v, want %+v", got, tc.want)
+			}
+			if got.Kind == RErr && got.Err.Error() != "ERR string exceeds maximum allowed size (proto-max-bulk-len)" {
+				t.Errorf("error %q is not Redis's", got.Err)
+			}
+			// A refused APPEND leaves the value as it was.
+			if n := strApply(s, strOp(KindStrLen, "k")); got.Kind == RErr && n.Int != int64(tc.have) {
+				t.Errorf("STRLEN after a refused APPEND = %+v, want %d", n, tc.have)
+			}
+		})
 	}
 }

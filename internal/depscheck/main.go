@@ -27,6 +27,7 @@ var owners = map[string]string{
 	"github.com/cespare/xxhash/v2":        "sessiond/shard",
 	"github.com/hashicorp/raft":           "sessiond/replication",
 	"github.com/hashicorp/raft-boltdb/v2": "sessiond/replication",
+	"github.com/hashicorp/go-hclog":       "sessiond/replication",
 }
 
 func main() {

@@ -1,0 +1,766 @@
+package replication
+
+import (
+	"context"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	"github.com/hashicorp/raft"
+	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+
+	"sessiond/shard"
+)
+
+// Errors a Group returns. They wrap the underlying Raft error.
+var (
+	// ErrNotLeader means the op was not appended to the log: this node is
+	// not (or no longer) the leader. Retrying on the leader is safe.
+	ErrNotLeader = errors.New("not the leader")
+	// ErrUnknownOutcome means the op may or may not have been committed
+	// (leadership was lost or the node shut down while it was in flight).
+	// It must never be reported to a client as success or as a clean
+	// failure.
+	ErrUnknownOutcome = errors.New("write outcome unknown")
+	// ErrClosed means the group is shut down.
+	ErrClosed = errors.New("replication group closed")
+)
+
+// Fsync says when the Raft log is flushed to stable storage; the names
+// are redis.conf's appendfsync values.
+type Fsync int
+
+// Fsync modes.
+const (
+	// FsyncEverysec flushes the log once a second. A write is on a
+	// majority's log (in the OS page cache) before it is acknowledged, so
+	// only a simultaneous power loss of a majority loses up to a second.
+	FsyncEverysec Fsync = iota
+	// FsyncAlways flushes before every acknowledgement (per batch).
+	FsyncAlways
+	// FsyncNo leaves flushing to the operating system.
+	FsyncNo
+)
+
+// ParseFsync parses an appendfsync value.
+func ParseFsync(s string) (Fsync, error) {
+	switch s {
+	case "everysec":
+		return FsyncEverysec, nil
+	case "always":
+		return FsyncAlways, nil
+	case "no":
+		return FsyncNo, nil
+	}
+	return 0, fmt.Errorf("appendfsync must be always, everysec or no, not %q", s)
+}
+
+func (f Fsync) String() string {
+	switch f {
+	case FsyncAlways:
+		return "always"
+	case FsyncNo:
+		return "no"
+	}
+	return "everysec"
+}
+
+// Config configures a Group.
+type Config struct {
+	NodeID string // this node's Raft server ID
+	Dir    string // log, stable store and snapshots live under Dir
+	// Bind is the Raft listen address (host:port; port 0 picks one).
+	Bind string
+	// Advertise is the Raft address peers reach this node at; default
+	// the listener's address.
+	Advertise string
+	// Peers maps every voter's ID to its Raft address, this node
+	// included, for the first start of a new cluster. Empty: a
+	// one-member group of this node. Ignored once state exists.
+	Peers map[string]string
+	// ClientAddr is this node's client (RESP) address, recorded in the log
+	// when it leads so that followers can forward to it.
+	ClientAddr string
+	Fsync      Fsync
+	// Linearizable makes ReadBarrier confirm leadership with a quorum
+	// instead of trusting the leader lease.
+	Linearizable bool
+	Store        *shard.Store
+	Logger       *slog.Logger
+	// Stream, when set, replaces the TCP listener (tests inject faults).
+	Stream *StreamLayer
+
+	HeartbeatTimeout   time.Duration // default 600ms
+	ElectionTimeout    time.Duration // default 600ms
+	LeaderLeaseTimeout time.Duration // default 300ms
+	SnapshotThreshold  uint64        // entries between snapshots; default 8192
+	SnapshotInterval   time.Duration // how often to check; default 30s
+	TrailingLogs       uint64        // entries kept after a snapshot; default 10240
+	ApplyTimeout       time.Duration // enqueue timeout; default 10s
+	MaxBatchOps        int           // ops per log entry; default 1024
+}
+
+func (c *Config) setDefaults() {
+	def := func(d *time.Duration, v time.Duration) {
+		if *d <= 0 {
+			*d = v
+		}
+	}
+	def(&c.HeartbeatTimeout, 600*time.Millisecond)
+	def(&c.ElectionTimeout, 600*time.Millisecond)
+	def(&c.LeaderLeaseTimeout, 300*time.Millisecond)
+	def(&c.SnapshotInterval, 30*time.Second)
+	def(&c.ApplyTimeout, 10*time.Second)
+	if c.SnapshotThreshold == 0 {
+		c.SnapshotThreshold = 8192
+	}
+	if c.TrailingLogs == 0 {
+		c.TrailingLogs = 10240
+	}
+	if c.MaxBatchOps <= 0 {
+		c.MaxBatchOps = 1024
+	}
+	if c.Logger == nil {
+		c.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
+	}
+}
+
+// Group is one Raft group replicating one store.
+type Group struct {
+	cfg    Config
+	raft   *raft.Raft
+	fsm    *fsm
+	trans  *raft.NetworkTransport
+	logs   *raftboltdb.BoltStore
+	stable *raftboltdb.BoltStore
+	snaps  *raft.FileSnapshotStore
+	log    *slog.Logger
+
+	qmu     sync.Mutex
+	queue   []*call // submitted, not yet in a log entry
+	qclosed bool
+	wake    chan struct{} // something was queued
+	calls   sync.Pool
+	stop    chan struct{}
+	wg      sync.WaitGroup
+
+	readyTerm    atomic.Uint64 // term in which this leader applied everything before it
+	transferring atomic.Bool   // TransferLeadership is running: take no new ops
+	reads        readBatcher
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// call is one op waiting for its batch.
+type call struct {
+	g     *Group
+	enc   []byte
+	batch *pendingBatch // set by the batcher before it signals ready
+	slot  int           // the op's position in the batch
+	ready chan struct{}
+}
+
+// pendingBatch is one log entry in flight.
+type pendingBatch struct {
+	n    int
+	f    raft.ApplyFuture
+	once sync.Once
+	res  []shard.Result
+	err  error
+}
+
+// Open opens (or creates) the group's storage under cfg.Dir, checks every
+// log entry and the newest snapshot, and starts Raft. Corrupt data on
+// disk is an error wrapping ErrCorrupt: the node must not start.
+func Open(cfg Config) (*Group, error) {
+	cfg.setDefaults()
+	if cfg.NodeID == "" || cfg.Store == nil {
+		return nil, errors.New("replication: NodeID and Store are required")
+	}
+	g := &Group{
+		cfg:  cfg,
+		log:  cfg.Logger,
+		wake: make(chan struct{}, 1),
+		stop: make(chan struct{}),
+	}
+	g.calls.New = func() any { return &call{g: g, ready: make(chan struct{}, 1)} }
+	if err := g.openStorage(); err != nil {
+		g.closeStorage()
+		return nil, err
+	}
+	if err := g.start(); err != nil {
+		g.closeStorage()
+		return nil, err
+	}
+	return g, nil
+}
+
+func (g *Group) openStorage() error {
+	dir := filepath.Join(g.cfg.Dir, "raft")
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("replication: %w", err)
+	}
+	var err error
+	// Term and vote must survive power loss whatever appendfsync says,
+	// or a node could vote twice in one term: the stable store always
+	// syncs; it is written only on elections.
+	if g.stable, err = raftboltdb.New(raftboltdb.Options{Path: filepath.Join(dir, "stable.db")}); err != nil {
+		return fmt.Errorf("replication: open stable store: %w", err)
+	}
+	logPath := filepath.Join(dir, "log.db")
+	if g.logs, err = raftboltdb.New(raftboltdb.Options{Path: logPath, NoSync: g.cfg.Fsync != FsyncAlways}); err != nil {
+		return fmt.Errorf("replication: open log %s: %w", logPath, err)
+	}
+	hl := hclog.New(&hclog.LoggerOptions{Name: "raft", Output: slogWriter{g.log}, Level: hclog.Warn})
+	if g.snaps, err = raft.NewFileSnapshotStoreWithLogger(dir, 2, hl); err != nil {
+		return fmt.Errorf("replication: open snapshots: %w", err)
+	}
+	if err := g.checkStorage(); err != nil {
+		return err
+	}
+	return nil
+}
+
+// checkStorage validates every stored log entry and the newest snapshot,
+// which is the one Raft will restore.
+func (g *Group) checkStorage() error {
+	first, err := g.logs.FirstIndex()
+	if err != nil {
+		return fmt.Errorf("replication: %w: log: %w", ErrCorrupt, err)
+	}
+	last, err := g.logs.LastIndex()
+	if err != nil {
+		return fmt.Errorf("replication: %w: log: %w", ErrCorrupt, err)
+	}
+	if last > 0 {
+		for i := first; i <= last; i++ {
+			var l raft.Log
+			if err := g.logs.GetLog(i, &l); err != nil {
+				return fmt.Errorf("replication: %w: log entry %d of %d..%d: %w", ErrCorrupt, i, first, last, err)
+			}
+			if l.Index != i {
+				return fmt.Errorf("replication: %w: log entry %d holds index %d", ErrCorrupt, i, l.Index)
+			}
+			if l.Type == raft.LogCommand {
+				if err := checkEntry(l.Data); err != nil {
+					return fmt.Errorf("replication: log entry %d: %w", i, err)
+				}
+			}
+		}
+	}
+	metas, err := g.snaps.List()
+	if err != nil {
+		return fmt.Errorf("replication: %w: snapshots: %w", ErrCorrupt, err)
+	}
+	if len(metas) > 0 {
+		_, rc, err := g.snaps.Open(metas[0].ID)
+		if err != nil {
+			return fmt.Errorf("replication: %w: snapshot %s: %w", ErrCorrupt, metas[0].ID, err)
+		}
+		err = checkSnapshot(rc)
+		rc.Close()
+		if err != nil {
+			return fmt.Errorf("replication: snapshot %s: %w", metas[0].ID, err)
+		}
+		if last > 0 && first > metas[0].Index+1 {
+			return fmt.Errorf("replication: %w: log starts at %d, after snapshot index %d", ErrCorrupt, first, metas[0].Index)
+		}
+	}
+	return nil
+}
+
+func (g *Group) start() error {
+	hl := hclog.New(&hclog.LoggerOptions{Name: "raft", Output: slogWriter{g.log}, Level: hclog.Warn})
+	stream := g.cfg.Stream
+	if stream == nil {
+		var err error
+		if stream, err = Listen(g.cfg.Bind, g.cfg.Advertise); err != nil {
+			return err
+		}
+	}
+	g.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
+		Stream:  stream,
+		MaxPool: 4,
+		Timeout: 10 * time.Second,
+		Logger:  hl,
+	})
+	rc := raft.DefaultConfig()
+	rc.LocalID = raft.ServerID(g.cfg.NodeID)
+	rc.Logger = hl
+	rc.HeartbeatTimeout = g.cfg.HeartbeatTimeout
+	rc.ElectionTimeout = g.cfg.ElectionTimeout
+	rc.LeaderLeaseTimeout = g.cfg.LeaderLeaseTimeout
+	rc.SnapshotThreshold = g.cfg.SnapshotThreshold
+	rc.SnapshotInterval = g.cfg.SnapshotInterval
+	rc.TrailingLogs = g.cfg.TrailingLogs
+	rc.MaxAppendEntries = 256
+	rc.CommitTimeout = 5 * time.Millisecond
+
+	g.fsm = newFSM(g.cfg.Store)
+	has, err := raft.HasExistingState(g.logs, g.stable, g.snaps)
+	if err != nil {
+		g.trans.Close()
+		return fmt.Errorf("replication: %w", err)
+	}
+	r, err := raft.NewRaft(rc, g.fsm, g.logs, g.stable, g.snaps, g.trans)
+	if err != nil {
+		g.trans.Close()
+		return fmt.Errorf("replication: start raft: %w", err)
+	}
+	g.raft = r
+	if !has {
+		var conf raft.Configuration
+		peers := g.cfg.Peers
+		if len(peers) == 0 {
+			peers = map[string]string{g.cfg.NodeID: string(g.trans.LocalAddr())}
+		}
+		if _, ok := peers[g.cfg.NodeID]; !ok {
+			r.Shutdown()
+			g.trans.Close()
+			return fmt.Errorf("replication: --peers does not name this node %q", g.cfg.NodeID)
+		}
+		for id, addr := range peers {
+			conf.Servers = append(conf.Servers, raft.Server{Suffrage: raft.Voter, ID: raft.ServerID(id), Address: raft.ServerAddress(addr)})
+		}
+		if err := r.BootstrapCluster(conf).Error(); err != nil && !errors.Is(err, raft.ErrCantBootstrap) {
+			r.Shutdown()
+			g.trans.Close()
+			return fmt.Errorf("replication: bootstrap: %w", err)
+		}
+	}
+	g.wg.Add(2)
+	go g.batch()
+	go g.watchLeadership()
+	if g.cfg.Fsync == FsyncEverysec {
+		g.wg.Add(1)
+		go g.syncEverySecond(filepath.Join(g.cfg.Dir, "raft", "log.db"))
+	}
+	return nil
+}
+
+// syncEverySecond flushes the log file once a second (appendfsync
+// everysec): fsync on any descriptor of the file flushes its pages.
+func (g *Group) syncEverySecond(path string) {
+	defer g.wg.Done()
+	f, err := os.Open(path)
+	if err != nil {
+		g.log.Warn("appendfsync everysec: cannot open log", "err", err)
+		return
+	}
+	defer f.Close()
+	t := time.NewTicker(time.Second)
+	defer t.Stop()
+	for {
+		select {
+		case <-g.stop:
+			f.Sync()
+			return
+		case <-t.C:
+			if err := f.Sync(); err != nil {
+				g.log.Warn("appendfsync everysec: fsync failed", "err", err)
+			}
+		}
+	}
+}
+
+// watchLeadership marks the leader ready once everything committed before
+// its term is applied, and records its client address in the log.
+func (g *Group) watchLeadership() {
+	defer g.wg.Done()
+	ch := g.raft.LeaderCh()
+	for {
+		select {
+		case <-g.stop:
+			return
+		case isLeader := <-ch:
+			g.readyTerm.Store(0)
+			if !isLeader {
+				continue
+			}
+			term := g.raft.CurrentTerm()
+			if err := g.raft.Barrier(g.cfg.ApplyTimeout).Error(); err != nil {
+				g.log.Warn("leader barrier failed", "err", err)
+				continue
+			}
+			g.readyTerm.Store(term)
+			g.log.Info("leader ready", "node", g.cfg.NodeID, "term", term)
+			if addr, ok := g.fsm.nodeAddr(g.cfg.NodeID); !ok || addr != g.cfg.ClientAddr {
+				if err := g.raft.Apply(encodeNode(g.cfg.NodeID, g.cfg.ClientAddr), g.cfg.ApplyTimeout).Error(); err != nil {
+					g.log.Warn("recording client address failed", "err", err)
+				}
+			}
+		}
+	}
+}
+
+// Apply replicates op and returns its result once a majority has it in
+// its log and the local store has applied it. ErrNotLeader: not appended;
+// ErrUnknownOutcome: maybe applied. Result errors (WRONGTYPE...) are in
+// the Result. op may alias caller buffers: it is encoded before Apply
+// returns and not kept.
+func (g *Group) Apply(ctx context.Context, op *shard.Op) (shard.Result, error) {
+	p, err := g.Submit(op)
+	if err != nil {
+		return shard.Result{}, err
+	}
+	return p.Wait()
+}
+
+// Pending is a submitted op whose result is not yet known.
+type Pending struct{ c *call }
+
+// Submit encodes op (which may alias caller buffers: they may be reused
+// once Submit returns) and queues it for the next log entry without
+// waiting. The caller must call Wait on the Pending exactly once. Ops
+// submitted by one goroutine are applied in submission order.
+func (g *Group) Submit(op *shard.Op) (Pending, error) {
+	if !g.IsLeader() {
+		return Pending{}, ErrNotLeader
+	}
+	c := g.calls.Get().(*call)
+	c.enc = shard.AppendEncode(c.enc[:0], op)
+	g.qmu.Lock()
+	if g.qclosed {
+		g.qmu.Unlock()
+		g.calls.Put(c)
+		return Pending{}, ErrClosed
+	}
+	g.queue = append(g.queue, c)
+	g.qmu.Unlock()
+	select {
+	case g.wake <- struct{}{}:
+	default:
+	}
+	return Pending{c}, nil
+}
+
+// Wait returns the op's result (see Apply for the errors).
+func (p Pending) Wait() (shard.Result, error) {
+	c := p.c
+	<-c.ready // the batch the op went into exists
+	b := c.batch
+	b.once.Do(b.finish)
+	res, err := shard.Result{}, b.err
+	if err == nil {
+		res = b.res[c.slot]
+	}
+	c.batch, c.slot = nil, 0
+	if cap(c.enc) <= 64<<10 {
+		c.g.calls.Put(c)
+	}
+	return res, err
+}
+
+// finish waits for the batch's log entry to be applied (the first
+// waiter does, the others wait on its once) and keeps the outcome.
+func (b *pendingBatch) finish() {
+	if b.f == nil {
+		return // err already set: never proposed
+	}
+	err := b.f.Error()
+	if err != nil {
+		b.err = classify(err)
+		return
+	}
+	b.res, _ = b.f.Response().([]shard.Result)
+	if len(b.res) != b.n {
+		b.err = fmt.Errorf("%w: %d results for %d ops", ErrUnknownOutcome, len(b.res), b.n)
+	}
+}
+
+// batch turns the queued calls into log entries: everything queued while
+// the previous entry was being handed to Raft goes into the next one
+// (group commit).
+func (g *Group) batch() {
+	defer g.wg.Done()
+	const maxBytes = 4 << 20
+	var spare []*call
+	for {
+		select {
+		case <-g.wake:
+		case <-g.stop:
+			g.qmu.Lock()
+			g.qclosed = true
+			q := g.queue
+			g.queue = nil
+			g.qmu.Unlock()
+			closed := &pendingBatch{err: ErrClosed}
+			for _, c := range q {
+				c.batch = closed
+				c.ready <- struct{}{}
+			}
+			return
+		}
+		g.qmu.Lock()
+		q := g.queue
+		g.queue = spare[:0]
+		g.qmu.Unlock()
+		for len(q) > 0 {
+			n, size := 0, 0
+			for n < len(q) && n < g.cfg.MaxBatchOps && size < maxBytes {
+				size += len(q[n].enc)
+				n++
+			}
+			calls := q[:n]
+			q = q[n:]
+			data := make([]byte, entryHeader, entryHeader+size+binary.MaxVarintLen64*(n+1))
+			data = binary.AppendUvarint(data, uint64(n))
+			for _, c := range calls {
+				data = binary.AppendUvarint(data, uint64(len(c.enc)))
+				data = append(data, c.enc...)
+			}
+			b := &pendingBatch{n: n, f: g.raft.Apply(sealEntry(data, entryOps), g.cfg.ApplyTimeout)}
+			for i, c := range calls {
+				c.batch, c.slot = b, i
+				c.ready <- struct{}{}
+			}
+		}
+		spare = q[:0]
+	}
+}
+
+// classify maps a Raft apply error to ErrNotLeader (never appended) or
+// ErrUnknownOutcome.
+func classify(err error) error {
+	switch {
+	case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrLeadershipTransferInProgress),
+		errors.Is(err, raft.ErrEnqueueTimeout):
+		return fmt.Errorf("%w: %w", ErrNotLeader, err)
+	}
+	return fmt.Errorf("%w: %w", ErrUnknownOutcome, err)
+}
+
+// IsLeader reports whether this node currently believes it leads and is
+// not handing its leadership over.
+func (g *Group) IsLeader() bool { return g.raft.State() == raft.Leader && !g.transferring.Load() }
+
+// Ready reports whether this node leads and has applied every entry
+// committed before its term, so its store may answer reads.
+func (g *Group) Ready() bool {
+	t := g.readyTerm.Load()
+	return t != 0 && g.IsLeader() && t == g.raft.CurrentTerm()
+}
+
+// ReadBarrier returns nil when the local store may answer a read that
+// arrived before the call: this node leads, has applied its predecessors'
+// entries, and (in linearizable mode) a quorum confirmed its leadership
+// after the call began. Lease mode trusts the leader lease: a leader cut
+// off from a quorum steps down within LeaderLeaseTimeout, before a new
+// leader can be elected (HeartbeatTimeout), given bounded clock drift.
+func (g *Group) ReadBarrier(ctx context.Context) error {
+	for !g.Ready() {
+		if !g.IsLeader() {
+			return ErrNotLeader
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("%w: %w", ErrNotLeader, ctx.Err())
+		case <-g.stop:
+			return ErrClosed
+		case <-time.After(time.Millisecond):
+		}
+	}
+	if !g.cfg.Linearizable {
+		return nil
+	}
+	return g.reads.verify(ctx, g.raft)
+}
+
+// readBatcher shares one VerifyLeader round among all reads waiting when
+// it starts; a read arriving during a round waits for the next one.
+type readBatcher struct {
+	mu      sync.Mutex
+	waiting []chan error
+	running bool
+}
+
+func (b *readBatcher) verify(ctx context.Context, r *raft.Raft) error {
+	ch := make(chan error, 1)
+	b.mu.Lock()
+	b.waiting = append(b.waiting, ch)
+	if !b.running {
+		b.running = true
+		go b.run(r)
+	}
+	b.mu.Unlock()
+	select {
+	case err := <-ch:
+		return err
+	case <-ctx.Done():
+		return fmt.Errorf("%w: %w", ErrNotLeader, ctx.Err())
+	}
+}
+
+func (b *readBatcher) run(r *raft.Raft) {
+	for {
+		b.mu.Lock()
+		w := b.waiting
+		b.waiting = nil
+		if len(w) == 0 {
+			b.running = false
+			b.mu.Unlock()
+			return
+		}
+		b.mu.Unlock()
+		err := r.VerifyLeader().Error()
+		if err != nil {
+			err = fmt.Errorf("%w: %w", ErrNotLeader, err)
+		}
+		for _, ch := range w {
+			ch <- err
+		}
+	}
+}
+
+// Leader returns the current leader's ID and its client address as
+// recorded in the log; ok is false while there is no known leader or its
+// address is not yet known.
+func (g *Group) Leader() (id, clientAddr string, ok bool) {
+	_, sid := g.raft.LeaderWithID()
+	if sid == "" {
+		return "", "", false
+	}
+	addr, ok := g.fsm.nodeAddr(string(sid))
+	return string(sid), addr, ok
+}
+
+// OnApply sets a function called after every applied batch of entries,
+// from the FSM goroutine; it must not block.
+func (g *Group) OnApply(fn func()) { g.fsm.notify.Store(&fn) }
+
+// NodeID returns this node's ID.
+func (g *Group) NodeID() string { return g.cfg.NodeID }
+
+// AppliedIndex returns the index of the last entry applied to the store.
+func (g *Group) AppliedIndex() uint64 { return g.fsm.applied.Load() }
+
+// RaftAddr returns this node's Raft address.
+func (g *Group) RaftAddr() string { return string(g.trans.LocalAddr()) }
+
+// Status is a snapshot of the group's Raft state for INFO and ROLE.
+type Status struct {
+	State         string // Leader, Follower, Candidate, Shutdown
+	Term          uint64
+	LeaderID      string
+	LeaderAddr    string // Raft address
+	CommitIndex   uint64
+	AppliedIndex  uint64
+	LastIndex     uint64
+	SnapshotIndex uint64
+	LastContact   time.Duration // since the leader was last heard from; 0 on the leader; -1 never
+	Voters        []string      // IDs, in configuration order
+	Fsync         Fsync
+	Linearizable  bool
+}
+
+// Status returns the group's current state.
+func (g *Group) Status() Status {
+	st := g.raft.Stats()
+	u := func(k string) uint64 { v, _ := strconv.ParseUint(st[k], 10, 64); return v }
+	la, lid := g.raft.LeaderWithID()
+	s := Status{
+		State:         g.raft.State().String(),
+		Term:          g.raft.CurrentTerm(),
+		LeaderID:      string(lid),
+		LeaderAddr:    string(la),
+		CommitIndex:   g.raft.CommitIndex(),
+		AppliedIndex:  g.fsm.applied.Load(),
+		LastIndex:     g.raft.LastIndex(),
+		SnapshotIndex: u("last_snapshot_index"),
+		Fsync:         g.cfg.Fsync,
+		Linearizable:  g.cfg.Linearizable,
+	}
+	switch {
+	case g.raft.State() == raft.Leader:
+	case g.raft.LastContact().IsZero():
+		s.LastContact = -1
+	default:
+		s.LastContact = time.Since(g.raft.LastContact())
+	}
+	if f := g.raft.GetConfiguration(); f.Error() == nil {
+		for _, sv := range f.Configuration().Servers {
+			s.Voters = append(s.Voters, string(sv.ID))
+		}
+	}
+	return s
+}
+
+// Snapshot asks Raft for a snapshot now and waits for it.
+func (g *Group) Snapshot() error {
+	if err := g.raft.Snapshot().Error(); err != nil && !errors.Is(err, raft.ErrNothingNewToSnapshot) {
+		return fmt.Errorf("snapshot: %w", err)
+	}
+	return nil
+}
+
+// TransferLeadership hands leadership to another voter if this node leads
+// a group of more than one, and waits (bounded by Raft) for it.
+func (g *Group) TransferLeadership() error {
+	if !g.IsLeader() {
+		return nil
+	}
+	f := g.raft.GetConfiguration()
+	if f.Error() != nil || len(f.Configuration().Servers) < 2 {
+		return nil
+	}
+	g.transferring.Store(true)
+	defer g.transferring.Store(false)
+	if err := g.raft.LeadershipTransfer().Error(); err != nil {
+		return fmt.Errorf("leadership transfer: %w", err)
+	}
+	return nil
+}
+
+// Close shuts Raft down and closes the storage. Pending Applys finish
+// with an error.
+func (g *Group) Close() error {
+	g.closeOnce.Do(func() {
+		close(g.stop)
+		err := g.raft.Shutdown().Error()
+		g.wg.Wait()
+		g.trans.Close()
+		if cerr := g.closeStorage(); err == nil {
+			err = cerr
+		}
+		g.closeErr = err
+	})
+	return g.closeErr
+}
+
+func (g *Group) closeStorage() error {
+	var err error
+	if g.logs != nil {
+		err = g.logs.Close()
+	}
+	if g.stable != nil {
+		if e := g.stable.Close(); err == nil {
+			err = e
+		}
+	}
+	return err
+}
+
+// slogWriter adapts Raft's hclog output to the node's slog logger.
+type slogWriter struct{ l *slog.Logger }
+
+func (w slogWriter) Write(p []byte) (int, error) {
+	msg := string(p)
+	for len(msg) > 0 && (msg[len(msg)-1] == '\n') {
+		msg = msg[:len(msg)-1]
+	}
+	w.l.Warn(msg)
+	return len(p), nil
+}
+
+var _ net.Listener = (*StreamLayer)(nil)

@@ -31,7 +31,7 @@ var infoSections = []struct {
 	{"replication", "Replication", true}, {"cpu", "CPU", true}, {"modules", "Modules", true},
 	{"commandstats", "Commandstats", false}, {"errorstats", "Errorstats", true},
 	{"latencystats", "Latencystats", false}, {"cluster", "Cluster", true},
-	{"keyspace", "Keyspace", true},
+	{"keyspace", "Keyspace", true}, {"raft", "Raft", true},
 }
 
 func cmdInfo(c *client, args [][]byte) { c.w.verbatim(c.s.infoText(args[1:])) }
@@ -111,7 +111,13 @@ func (s *Server) infoSection(b *infoBuilder, name string) {
 	case "stats":
 		s.infoStats(b)
 	case "replication":
-		s.infoReplication(b)
+		if s.group != nil {
+			s.infoReplicationRaft(b)
+		} else {
+			s.infoReplication(b)
+		}
+	case "raft":
+		s.infoRaft(b)
 	case "cpu":
 		infoCPU(b)
 	case "cluster":

@@ -81,10 +81,10 @@ func TestInfoSections(t *testing.T) {
 		args []string
 		want string
 	}{
-		{nil, "Server,Clients,Memory,Persistence,Stats,Replication,CPU,Modules,Errorstats,Cluster,Keyspace"},
-		{[]string{"default"}, "Server,Clients,Memory,Persistence,Stats,Replication,CPU,Modules,Errorstats,Cluster,Keyspace"},
-		{[]string{"all"}, "Server,Clients,Memory,Persistence,Stats,Replication,CPU,Modules,Commandstats,Errorstats,Latencystats,Cluster,Keyspace"},
-		{[]string{"everything"}, "Server,Clients,Memory,Persistence,Stats,Replication,CPU,Modules,Commandstats,Errorstats,Latencystats,Cluster,Keyspace"},
+		{nil, "Server,Clients,Memory,Persistence,Stats,Replication,CPU,Modules,Errorstats,Cluster,Keyspace,Raft"},
+		{[]string{"default"}, "Server,Clients,Memory,Persistence,Stats,Replication,CPU,Modules,Errorstats,Cluster,Keyspace,Raft"},
+		{[]string{"all"}, "Server,Clients,Memory,Persistence,Stats,Replication,CPU,Modules,Commandstats,Errorstats,Latencystats,Cluster,Keyspace,Raft"},
+		{[]string{"everything"}, "Server,Clients,Memory,Persistence,Stats,Replication,CPU,Modules,Commandstats,Errorstats,Latencystats,Cluster,Keyspace,Raft"},
 		{[]string{"keyspace", "SERVER"}, "Server,Keyspace"}, // Redis's order, not the arguments'
 		{[]string{"clients", "bogus", "clients"}, "Clients"},
 		{[]string{"commandstats"}, "Commandstats"},

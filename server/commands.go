@@ -227,6 +227,7 @@ func (s *Server) commandTable() map[string]*command {
 		run(def("time", 1, flagLoading|flagStale|flagFast, noKeys, "@fast"), cmdTime),
 		run(def("lastsave", 1, flagLoading|flagStale|flagFast, noKeys, "@admin @fast @dangerous"), cmdLastSave),
 	}
+	list = append(list, replicationCommands(run)...)
 	m := make(map[string]*command, len(list))
 	for _, c := range list {
 		m[c.name] = c

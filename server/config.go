@@ -26,6 +26,14 @@ type Config struct {
 	HashMaxListpackValue   int           // hash-max-listpack-value; default 64
 	ConfigFile             string        // the config file read at start, if any
 
+	// Replication (directives_repl.go).
+	NodeID          string // node-id: this node's Raft ID; default: generated once and kept in dir
+	RaftPort        int    // raft-port; default port + 10000
+	Peers           string // peers: "id=host:port,..." (Raft addresses) for a new cluster
+	AnnounceIP      string // announce-ip: the IP peers and clients should use for this node
+	AppendFsync     string // appendfsync: always, everysec (default), no
+	ReadConsistency string // read-consistency: lease (default) or linearizable
+
 	// ManageGC says the process's garbage collector settings are the
 	// server's: main calls TuneGC at start and sets it, so that CONFIG SET
 	// maxmemory retunes the collector. Tests leave it off.
@@ -67,6 +75,12 @@ func (c *Config) setDefaults() {
 	}
 	if c.Clock == nil {
 		c.Clock = ttl.SystemClock{}
+	}
+	if c.AppendFsync == "" {
+		c.AppendFsync = "everysec"
+	}
+	if c.ReadConsistency == "" {
+		c.ReadConsistency = "lease"
 	}
 }
 

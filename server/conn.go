@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"sessiond/replication"
 	"sessiond/shard"
 )
 
@@ -30,11 +31,45 @@ type client struct {
 	watches  []shard.Watch
 	readonly bool
 
+	replica      *replicaLink // set by REPLCONF on a follower's link (guarded by s.mu)
+	lastWrite    uint64       // applied index after this connection's last write (WAIT)
+	inLocalRetry bool         // forward found this node leading: no second retry
+	inflight     []inflight   // pipelined writes submitted to the group, replies pending
+
 	info clientInfo
 
 	batchNow time.Time   // the clock, read once per batch of commands
 	op       shard.Op    // scratch space for the command being executed
 	vals     []shard.Val // reused by reads that return lists (Op.Scratch)
+}
+
+// inflight is a write submitted to the replication group whose reply is
+// not written yet: a pipeline of writes is submitted at once and goes
+// into one log entry instead of one round trip each.
+type inflight struct {
+	cmd  *command
+	late *errIfFound
+	p    replication.Pending
+}
+
+// maxInflight bounds the writes one connection has in flight.
+const maxInflight = 512
+
+// settle waits for the connection's in-flight writes and writes their
+// replies, in order. Anything that writes a reply calls it first.
+func (c *client) settle() {
+	for i := range c.inflight {
+		f := &c.inflight[i]
+		res, err := f.p.Wait()
+		if err != nil {
+			c.replicationError(err)
+			continue
+		}
+		c.lastWrite = c.s.group.AppliedIndex()
+		c.w.resultOrLateError(f.cmd, res, f.late)
+	}
+	clear(c.inflight)
+	c.inflight = c.inflight[:0]
 }
 
 // multiState is a transaction being queued by MULTI.
@@ -85,6 +120,7 @@ func (c *client) serve() {
 			}
 			c.dispatch(args)
 			if len(c.w.b) > replyFlushSize {
+				c.settle()
 				if !c.flush() {
 					return
 				}
@@ -95,6 +131,7 @@ func (c *client) serve() {
 				return
 			}
 		}
+		c.settle()
 		if !c.flush() {
 			return
 		}
@@ -201,6 +238,10 @@ func (c *client) dispatch(args [][]byte) {
 	s := c.s
 	s.stats.commands.Add(1)
 	cmd := c.lookup(args[0])
+	if len(c.inflight) > 0 && !(cmd != nil && cmd.parse != nil && cmd.has(flagWrite) && c.multi == nil &&
+		c.authed && cmd.arityOK(len(args)) && len(c.inflight) < maxInflight) {
+		c.settle()
+	}
 	errsBefore := len(c.w.b)
 	defer func() {
 		if len(c.w.b) > errsBefore && c.w.b[errsBefore] == '-' {
@@ -245,7 +286,11 @@ func (c *client) dispatch(args [][]byte) {
 		cmd.run(c, args)
 		return
 	}
+	if cmd.parse != nil && c.routeRemote(cmd, args) {
+		return
+	}
 	if err := s.checkOOM(cmd); err != nil {
+		c.settle()
 		c.w.err(err)
 		return
 	}
@@ -310,10 +355,18 @@ func (c *client) execData(cmd *command, args [][]byte) {
 	op, err := cmd.parse(c, args, now)
 	var late *errIfFound
 	if err != nil && !errors.As(err, &late) {
+		c.settle()
 		c.w.err(err)
 		return
 	}
 	op.Now = now
+	if g := c.s.group; g != nil && op.Kind.IsWrite() && c.multi == nil && !c.inLocalRetry {
+		if p, err := g.Submit(&op); err == nil {
+			c.inflight = append(c.inflight, inflight{cmd: cmd, late: late, p: p})
+			return
+		}
+		c.settle() // not the leader: answer what is in flight, then forward
+	}
 	// The op lives in the client so that handing it to the Applier
 	// interface does not cost a heap allocation per command.
 	c.op = op
@@ -321,10 +374,18 @@ func (c *client) execData(cmd *command, args [][]byte) {
 		c.op.Scratch = c.vals[:0]
 	}
 	res, err := c.execOp(&c.op)
+	write := c.op.Kind.IsWrite()
 	c.op = shard.Op{}
 	if err != nil {
-		c.w.err(err)
+		if c.s.group != nil && errors.Is(err, replication.ErrNotLeader) && !c.inLocalRetry {
+			c.forward(args, cmd.has(flagWrite), func() { c.execData(cmd, args) })
+			return
+		}
+		c.replicationError(err)
 		return
+	}
+	if write && c.s.group != nil {
+		c.lastWrite = c.s.group.AppliedIndex()
 	}
 	c.w.resultOrLateError(cmd, res, late)
 	// The reply is written: the list it held can take the next read's,
@@ -339,6 +400,9 @@ func (c *client) execData(cmd *command, args [][]byte) {
 func (c *client) execOp(op *shard.Op) (shard.Result, error) {
 	if op.Kind.IsWrite() {
 		return c.s.applier.Apply(c.s.ctx, op)
+	}
+	if err := c.readBarrier(); err != nil {
+		return shard.Result{}, err
 	}
 	return c.s.store.Read(op), nil
 }

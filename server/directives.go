@@ -53,7 +53,7 @@ var (
 // directives returns the directive table. The order is CONFIG GET's
 // order for patterns.
 func directives() []directive {
-	return []directive{
+	return append([]directive{
 		intDirective("port", "", 0, 65535, immutable, func(c *Config) *int { return &c.Port }),
 		{name: "bind", multiArg: true, mode: immutable,
 			get: func(c *Config) string { return c.Bind },
@@ -111,8 +111,7 @@ func directives() []directive {
 			}},
 		fixedDirective("save", "", true, `sessiond does not write RDB snapshots: only save "" is accepted`),
 		fixedDirective("appendonly", "no", false, "sessiond does not write an append-only file: only appendonly no is accepted"),
-		fixedDirective("appendfsync", "everysec", false, "sessiond does not write an append-only file: only appendfsync everysec is accepted"),
-	}
+	}, replicationDirectives()...)
 }
 
 func withApply(d directive, f func(*Server, *Config)) directive { d.apply = f; return d }

@@ -105,13 +105,20 @@ func cmdExec(c *client, _ [][]byte) {
 		}
 		cmds[i] = q
 	}
+	if g := c.s.group; g != nil && !g.IsLeader() && (len(op.Subs) > 0 || len(op.Watch) > 0) {
+		c.forwardExec(m.queued, watches)
+		return
+	}
 	var res shard.Result
 	if len(op.Subs) > 0 || len(op.Watch) > 0 {
 		var err error
 		res, err = c.s.applier.Apply(c.s.ctx, &op)
 		if err != nil {
-			c.w.err(err)
+			c.replicationError(err)
 			return
+		}
+		if c.s.group != nil {
+			c.lastWrite = c.s.group.AppliedIndex()
 		}
 		if res.Kind == shard.RNilList {
 			c.w.nullArray()

@@ -11,6 +11,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"sessiond/replication"
 	"sessiond/shard"
 	"sessiond/ttl"
 )
@@ -55,6 +56,13 @@ type Server struct {
 	stats    serverStats
 	memState memoryState // maxmemory bookkeeping (memory.go)
 	ops      opsSampler  // instantaneous_ops_per_sec
+
+	// Replication (replica.go); group is nil on a standalone server.
+	group   *replication.Group
+	up      *upstreamPool // connections a follower forwards commands on
+	acks    ackBoard      // WAIT sleeps on followers' acknowledgements
+	applied chan struct{} // the FSM applied entries (wakes the follower link)
+	linkUp  atomic.Bool   // the follower link to the leader is established
 }
 
 // serverStats are the counters INFO stats reports.
@@ -93,6 +101,12 @@ func New(cfg Config, store *shard.Store, applier Applier) (*Server, error) {
 		clients: make(map[int64]*client),
 		started: cfg.Clock.Now(),
 	}
+	if g, ok := applier.(*replication.Group); ok {
+		s.group = g
+		s.applied = make(chan struct{}, 1)
+		g.OnApply(s.notifyApplied)
+	}
+	s.up = newUpstreamPool(upstreamConfig{Password: cfg.RequirePass, ClientName: forwarderName})
 	c := cfg
 	s.conf.Store(&c)
 	s.ctx, s.cancel = context.WithCancel(context.Background())
@@ -210,6 +224,10 @@ func (s *Server) startBackground() {
 		r.Run(s.ctx)
 	}()
 	s.startMemoryLoop()
+	if s.group != nil {
+		s.wg.Add(1)
+		go s.runFollowerLink()
+	}
 	s.wg.Add(1)
 	go func() {
 		defer s.wg.Done()
@@ -220,6 +238,9 @@ func (s *Server) startBackground() {
 // reapDue proposes one reap op for up to max due keys. Only the leader
 // reaps; the op goes through the Applier like any write.
 func (s *Server) reapDue(now int64, max int) int {
+	if s.group != nil && !s.group.Ready() {
+		return 0
+	}
 	start := int(s.stats.reaperCycles.Add(1))
 	keys := s.store.DueKeys(now, max, start)
 	if len(keys) == 0 {
@@ -254,5 +275,6 @@ func (s *Server) Close() error {
 		err = ln.Close()
 	}
 	s.wg.Wait()
+	s.up.Close()
 	return err
 }

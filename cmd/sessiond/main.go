@@ -36,9 +36,12 @@ const usage = `Usage: sessiond [/path/to/sessiond.conf] [--directive value ...]
 Directives are redis.conf's, given in the file or as --name value:
   port, bind, dir, requirepass, maxclients, timeout, proto-max-bulk-len,
   maxmemory, maxmemory-policy, maxmemory-samples, loglevel,
-  hash-max-listpack-entries, hash-max-listpack-value
+  hash-max-listpack-entries, hash-max-listpack-value,
+  node-id, raft-port, peers, announce-ip, appendfsync, read-consistency
 Examples:
   sessiond --port 7001 --bind 127.0.0.1
+  sessiond --node-id n1 --port 7001 --raft-port 17001 --dir d1 \
+           --peers n1=127.0.0.1:17001,n2=127.0.0.1:17002,n3=127.0.0.1:17003
   sessiond sessiond.conf --maxmemory 2gb --maxmemory-policy allkeys-lru
 `
 
@@ -63,18 +66,16 @@ func run(args []string, stdout, stderr io.Writer) error {
 	cfg.Logger = log
 	cfg.ManageGC = true
 	server.TuneGC(cfg)
-	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
-		return fmt.Errorf("data dir: %w", err)
-	}
-	srv, err := server.New(cfg, nil, nil)
-	if err != nil {
-		return err
-	}
 	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.Bind, strconv.Itoa(cfg.Port)))
 	if err != nil {
-		srv.Close()
 		return fmt.Errorf("could not listen on %s:%d: %w", cfg.Bind, cfg.Port, err)
 	}
+	node, err := server.OpenNode(cfg, ln, server.NodeOptions{})
+	if err != nil {
+		ln.Close()
+		return err
+	}
+	srv := node.Server
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	errc := make(chan error, 1)
@@ -83,13 +84,13 @@ func run(args []string, stdout, stderr io.Writer) error {
 		"version", server.SessiondVersion, "config_file", cfg.ConfigFile)
 	select {
 	case err := <-errc:
-		srv.Close()
+		node.Shutdown()
 		return err
 	case <-ctx.Done():
 	}
 	stop() // a second signal kills the process
 	log.Info("Received signal, shutting down")
-	if err := srv.Close(); err != nil {
+	if err := node.Shutdown(); err != nil {
 		return err
 	}
 	if err := <-errc; err != nil {

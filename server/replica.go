@@ -1,0 +1,687 @@
+package server
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"sessiond/replication"
+	"sessiond/shard"
+)
+
+// Replication at the RESP edge: routing commands to the Raft leader,
+// follower links (REPLCONF), WAIT, ROLE, INFO replication / raft, and
+// DEBUG DIGEST. With no replication group (s.group == nil) the server is
+// a standalone master and none of this runs.
+
+// forwardWait bounds how long a command waits for a leader to appear (an
+// election) before it is answered CLUSTERDOWN.
+const forwardWait = 3 * time.Second
+
+// forwarderName is the client name a node's forwarding connections carry:
+// a node never forwards a command that arrived on one (no loops); it
+// answers errNotLeaderForwarded and the forwarding node retries.
+const forwarderName = "sessiond-forwarder"
+
+// errNotLeaderForwarded is the reply a forwarded command gets from a node
+// that lost the leadership meanwhile; the forwarding node retries and
+// never relays it.
+const errNotLeaderForwarded = "TRYAGAIN sessiond: not the leader"
+
+// Client-visible replication errors.
+const (
+	errClusterDown    = "CLUSTERDOWN The cluster is down"
+	errUnknownOutcome = "ERR write outcome unknown: the leader changed before the write was confirmed; it may or may not have been applied"
+)
+
+// replicaLink is what the leader knows of a follower: the connection it
+// keeps open with REPLCONF and acknowledges applied entries on.
+type replicaLink struct {
+	id      string
+	ip      string
+	port    int
+	offset  atomic.Uint64 // applied index the follower acknowledged
+	lastAck atomic.Int64  // Unix ms of the last ACK
+}
+
+// ackBoard lets WAIT sleep until some follower acknowledges.
+type ackBoard struct {
+	mu sync.Mutex
+	ch chan struct{}
+}
+
+// wait returns a channel closed at the next acknowledgement.
+func (a *ackBoard) wait() <-chan struct{} {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	if a.ch == nil {
+		a.ch = make(chan struct{})
+	}
+	return a.ch
+}
+
+func (a *ackBoard) signal() {
+	a.mu.Lock()
+	if a.ch != nil {
+		close(a.ch)
+		a.ch = nil
+	}
+	a.mu.Unlock()
+}
+
+// routeRemote reports whether a data command must go to the leader
+// instead of being executed here, and if so sends it there.
+func (c *client) routeRemote(cmd *command, args [][]byte) bool {
+	g := c.s.group
+	if g == nil || g.IsLeader() {
+		return false
+	}
+	if c.readonly && !cmd.has(flagWrite) {
+		return false // READONLY: a replica read, answered locally
+	}
+	c.forward(args, cmd.has(flagWrite), func() { c.execData(cmd, args) })
+	return true
+}
+
+// forward sends a command to the leader and relays its reply, waiting up
+// to forwardWait for a leader. A write whose request may have reached the
+// leader but whose reply was lost is answered errUnknownOutcome, never
+// retried. If this node turns out to be the leader, local runs the
+// command here (once).
+func (c *client) forward(args [][]byte, write bool, local func()) {
+	c.settle()
+	s := c.s
+	g := s.group
+	if c.info.nameIs(forwarderName) {
+		c.w.errorText(errNotLeaderForwarded)
+		return
+	}
+	deadline := time.Now().Add(forwardWait)
+	proto := 2
+	if c.w.resp3 {
+		proto = 3
+	}
+	for {
+		id, addr, ok := g.Leader()
+		switch {
+		case ok && id == g.NodeID():
+			if g.Ready() && !c.inLocalRetry {
+				c.inLocalRetry = true
+				local()
+				c.inLocalRetry = false
+				return
+			}
+		case ok:
+			ctx, cancel := context.WithDeadline(s.ctx, time.Now().Add(forwardIOTimeout))
+			mark := len(c.w.b)
+			out, sent, err := s.up.do(ctx, addr, proto, args, c.w.b)
+			cancel()
+			if err == nil {
+				if strings.HasPrefix(string(out[mark:]), "-"+errNotLeaderForwarded) {
+					c.w.b = out[:mark]
+					break // the leader moved: ask again
+				}
+				c.w.b = out
+				return
+			}
+			c.w.b = c.w.b[:mark]
+			if sent && write {
+				s.log.Warn("forwarded write lost", "leader", addr, "err", err)
+				c.w.errorText(errUnknownOutcome)
+				return
+			}
+		}
+		if time.Now().After(deadline) || s.ctx.Err() != nil {
+			c.w.errorText(errClusterDown)
+			return
+		}
+		time.Sleep(2 * time.Millisecond) // polling for an election result, bounded by deadline
+	}
+}
+
+// forwardExec sends a transaction queued on a follower to the leader as
+// one SESSIOND-EXEC command: the WATCHed keys' versions (taken from this
+// replica's store; versions are the same on every replica at the same
+// log index, and an older view can only make EXEC abort, never succeed
+// wrongly), then the queued commands.
+func (c *client) forwardExec(queued [][][]byte, watches []shard.Watch) {
+	args := [][]byte{[]byte("sessiond-exec"), strconv.AppendInt(nil, int64(len(watches)), 10)}
+	for _, w := range watches {
+		exp := "0"
+		if w.Expired {
+			exp = "1"
+		}
+		args = append(args, w.Key, strconv.AppendUint(nil, w.Version, 10),
+			strconv.AppendUint(nil, w.Seq, 10), []byte(exp))
+	}
+	for _, q := range queued {
+		args = append(args, strconv.AppendInt(nil, int64(len(q)), 10))
+		args = append(args, q...)
+	}
+	c.forward(args, true, func() { cmdSessiondExec(c, args) })
+}
+
+// cmdSessiondExec runs a transaction a follower forwarded (see
+// forwardExec) as if it had been queued on this connection.
+func cmdSessiondExec(c *client, args [][]byte) {
+	bad := func() { c.w.errorText("ERR malformed sessiond-exec") }
+	n, ok := shard.ParseInt(args[1])
+	rest := args[2:]
+	if !ok || n < 0 || int64(len(rest)) < 4*n {
+		bad()
+		return
+	}
+	var watches []shard.Watch
+	for i := int64(0); i < n; i++ {
+		ver, err1 := strconv.ParseUint(string(rest[1]), 10, 64)
+		seq, err2 := strconv.ParseUint(string(rest[2]), 10, 64)
+		if err1 != nil || err2 != nil {
+			bad()
+			return
+		}
+		watches = append(watches, shard.Watch{Key: rest[0], Version: ver, Seq: seq, Expired: string(rest[3]) == "1"})
+		rest = rest[4:]
+	}
+	var queued [][][]byte
+	for len(rest) > 0 {
+		k, ok := shard.ParseInt(rest[0])
+		if !ok || k < 1 || int64(len(rest)-1) < k {
+			bad()
+			return
+		}
+		queued = append(queued, rest[1:1+k])
+		rest = rest[1+k:]
+	}
+	if c.multi != nil {
+		c.w.errorText("ERR MULTI calls can not be nested")
+		return
+	}
+	c.multi = &multiState{queued: queued}
+	c.watches = watches
+	cmdExec(c, nil)
+}
+
+// forwardIOTimeout bounds one forwarded request.
+const forwardIOTimeout = 10 * time.Second
+
+// replicationError answers an Applier or read-barrier error.
+func (c *client) replicationError(err error) {
+	switch {
+	case errors.Is(err, replication.ErrUnknownOutcome):
+		c.w.errorText(errUnknownOutcome)
+	case errors.Is(err, replication.ErrNotLeader), errors.Is(err, replication.ErrClosed):
+		c.w.errorText(errClusterDown)
+	default:
+		c.w.err(err)
+	}
+}
+
+// readyForRead waits until a read may be answered from the local store:
+// always for READONLY connections and standalone servers; on a leader
+// after its read barrier.
+func (c *client) readBarrier() error {
+	g := c.s.group
+	if g == nil || c.readonly && !g.IsLeader() {
+		return nil
+	}
+	ctx, cancel := context.WithTimeout(c.s.ctx, forwardWait)
+	defer cancel()
+	return g.ReadBarrier(ctx)
+}
+
+func cmdReadonly(c *client, _ [][]byte) {
+	c.readonly = true
+	c.w.ok()
+}
+
+func cmdReadwrite(c *client, _ [][]byte) {
+	c.readonly = false
+	c.w.ok()
+}
+
+// cmdReplconf takes a follower's announcements and acknowledgements:
+// REPLCONF listening-port <port> | ip-address <ip> | node-id <id> |
+// capa <x> | ack <offset> (no reply, as in Redis).
+func cmdReplconf(c *client, args [][]byte) {
+	if len(args)%2 == 0 {
+		c.w.errorText("ERR syntax error")
+		return
+	}
+	for i := 1; i < len(args); i += 2 {
+		opt, val := strings.ToLower(string(args[i])), string(args[i+1])
+		switch opt {
+		case "ack", "fack":
+			n, err := strconv.ParseUint(val, 10, 64)
+			if err != nil || c.replica == nil {
+				return
+			}
+			c.replica.offset.Store(n)
+			c.replica.lastAck.Store(time.Now().UnixMilli())
+			c.s.acks.signal()
+			return
+		case "listening-port":
+			p, err := strconv.Atoi(val)
+			if err != nil || p < 0 || p > 65535 {
+				c.w.errorText("ERR value is not an integer or out of range")
+				return
+			}
+			c.setReplica(func(r *replicaLink) { r.port = p })
+		case "ip-address":
+			c.setReplica(func(r *replicaLink) { r.ip = val })
+		case "node-id":
+			c.setReplica(func(r *replicaLink) { r.id = val })
+		case "capa", "rdb-only", "rdb-filter-only", "getack":
+		default:
+			c.w.errorText("ERR Unrecognized REPLCONF option: " + string(args[i]))
+			return
+		}
+	}
+	c.w.ok()
+}
+
+// setReplica marks the connection as a follower's link and changes its
+// announced fields under s.mu (INFO reads them from other goroutines).
+func (c *client) setReplica(change func(*replicaLink)) {
+	c.s.mu.Lock()
+	defer c.s.mu.Unlock()
+	if c.replica == nil {
+		r := &replicaLink{}
+		if h, _, err := net.SplitHostPort(c.addr); err == nil {
+			r.ip = h
+		}
+		r.lastAck.Store(time.Now().UnixMilli())
+		c.replica = r
+	}
+	change(c.replica)
+}
+
+// replicaView is a copy of a replicaLink's fields.
+type replicaView struct {
+	id, ip  string
+	port    int
+	offset  uint64
+	lastAck int64
+}
+
+// replicas returns the followers linked to this node.
+func (s *Server) replicas() []replicaView {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []replicaView
+	for _, c := range s.clients {
+		if r := c.replica; r != nil && r.port != 0 {
+			out = append(out, replicaView{id: r.id, ip: r.ip, port: r.port,
+				offset: r.offset.Load(), lastAck: r.lastAck.Load()})
+		}
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].id < out[j].id })
+	return out
+}
+
+// cmdWait answers WAIT numreplicas timeout: how many followers have
+// applied this connection's last write (the write is already on a
+// majority's log when it was acknowledged).
+func cmdWait(c *client, args [][]byte) {
+	n, ok := shard.ParseInt(args[1])
+	if !ok {
+		c.w.errorText("ERR value is not an integer or out of range")
+		return
+	}
+	ms, ok := shard.ParseInt(args[2])
+	if !ok {
+		c.w.errorText("ERR timeout is not an integer or out of range")
+		return
+	}
+	if ms < 0 {
+		c.w.errorText("ERR timeout is negative")
+		return
+	}
+	g := c.s.group
+	if g == nil {
+		c.w.int(0)
+		return
+	}
+	if !g.IsLeader() {
+		c.w.errorText("ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated.")
+		return
+	}
+	count := func() int64 {
+		var k int64
+		for _, r := range c.s.replicas() {
+			if r.offset >= c.lastWrite {
+				k++
+			}
+		}
+		return k
+	}
+	var timeout <-chan time.Time
+	if ms > 0 {
+		t := time.NewTimer(time.Duration(ms) * time.Millisecond)
+		defer t.Stop()
+		timeout = t.C
+	}
+	for {
+		ch := c.s.acks.wait()
+		k := count()
+		if k >= n {
+			c.w.int(k)
+			return
+		}
+		select {
+		case <-ch:
+		case <-timeout:
+			c.w.int(count())
+			return
+		case <-c.s.ctx.Done():
+			c.w.int(count())
+			return
+		}
+	}
+}
+
+// cmdRole answers ROLE in Redis's format; offsets are Raft log indexes.
+func cmdRole(c *client, _ [][]byte) {
+	g := c.s.group
+	if g == nil || g.IsLeader() {
+		var off uint64
+		if g != nil {
+			off = g.AppliedIndex()
+		}
+		reps := c.s.replicas()
+		c.w.array(3)
+		c.w.bulk("master")
+		c.w.int(int64(off))
+		c.w.array(len(reps))
+		for _, r := range reps {
+			c.w.array(3)
+			c.w.bulk(r.ip)
+			c.w.bulk(strconv.Itoa(r.port))
+			c.w.bulk(strconv.FormatUint(r.offset, 10))
+		}
+		return
+	}
+	host, port, state := c.s.masterAddr()
+	c.w.array(5)
+	c.w.bulk("slave")
+	c.w.bulk(host)
+	c.w.int(int64(port))
+	c.w.bulk(state)
+	c.w.int(int64(g.AppliedIndex()))
+}
+
+// masterAddr returns the leader's client host and port as a follower
+// sees it, and the link state ROLE reports.
+func (s *Server) masterAddr() (string, int, string) {
+	_, addr, ok := s.group.Leader()
+	if !ok {
+		return "?", 0, "connect"
+	}
+	h, p, err := net.SplitHostPort(addr)
+	if err != nil {
+		return addr, 0, "connect"
+	}
+	port, _ := strconv.Atoi(p)
+	state := "connecting"
+	if s.linkUp.Load() {
+		state = "connected"
+	}
+	return h, port, state
+}
+
+func (s *Server) infoReplicationRaft(b *infoBuilder) {
+	g := s.group
+	st := g.Status()
+	if g.IsLeader() {
+		reps := s.replicas()
+		b.kv("role", "master")
+		b.kv("connected_slaves", len(reps))
+		now := time.Now().UnixMilli()
+		for i, r := range reps {
+			b.kv(fmt.Sprintf("slave%d", i), fmt.Sprintf("ip=%s,port=%d,state=online,offset=%d,lag=%d",
+				r.ip, r.port, r.offset, (now-r.lastAck)/1000))
+		}
+	} else {
+		host, port, _ := s.masterAddr()
+		b.kv("role", "slave")
+		b.kv("master_host", host)
+		b.kv("master_port", port)
+		link := "down"
+		if s.linkUp.Load() && st.LastContact >= 0 && st.LastContact < 5*time.Second {
+			link = "up"
+		}
+		b.kv("master_link_status", link)
+		last := int64(-1)
+		if st.LastContact >= 0 {
+			last = int64(st.LastContact / time.Second)
+		}
+		b.kv("master_last_io_seconds_ago", last)
+		b.kv("master_sync_in_progress", 0)
+		b.kv("slave_read_repl_offset", st.AppliedIndex)
+		b.kv("slave_repl_offset", st.AppliedIndex)
+		b.kv("slave_priority", 100)
+		b.kv("slave_read_only", 1)
+		b.kv("replica_announced", 1)
+		b.kv("connected_slaves", 0)
+	}
+	b.kv("master_failover_state", "no-failover")
+	b.kv("master_replid", s.runID("replid"))
+	b.kv("master_replid2", strings.Repeat("0", 40))
+	b.kv("master_repl_offset", st.AppliedIndex)
+	b.kv("second_repl_offset", "-1")
+	b.kv("repl_backlog_active", "0")
+	b.kv("repl_backlog_size", "1048576")
+	b.kv("repl_backlog_first_byte_offset", "0")
+	b.kv("repl_backlog_histlen", "0")
+}
+
+// infoRaft is the INFO raft section (sessiond's own).
+func (s *Server) infoRaft(b *infoBuilder) {
+	g := s.group
+	if g == nil {
+		b.kv("raft_enabled", 0)
+		return
+	}
+	st := g.Status()
+	b.kv("raft_enabled", 1)
+	b.kv("raft_node_id", g.NodeID())
+	b.kv("raft_addr", g.RaftAddr())
+	b.kv("raft_state", strings.ToLower(st.State))
+	b.kv("raft_term", st.Term)
+	b.kv("raft_leader_id", st.LeaderID)
+	b.kv("raft_leader_addr", st.LeaderAddr)
+	b.kv("raft_commit_index", st.CommitIndex)
+	b.kv("raft_applied_index", st.AppliedIndex)
+	b.kv("raft_last_index", st.LastIndex)
+	b.kv("raft_snapshot_index", st.SnapshotIndex)
+	lc := int64(-1)
+	if st.LastContact >= 0 {
+		lc = st.LastContact.Milliseconds()
+	}
+	b.kv("raft_last_contact_ms", lc)
+	b.kv("raft_voters", strings.Join(st.Voters, ","))
+	b.kv("raft_appendfsync", st.Fsync.String())
+	rc := "lease"
+	if st.Linearizable {
+		rc = "linearizable"
+	}
+	b.kv("raft_read_consistency", rc)
+}
+
+// runFollowerLink keeps a REPLCONF link to the leader while this node
+// follows, acknowledging the applied index whenever it moves (and once a
+// second), so the leader can answer WAIT and list its replicas.
+func (s *Server) runFollowerLink() {
+	defer s.wg.Done()
+	for s.ctx.Err() == nil {
+		g := s.group
+		id, addr, ok := g.Leader()
+		if !ok || id == g.NodeID() {
+			s.linkUp.Store(false)
+			select {
+			case <-s.ctx.Done():
+				return
+			case <-time.After(50 * time.Millisecond):
+			}
+			continue
+		}
+		err := s.followerLink(id, addr)
+		s.linkUp.Store(false)
+		if err != nil && s.ctx.Err() == nil {
+			s.log.Debug("replica link ended", "leader", addr, "err", err)
+			select {
+			case <-s.ctx.Done():
+				return
+			case <-time.After(100 * time.Millisecond):
+			}
+		}
+	}
+}
+
+func (s *Server) followerLink(leaderID, addr string) error {
+	d := net.Dialer{Timeout: 2 * time.Second}
+	nc, err := d.DialContext(s.ctx, "tcp", addr)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	stop := context.AfterFunc(s.ctx, func() { nc.Close() })
+	defer stop()
+	w := bufio.NewWriter(nc)
+	r := bufio.NewReader(nc)
+	cfg := s.config()
+	send := func(args ...string) error {
+		fmt.Fprintf(w, "*%d\r\n", len(args))
+		for _, a := range args {
+			fmt.Fprintf(w, "$%d\r\n%s\r\n", len(a), a)
+		}
+		return w.Flush()
+	}
+	expectOK := func() error {
+		nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+		line, err := r.ReadString('\n')
+		if err != nil {
+			return err
+		}
+		if !strings.HasPrefix(line, "+") {
+			return fmt.Errorf("leader refused link: %s", strings.TrimSpace(line))
+		}
+		return nil
+	}
+	if cfg.RequirePass != "" {
+		if err := send("AUTH", cfg.RequirePass); err != nil {
+			return err
+		}
+		if err := expectOK(); err != nil {
+			return err
+		}
+	}
+	ip := cfg.AnnounceIP
+	if ip == "" {
+		if h, _, err := net.SplitHostPort(nc.LocalAddr().String()); err == nil {
+			ip = h
+		}
+	}
+	if err := send("REPLCONF", "listening-port", strconv.Itoa(s.tcpPort(cfg)), "ip-address", ip,
+		"node-id", s.group.NodeID()); err != nil {
+		return err
+	}
+	if err := expectOK(); err != nil {
+		return err
+	}
+	s.linkUp.Store(true)
+	var last uint64
+	tick := time.NewTicker(time.Second)
+	defer tick.Stop()
+	for {
+		if id, _, ok := s.group.Leader(); !ok || id != leaderID {
+			return nil
+		}
+		if a := s.group.AppliedIndex(); a != last || last == 0 {
+			last = a
+			nc.SetWriteDeadline(time.Now().Add(5 * time.Second))
+			if err := send("REPLCONF", "ACK", strconv.FormatUint(a, 10)); err != nil {
+				return err
+			}
+		}
+		select {
+		case <-s.ctx.Done():
+			return nil
+		case <-s.applied:
+		case <-tick.C:
+			last = 0 // re-acknowledge once a second even when idle
+		}
+	}
+}
+
+// notifyApplied wakes the follower link after the FSM applied entries.
+// It never blocks (Group calls it from the FSM goroutine).
+func (s *Server) notifyApplied() {
+	select {
+	case s.applied <- struct{}{}:
+	default:
+	}
+}
+
+// cmdDebug implements DEBUG DIGEST, DEBUG DIGEST-VALUE and, sessiond's
+// own, DEBUG RAFT-SNAPSHOT (take a Raft snapshot now).
+func cmdDebug(c *client, args [][]byte) {
+	sub := strings.ToLower(string(args[1]))
+	switch {
+	case sub == "digest" && len(args) == 2:
+		c.w.simple(c.s.store.Digest())
+	case sub == "digest-value":
+		c.w.array(len(args) - 2)
+		for _, k := range args[2:] {
+			c.w.simple(c.s.store.DigestValue(k))
+		}
+	case sub == "raft-snapshot" && len(args) == 2:
+		if c.s.group == nil {
+			c.w.errorText("ERR replication is not enabled")
+			return
+		}
+		if err := c.s.group.Snapshot(); err != nil {
+			c.w.err(err)
+			return
+		}
+		c.w.ok()
+	case sub == "help":
+		lines := []string{
+			"DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+			"DIGEST",
+			"    Output a hex signature representing the current DB content.",
+			"DIGEST-VALUE <key> [<key> ...]",
+			"    Output a hex signature of the values of all the specified keys.",
+			"RAFT-SNAPSHOT",
+			"    Take a Raft snapshot now (sessiond).",
+			"HELP",
+			"    Print this help.",
+		}
+		c.w.array(len(lines))
+		for _, l := range lines {
+			c.w.simple(l)
+		}
+	default:
+		c.w.errorText("ERR unknown subcommand '" + string(args[1]) + "'. Try DEBUG HELP.")
+	}
+}
+
+// replicationCommands are the commands this file implements.
+func replicationCommands(run func(*command, runFunc) *command) []*command {
+	return []*command{
+		run(def("readonly", 1, flagLoading|flagStale|flagFast, noKeys, "@fast @connection"), cmdReadonly),
+		run(def("readwrite", 1, flagLoading|flagStale|flagFast, noKeys, "@fast @connection"), cmdReadwrite),
+		run(def("replconf", -1, flagAdmin|flagNoScript|flagLoading|flagStale|flagAllowBusy, noKeys, "@admin @slow @dangerous"), cmdReplconf),
+		run(def("wait", 3, flagNoScript, noKeys, "@slow @connection"), cmdWait),
+		run(def("role", 1, flagNoScript|flagLoading|flagStale|flagFast, noKeys, "@admin @fast @dangerous"), cmdRole),
+		run(def("sessiond-exec", -3, flagWrite|flagNoScript, noKeys, "@write @slow @transaction"), cmdSessiondExec),
+		run(def("debug", -2, flagAdmin|flagNoScript|flagLoading|flagStale, noKeys, "@admin @slow @dangerous"), cmdDebug),
+	}
+}

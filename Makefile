@@ -57,8 +57,23 @@ fmt-check:
 deps-check:
 	@$(GO) run ./internal/depscheck
 
+# cluster starts a local three-node cluster (ports 7001-7003, data in
+# ./cluster-data); cluster-stop stops it and keeps the data.
+.PHONY: cluster cluster-stop
+cluster: build
+	./scripts/cluster.sh start
+
+cluster-stop:
+	./scripts/cluster.sh stop
+
 bench: build deps
 	$(GO) run ./bench/cmd/sessiond-bench $(BENCHFLAGS)
+
+# bench-repl: sessiond single node and 3-node cluster (Raft, everysec) vs
+# redis-server with appendonly yes, appendfsync everysec (bench/README.md).
+.PHONY: bench-repl
+bench-repl: build deps
+	$(GO) run ./bench/cmd/sessiond-bench -suite replication $(BENCHFLAGS)
 
 clean:
 	rm -rf bin

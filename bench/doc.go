@@ -12,6 +12,11 @@
 // hashes into each server and reports bytes per session from INFO memory
 // and from the process RSS.
 //
+// The replication suite (RunReplication) compares a one-member sessiond
+// Raft group and a three-node sessiond cluster, all pinned to the same
+// CPU, with redis-server using the append-only file fsynced every second,
+// on fresh servers for every workload and pipeline depth.
+//
 // The package imports only the standard library: it speaks RESP itself
 // (resp.go) so that it measures the servers, not a client library.
 package bench

@@ -177,8 +177,12 @@ func version(line string) string {
 }
 
 // Markdown renders the report as Markdown: a header describing the run,
-// the throughput and latency table, the failures, and the memory table.
+// the throughput and latency table, the failures, and the memory table;
+// for the replication suite, its three-server table and the targets.
 func Markdown(rep *Report) string {
+	if rep.Config.Suite == SuiteReplication {
+		return markdownRepl(rep)
+	}
 	var b strings.Builder
 	c, e := rep.Config, rep.Env
 	pipelines := make([]string, len(c.Pipelines))
@@ -280,7 +284,11 @@ func WriteFiles(dir string, rep *Report) (string, error) {
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return "", err
 	}
-	base := filepath.Join(dir, "sessiond-bench-"+rep.Started.Format("20060102-150405"))
+	name := "sessiond-bench-"
+	if rep.Config.Suite == SuiteReplication {
+		name += SuiteReplication + "-"
+	}
+	base := filepath.Join(dir, name+rep.Started.Format("20060102-150405"))
 	js, err := json.MarshalIndent(rep, "", "  ")
 	if err != nil {
 		return "", err

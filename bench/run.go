@@ -45,7 +45,11 @@ type Config struct {
 	Workloads    []Workload    `json:"workloads"`
 	MemSessions  int           `json:"mem_sessions"` // 0 skips the memory pass
 	MemTTL       int           `json:"mem_ttl_s"`    // EXPIRE seconds on the memory pass's sessions
-	Log          io.Writer     `json:"-"`            // progress lines; nil discards them
+	// Suite is SuiteCompare (or "") for Run, SuiteReplication for
+	// RunReplication, which also starts Cluster.
+	Suite   string      `json:"suite,omitempty"`
+	Cluster ClusterSpec `json:"cluster,omitempty"`
+	Log     io.Writer   `json:"-"` // progress lines; nil discards them
 }
 
 // Sample is one run of one workload on one server. Error is set when the
@@ -61,6 +65,9 @@ type Sample struct {
 	Seconds  float64 `json:"seconds"`  // wall time of the run
 	Measure
 	Error string `json:"error,omitempty"`
+	// Note records something worth knowing about a successful run, such
+	// as a cluster leader that changed during it.
+	Note string `json:"note,omitempty"`
 }
 
 // Pass records one server's pass of one round.
@@ -73,6 +80,15 @@ type Pass struct {
 	PopulateSeconds float64           `json:"populate_seconds"`
 	PopulateErrors  map[string]string `json:"populate_errors,omitempty"`
 	Error           string            `json:"error,omitempty"` // start failure or crash
+	// The replication suite starts fresh servers per workload and
+	// pipeline depth, and records them here.
+	Workload string `json:"workload,omitempty"`
+	Pipeline int    `json:"pipeline,omitempty"`
+	// NodePIDs are a cluster's processes; PID and Port are its leader's.
+	NodePIDs []int `json:"node_pids,omitempty"`
+	// LeaderSeconds is how long the cluster took, after every node
+	// answered PING, to report a leader.
+	LeaderSeconds float64 `json:"leader_seconds,omitempty"`
 }
 
 // Env describes the machine and the software measured.
@@ -102,6 +118,8 @@ type Report struct {
 	Samples  []Sample    `json:"samples"`
 	Rows     []Row       `json:"summary"`
 	Memory   []MemResult `json:"memory,omitempty"`
+	// ReplRows is the replication suite's summary (RunReplication).
+	ReplRows []ReplRow `json:"replication_summary,omitempty"`
 	// Interrupted is set when the run was cancelled before it finished;
 	// Truncated when RoundsBudget stopped it before the last round.
 	Interrupted string `json:"interrupted,omitempty"`

@@ -216,30 +216,46 @@ func load(ctx context.Context, addr string, n, conns, batch int, build func(c *C
 // hash command still runs its string workloads.
 func populate(ctx context.Context, addr string, keys int, value string) map[dataset]error {
 	errs := map[dataset]error{}
-	err := load(ctx, addr, keys, 4, 256, func(c *Conn, i int) int {
-		c.Send("SET", paddedKey(strPrefix, i), value)
-		return 1
-	})
-	if err == nil {
-		err = checkString(ctx, addr, paddedKey(strPrefix, keys-1), value)
-	}
-	if err != nil {
-		errs[stringData] = fmt.Errorf("prepopulating %s: %w", stringData, err)
-	}
-	hset := append([]string{"HSET", ""}, sessionArgs()...)
-	err = load(ctx, addr, keys, 4, 256, func(c *Conn, i int) int {
-		cmd := append([]string(nil), hset...)
-		cmd[1] = paddedKey(sessPrefix, i)
-		c.Send(cmd...)
-		return 1
-	})
-	if err == nil {
-		err = checkSession(ctx, addr, paddedKey(sessPrefix, keys-1))
-	}
-	if err != nil {
-		errs[hashData] = fmt.Errorf("prepopulating %s: %w", hashData, err)
+	for _, d := range []dataset{stringData, hashData} {
+		if err := populateDataset(ctx, addr, keys, value, d); err != nil {
+			errs[d] = err
+		}
 	}
 	return errs
+}
+
+// populateDataset writes the keys of one dataset (the string keys holding
+// value, or the ten-field session hashes) and reads the last one back.
+// noData writes nothing.
+func populateDataset(ctx context.Context, addr string, keys int, value string, d dataset) error {
+	var err error
+	switch d {
+	case stringData:
+		err = load(ctx, addr, keys, 4, 256, func(c *Conn, i int) int {
+			c.Send("SET", paddedKey(strPrefix, i), value)
+			return 1
+		})
+		if err == nil {
+			err = checkString(ctx, addr, paddedKey(strPrefix, keys-1), value)
+		}
+	case hashData:
+		hset := append([]string{"HSET", ""}, sessionArgs()...)
+		err = load(ctx, addr, keys, 4, 256, func(c *Conn, i int) int {
+			cmd := append([]string(nil), hset...)
+			cmd[1] = paddedKey(sessPrefix, i)
+			c.Send(cmd...)
+			return 1
+		})
+		if err == nil {
+			err = checkSession(ctx, addr, paddedKey(sessPrefix, keys-1))
+		}
+	default:
+		return nil
+	}
+	if err != nil {
+		return fmt.Errorf("prepopulating %s: %w", d, err)
+	}
+	return nil
 }
 
 // checkString asserts that GET key returns want.

@@ -5,6 +5,9 @@
 //
 //	sessiond-bench [flags]          full comparison (make bench)
 //	sessiond-bench -quick [flags]   smoke run: one round, small counts
+//	sessiond-bench -suite replication [flags]
+//	                                sessiond single node and 3-node cluster
+//	                                vs redis-server with the AOF (make bench-repl)
 //	sessiond-bench mix [flags]      only the session-mix load generator,
 //	                                against a running server; prints JSON
 //	sessiond-bench gomaxprocs       print runtime.GOMAXPROCS(0)
@@ -71,6 +74,7 @@ func runMix(ctx context.Context, args []string) error {
 // options are the comparison's command-line flags.
 type options struct {
 	quick                               bool
+	suite                               string
 	rounds, requests, requestsPipelined int
 	clients, keys, valueSize            int
 	pipelines, workloads                string
@@ -84,6 +88,10 @@ type options struct {
 	out                                 string
 }
 
+// replRoundsBudget is -rounds-budget's default for the replication
+// suite, whose rounds run three servers per case and a slower cluster.
+const replRoundsBudget = 25 * time.Minute
+
 // quickDefaults are the values -quick uses for flags not given
 // explicitly: a smoke run that takes well under a minute.
 var quickDefaults = map[string]string{
@@ -91,6 +99,8 @@ var quickDefaults = map[string]string{
 }
 
 func (o *options) register(fs *flag.FlagSet) {
+	fs.StringVar(&o.suite, "suite", bench.SuiteCompare, "compare: sessiond vs redis-server without persistence, and memory; "+
+		"replication: sessiond single node and 3-node cluster vs redis-server with appendonly yes, appendfsync everysec")
 	fs.BoolVar(&o.quick, "quick", false, "smoke run: 1 round, -n 20000, -np 100000, -mix-time 1s, -mem-sessions 100000 (explicit flags win)")
 	fs.IntVar(&o.rounds, "rounds", 3, "rounds; each runs every workload on a fresh redis and a fresh sessiond, order alternating")
 	fs.IntVar(&o.requests, "n", 150_000, "requests per redis-benchmark run at pipeline 1 (and mix operation cap)")
@@ -99,10 +109,11 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.pipelines, "pipelines", "1,16", "comma-separated pipeline depths")
 	fs.IntVar(&o.keys, "r", 100_000, "random keys per dataset (redis-benchmark -r); prepopulated")
 	fs.IntVar(&o.valueSize, "d", 64, "bytes of the SET/SETEX value")
-	fs.StringVar(&o.workloads, "workloads", "all", "comma-separated subset of SET,GET,HSET,HGETALL,SETEX,EXPIRE,MIX")
+	fs.StringVar(&o.workloads, "workloads", "all", "comma-separated subset of SET,GET,HSET,HGETALL,SETEX,EXPIRE,MIX; "+
+		"all means "+bench.ReplWorkloads+" for the replication suite, where GET and HGETALL run only at the deepest pipeline")
 	fs.DurationVar(&o.mixTime, "mix-time", 3*time.Second, "time bound of each session-mix run")
 	fs.DurationVar(&o.timeout, "timeout", 90*time.Second, "a run still going after this is stopped and reported failed")
-	fs.DurationVar(&o.roundsBudget, "rounds-budget", 11*time.Minute, "start no round that would end the rounds after this; 0 for no bound")
+	fs.DurationVar(&o.roundsBudget, "rounds-budget", 11*time.Minute, "start no round that would end the rounds after this (25m for the replication suite); 0 for no bound")
 	fs.IntVar(&o.memSessions, "mem-sessions", 1_000_000, "sessions loaded for the memory comparison; 0 skips it")
 	fs.IntVar(&o.memTTL, "mem-ttl", 3600, "TTL in seconds of the memory comparison's sessions")
 	fs.StringVar(&o.serverCPU, "server-cpu", "0", "taskset -c CPU list for the servers")
@@ -125,6 +136,7 @@ func parseOptions(args []string) (*options, error) {
 	o.register(fs)
 	fs.Usage = func() {
 		fmt.Fprintln(fs.Output(), "usage: sessiond-bench [flags]      compare sessiond with redis-server (see bench/README.md)")
+		fmt.Fprintln(fs.Output(), "       sessiond-bench -suite replication [flags]  single node and 3-node cluster vs redis-server with the AOF")
 		fmt.Fprintln(fs.Output(), "       sessiond-bench mix [flags]  run only the session-mix load generator (mix -h)")
 		fs.PrintDefaults()
 	}
@@ -134,9 +146,12 @@ func parseOptions(args []string) (*options, error) {
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected argument %q", fs.Arg(0))
 	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if o.suite == bench.SuiteReplication && !set["rounds-budget"] {
+		o.roundsBudget = replRoundsBudget
+	}
 	if o.quick {
-		set := map[string]bool{}
-		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 		for name, v := range quickDefaults {
 			if !set[name] {
 				if err := fs.Set(name, v); err != nil {
@@ -144,6 +159,9 @@ func parseOptions(args []string) (*options, error) {
 				}
 			}
 		}
+	}
+	if o.suite != bench.SuiteCompare && o.suite != bench.SuiteReplication {
+		return nil, fmt.Errorf("-suite must be %s or %s", bench.SuiteCompare, bench.SuiteReplication)
 	}
 	if o.rounds < 1 || o.requests < 1 || o.requestsPipelined < 1 || o.clients < 1 || o.keys < 1 {
 		return nil, errors.New("-rounds, -n, -np, -c and -r must be positive")
@@ -168,7 +186,11 @@ func (o *options) config() (bench.Config, error) {
 		}
 		pipelines = append(pipelines, n)
 	}
-	workloads, err := bench.SelectWorkloads(bench.Workloads(strings.Repeat("v", o.valueSize)), o.workloads)
+	names := o.workloads
+	if o.suite == bench.SuiteReplication && (strings.TrimSpace(names) == "" || strings.EqualFold(strings.TrimSpace(names), "all")) {
+		names = bench.ReplWorkloads
+	}
+	workloads, err := bench.SelectWorkloads(bench.Workloads(strings.Repeat("v", o.valueSize)), names)
 	if err != nil {
 		return cfg, err
 	}
@@ -195,9 +217,15 @@ func (o *options) config() (bench.Config, error) {
 	if err != nil {
 		return cfg, err
 	}
+	redis, sessiond := bench.RedisSpec(o.redisServer, strings.Fields(o.redisArgs)), bench.SessiondSpec(o.sessiond, strings.Fields(o.sessiondArgs))
+	var clu bench.ClusterSpec
+	if o.suite == bench.SuiteReplication {
+		redis, sessiond = bench.RedisAOFSpec(o.redisServer, strings.Fields(o.redisArgs)), bench.SessiondRaftSpec(o.sessiond, strings.Fields(o.sessiondArgs))
+		clu = bench.SessiondClusterSpec(o.sessiond, strings.Fields(o.sessiondArgs))
+		o.memSessions = 0
+	}
 	return bench.Config{
-		Redis:          bench.RedisSpec(o.redisServer, strings.Fields(o.redisArgs)),
-		Sessiond:       bench.SessiondSpec(o.sessiond, strings.Fields(o.sessiondArgs)),
+		Suite: o.suite, Redis: redis, Sessiond: sessiond, Cluster: clu,
 		RedisBenchmark: o.redisBenchmark, Taskset: o.taskset,
 		ServerCPU: o.serverCPU, ClientCPU: o.clientCPU, Self: self,
 		Rounds: o.rounds, Clients: o.clients, Pipelines: pipelines, Keys: o.keys,
@@ -218,7 +246,11 @@ func runCompare(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	rep, runErr := bench.Run(ctx, cfg)
+	run := bench.Run
+	if cfg.Suite == bench.SuiteReplication {
+		run = bench.RunReplication
+	}
+	rep, runErr := run(ctx, cfg)
 	fmt.Print(bench.Markdown(rep))
 	path, err := bench.WriteFiles(o.out, rep)
 	if err != nil {

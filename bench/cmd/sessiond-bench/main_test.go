@@ -23,6 +23,11 @@ func TestParseOptions(t *testing.T) {
 		{name: "mix time not below timeout", args: []string{"-mix-time", "2m"}, wantErr: true},
 		{name: "zero rounds", args: []string{"-rounds", "0"}, wantErr: true},
 		{name: "stray argument", args: []string{"now"}, wantErr: true},
+		{name: "replication suite", args: []string{"-suite", "replication", "-quick"}, rounds: 1, n: 20_000, np: 100_000, mem: 100_000,
+			mixTime: time.Second, wantQuick: true, wantBudget: replRoundsBudget},
+		{name: "replication suite explicit budget", args: []string{"-suite", "replication", "-rounds-budget", "5m"}, rounds: 3, n: 150_000,
+			np: 1_000_000, mem: 1_000_000, mixTime: 3 * time.Second, wantBudget: 5 * time.Minute},
+		{name: "unknown suite", args: []string{"-suite", "raft"}, wantErr: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -79,21 +79,31 @@ func readBytes(b []byte) ([]byte, []byte, error) {
 	return b[k : k+int(n)], b[k+int(n):], nil
 }
 
-// decodeOps calls fn for each encoded op of an entryOps body.
+// opCount returns the number of ops an entryOps body announces.
+func opCount(body []byte) int {
+	n, k := binary.Uvarint(body)
+	if k <= 0 || n > uint64(len(body)) {
+		return 0
+	}
+	return int(n)
+}
+
+// decodeOps calls fn for each encoded op of an entryOps body. The op
+// passed to fn is reused for the next one.
 func decodeOps(body []byte, fn func(op *shard.Op)) error {
 	n, k := binary.Uvarint(body)
 	if k <= 0 || n > uint64(len(body)) {
 		return fmt.Errorf("%w: bad op count", ErrCorrupt)
 	}
 	body = body[k:]
+	var op shard.Op
 	for i := uint64(0); i < n; i++ {
 		var ob []byte
 		var err error
 		if ob, body, err = readBytes(body); err != nil {
 			return err
 		}
-		op, err := shard.Decode(ob)
-		if err != nil {
+		if op, err = shard.Decode(ob); err != nil {
 			return fmt.Errorf("%w: op %d: %w", ErrCorrupt, i, err)
 		}
 		if fn != nil {
@@ -181,7 +191,7 @@ func (f *fsm) applyCommand(l *raft.Log) interface{} {
 	}
 	switch typ {
 	case entryOps:
-		var res []shard.Result
+		res := make([]shard.Result, 0, opCount(body))
 		err = decodeOps(body, func(op *shard.Op) {
 			res = append(res, f.store.Apply(op))
 		})

@@ -154,6 +154,8 @@ type Group struct {
 	stop    chan struct{}
 	wg      sync.WaitGroup
 
+	entries      atomic.Uint64 // op entries proposed by this node (group commit: ops/entries per entry)
+	ops          atomic.Uint64 // ops in those entries
 	readyTerm    atomic.Uint64 // term in which this leader applied everything before it
 	transferring atomic.Bool   // TransferLeadership is running: take no new ops
 	reads        readBatcher
@@ -486,6 +488,7 @@ func (g *Group) batch() {
 	defer g.wg.Done()
 	const maxBytes = 4 << 20
 	var spare []*call
+	var prev *pendingBatch
 	for {
 		select {
 		case <-g.wake:
@@ -501,6 +504,15 @@ func (g *Group) batch() {
 				c.ready <- struct{}{}
 			}
 			return
+		}
+		// One entry in flight at a time: while it is being stored,
+		// replicated and applied, the next one fills up. Proposing
+		// every op as soon as it arrives would instead split a wave of
+		// clients into many small entries, each paying the full cost of
+		// a log write.
+		if prev != nil {
+			prev.once.Do(prev.finish)
+			prev = nil
 		}
 		g.qmu.Lock()
 		q := g.queue
@@ -520,11 +532,14 @@ func (g *Group) batch() {
 				data = binary.AppendUvarint(data, uint64(len(c.enc)))
 				data = append(data, c.enc...)
 			}
+			g.entries.Add(1)
+			g.ops.Add(uint64(n))
 			b := &pendingBatch{n: n, f: g.raft.Apply(sealEntry(data, entryOps), g.cfg.ApplyTimeout)}
 			for i, c := range calls {
 				c.batch, c.slot = b, i
 				c.ready <- struct{}{}
 			}
+			prev = b
 		}
 		spare = q[:0]
 	}
@@ -662,6 +677,8 @@ type Status struct {
 	Voters        []string      // IDs, in configuration order
 	Fsync         Fsync
 	Linearizable  bool
+	Entries       uint64 // op entries this node proposed
+	Ops           uint64 // ops in them (Ops/Entries: the group-commit batch size)
 }
 
 // Status returns the group's current state.
@@ -680,6 +697,8 @@ func (g *Group) Status() Status {
 		SnapshotIndex: u("last_snapshot_index"),
 		Fsync:         g.cfg.Fsync,
 		Linearizable:  g.cfg.Linearizable,
+		Entries:       g.entries.Load(),
+		Ops:           g.ops.Load(),
 	}
 	switch {
 	case g.raft.State() == raft.Leader:

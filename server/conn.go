@@ -360,16 +360,19 @@ func (c *client) execData(cmd *command, args [][]byte) {
 		return
 	}
 	op.Now = now
+	// The op lives in the client so that handing it on does not cost a
+	// heap allocation per command.
+	c.op = op
 	if g := c.s.group; g != nil && op.Kind.IsWrite() && c.multi == nil && !c.inLocalRetry {
-		if p, err := g.Submit(&op); err == nil {
+		p, err := g.Submit(&c.op)
+		c.op = shard.Op{}
+		if err == nil {
 			c.inflight = append(c.inflight, inflight{cmd: cmd, late: late, p: p})
 			return
 		}
 		c.settle() // not the leader: answer what is in flight, then forward
+		c.op = op
 	}
-	// The op lives in the client so that handing it to the Applier
-	// interface does not cost a heap allocation per command.
-	c.op = op
 	if !op.Kind.IsWrite() {
 		c.op.Scratch = c.vals[:0]
 	}

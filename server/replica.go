@@ -507,6 +507,8 @@ func (s *Server) infoRaft(b *infoBuilder) {
 	}
 	b.kv("raft_last_contact_ms", lc)
 	b.kv("raft_voters", strings.Join(st.Voters, ","))
+	b.kv("raft_proposed_entries", st.Entries)
+	b.kv("raft_proposed_ops", st.Ops)
 	b.kv("raft_appendfsync", st.Fsync.String())
 	rc := "lease"
 	if st.Linearizable {

@@ -154,10 +154,11 @@ type Group struct {
 	stop    chan struct{}
 	wg      sync.WaitGroup
 
-	entries      atomic.Uint64 // op entries proposed by this node (group commit: ops/entries per entry)
-	ops          atomic.Uint64 // ops in those entries
-	readyTerm    atomic.Uint64 // term in which this leader applied everything before it
-	transferring atomic.Bool   // TransferLeadership is running: take no new ops
+	entries      atomic.Uint64                // op entries proposed by this node (group commit: ops/entries per entry)
+	ops          atomic.Uint64                // ops in those entries
+	readyTerm    atomic.Uint64                // term in which this leader applied everything before it
+	transferring atomic.Bool                  // TransferLeadership is running: take no new ops
+	last         atomic.Pointer[pendingBatch] // the newest entry proposed
 	reads        readBatcher
 
 	closeOnce sync.Once
@@ -175,11 +176,12 @@ type call struct {
 
 // pendingBatch is one log entry in flight.
 type pendingBatch struct {
-	n    int
-	f    raft.ApplyFuture
-	once sync.Once
-	res  []shard.Result
-	err  error
+	n        int
+	f        raft.ApplyFuture
+	once     sync.Once
+	finished atomic.Bool
+	res      []shard.Result
+	err      error
 }
 
 // Open opens (or creates) the group's storage under cfg.Dir, checks every
@@ -433,10 +435,13 @@ func (g *Group) Submit(op *shard.Op) (Pending, error) {
 	c := g.calls.Get().(*call)
 	c.enc = shard.AppendEncode(c.enc[:0], op)
 	g.qmu.Lock()
-	if g.qclosed {
+	if g.qclosed || g.transferring.Load() {
 		g.qmu.Unlock()
 		g.calls.Put(c)
-		return Pending{}, ErrClosed
+		if g.qclosed {
+			return Pending{}, ErrClosed
+		}
+		return Pending{}, ErrNotLeader
 	}
 	g.queue = append(g.queue, c)
 	g.qmu.Unlock()
@@ -464,9 +469,13 @@ func (p Pending) Wait() (shard.Result, error) {
 	return res, err
 }
 
+// done reports whether the batch's outcome is known.
+func (b *pendingBatch) done() bool { return b.finished.Load() }
+
 // finish waits for the batch's log entry to be applied (the first
 // waiter does, the others wait on its once) and keeps the outcome.
 func (b *pendingBatch) finish() {
+	defer b.finished.Store(true)
 	if b.f == nil {
 		return // err already set: never proposed
 	}
@@ -540,6 +549,7 @@ func (g *Group) batch() {
 				c.ready <- struct{}{}
 			}
 			prev = b
+			g.last.Store(b)
 		}
 		spare = q[:0]
 	}
@@ -733,8 +743,25 @@ func (g *Group) TransferLeadership() error {
 	if f.Error() != nil || len(f.Configuration().Servers) < 2 {
 		return nil
 	}
-	g.transferring.Store(true)
+	g.qmu.Lock()
+	g.transferring.Store(true) // Submit checks it under qmu
+	g.qmu.Unlock()
 	defer g.transferring.Store(false)
+	// Let what was already submitted commit first: Raft refuses new
+	// entries during a transfer, and those would be answered errors.
+	deadline := time.Now().Add(2 * time.Second)
+	for time.Now().Before(deadline) {
+		if b := g.last.Load(); b != nil {
+			b.once.Do(b.finish)
+		}
+		g.qmu.Lock()
+		idle := len(g.queue) == 0
+		g.qmu.Unlock()
+		if idle && (g.last.Load() == nil || g.last.Load().done()) {
+			break
+		}
+		time.Sleep(time.Millisecond) // the batcher is proposing the rest, bounded
+	}
 	if err := g.raft.LeadershipTransfer().Error(); err != nil {
 		return fmt.Errorf("leadership transfer: %w", err)
 	}

@@ -13,16 +13,18 @@ import (
 	"github.com/redis/go-redis/v9"
 
 	"sessiond/replication"
+	"sessiond/ttl"
 )
 
 // testCluster is a cluster of in-process nodes: real TCP on 127.0.0.1:0,
 // real raft-boltdb under t.TempDir().
 type testCluster struct {
-	t     *testing.T
-	nodes []*testNode
-	peers string
-	tune  func(*replication.Config)
-	cfg   Config
+	t       *testing.T
+	nodes   []*testNode
+	peers   string
+	tune    func(*replication.Config)
+	cfg     Config
+	nodeCfg func(i int, c *Config) // per-node changes, may be nil
 }
 
 type testNode struct {
@@ -45,11 +47,16 @@ func fastRaft(rc *replication.Config) {
 
 // startCluster starts n nodes that form one group.
 func startCluster(t *testing.T, n int, cfg Config, tune func(*replication.Config)) *testCluster {
+	return startClusterWith(t, n, cfg, nil, tune)
+}
+
+// startClusterWith is startCluster with per-node configuration changes.
+func startClusterWith(t *testing.T, n int, cfg Config, nodeCfg func(i int, c *Config), tune func(*replication.Config)) *testCluster {
 	t.Helper()
 	if testing.Short() {
 		t.Skip("multi-node test skipped in -short mode")
 	}
-	tc := &testCluster{t: t, tune: tune, cfg: cfg}
+	tc := &testCluster{t: t, tune: tune, cfg: cfg, nodeCfg: nodeCfg}
 	var peers []string
 	for i := 0; i < n; i++ {
 		st, err := replication.Listen("127.0.0.1:0", "")
@@ -96,6 +103,13 @@ func (tc *testCluster) open(tn *testNode) {
 	}
 	cfg := tc.cfg
 	cfg.NodeID, cfg.Dir, cfg.Peers = tn.id, tn.dir, tc.peers
+	if tc.nodeCfg != nil {
+		for i, o := range tc.nodes {
+			if o == tn {
+				tc.nodeCfg(i, &cfg)
+			}
+		}
+	}
 	tune := func(rc *replication.Config) {
 		fastRaft(rc)
 		if tc.tune != nil {
@@ -472,5 +486,120 @@ func TestClusterSnapshotCatchUp(t *testing.T) {
 	}
 	if n, _ := tc.client(f).DBSize(ctx).Result(); n != 50+600+6 {
 		t.Fatalf("DBSIZE on the caught-up follower = %d", n)
+	}
+}
+
+// TestClusterSlowerClockNeverResurrects: a leader whose clock runs ahead
+// lets a key expire; after it dies, a new leader whose clock is 10 s
+// behind must not show the key again, because the old leader's time went
+// through the log (its reap, or its idle time tick).
+func TestClusterSlowerClockNeverResurrects(t *testing.T) {
+	base := time.Unix(1_800_000_000, 0)
+	clocks := []*ttl.FakeClock{ttl.NewFakeClock(base), ttl.NewFakeClock(base), ttl.NewFakeClock(base)}
+	tc := startClusterWith(t, 3, Config{}, func(i int, c *Config) { c.Clock = clocks[i] }, nil)
+	l := tc.leader()
+	var li int
+	for i, tn := range tc.nodes {
+		if tn == l {
+			li = i
+		}
+	}
+	clocks[li].Advance(10 * time.Second)
+	ctx := context.Background()
+	lc := tc.client(l)
+	if err := lc.Set(ctx, "sess", "v", time.Second).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := lc.HSet(ctx, "h", "keep", "1", "gone", "2").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := lc.Do(ctx, "HPEXPIRE", "h", 1000, "FIELDS", 1, "gone").Err(); err != nil {
+		t.Fatal(err)
+	}
+	tc.converge()
+	clocks[li].Advance(2 * time.Second) // both deadlines pass on the leader only
+	want := base.Add(12 * time.Second).UnixMilli()
+	deadline := time.Now().Add(20 * time.Second)
+	for _, tn := range tc.nodes {
+		for tn.node.Server.Store().LastNow() < want {
+			if time.Now().After(deadline) {
+				t.Fatalf("%s never applied the leader's time", tn.id)
+			}
+			time.Sleep(10 * time.Millisecond) // polling for the reaper's op, bounded
+		}
+	}
+	tc.stop(l)
+	nl := tc.leader()
+	nc := tc.client(nl)
+	if n, err := nc.Exists(ctx, "sess").Result(); err != nil || n != 0 {
+		t.Fatalf("new leader (clock 10 s behind): EXISTS sess = %d, %v", n, err)
+	}
+	if got, err := nc.HGetAll(ctx, "h").Result(); err != nil || len(got) != 1 || got["keep"] != "1" {
+		t.Fatalf("new leader: HGETALL h = %v, %v", got, err)
+	}
+}
+
+// TestClusterGracefulLeaderStop: a leader stopped the SIGTERM way hands
+// its leadership over first, so clients of the other nodes see no error.
+func TestClusterGracefulLeaderStop(t *testing.T) {
+	tc := startCluster(t, 3, Config{}, nil)
+	l := tc.leader()
+	var clients []*redis.Client
+	for _, tn := range tc.nodes {
+		if tn != l {
+			clients = append(clients, tc.client(tn))
+		}
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	errs := make(chan error, 100)
+	var acked sync.Map
+	for ci, c := range clients {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; i < 100000; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				k := fmt.Sprintf("g%d:%d", ci, i)
+				if err := c.Set(ctx, k, "v", 0).Err(); err != nil {
+					errs <- fmt.Errorf("SET %s through a follower: %w", k, err)
+					return
+				}
+				acked.Store(k, true)
+			}
+		}()
+	}
+	count := func() int {
+		n := 0
+		acked.Range(func(any, any) bool { n++; return true })
+		return n
+	}
+	deadline := time.Now().Add(30 * time.Second)
+	for count() < 100 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond) // polling for progress, bounded
+	}
+	if err := l.node.Shutdown(); err != nil {
+		t.Fatalf("graceful shutdown: %v", err)
+	}
+	<-l.done
+	l.node, l.stream = nil, nil
+	before := count()
+	for count() < before+100 && time.Now().Before(deadline) {
+		time.Sleep(5 * time.Millisecond) // polling for progress, bounded
+	}
+	close(stop)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+	if count() < before+100 {
+		t.Fatalf("writes stalled after the leader stopped: %d then %d", before, count())
 	}
 }

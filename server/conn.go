@@ -62,6 +62,11 @@ func (c *client) settle() {
 		f := &c.inflight[i]
 		res, err := f.p.Wait()
 		if err != nil {
+			if errors.Is(err, replication.ErrNotLeader) && c.info.nameIs(forwarderName) {
+				// Never appended: the forwarding node retries elsewhere.
+				c.w.errorText(errNotLeaderForwarded)
+				continue
+			}
 			c.replicationError(err)
 			continue
 		}

@@ -235,6 +235,9 @@ func (s *Server) startBackground() {
 	}()
 }
 
+// timeTick is how often (Unix ms) an idle leader replicates its clock.
+const timeTick = 250
+
 // reapDue proposes one reap op for up to max due keys. Only the leader
 // reaps; the op goes through the Applier like any write.
 func (s *Server) reapDue(now int64, max int) int {
@@ -244,6 +247,15 @@ func (s *Server) reapDue(now int64, max int) int {
 	start := int(s.stats.reaperCycles.Add(1))
 	keys := s.store.DueKeys(now, max, start)
 	if len(keys) == 0 {
+		if s.group != nil && now-s.store.LastNow() >= timeTick {
+			// Nothing written for a while: replicate the leader's time
+			// anyway, so that a new leader with a slower clock never
+			// shows a key this one already considered expired.
+			op := shard.Op{Kind: shard.KindReap, Now: now}
+			if _, err := s.applier.Apply(s.ctx, &op); err != nil {
+				s.log.Debug("time tick failed", "err", err)
+			}
+		}
 		return 0
 	}
 	op := shard.Op{Kind: shard.KindReap, Now: now, Args: keys}

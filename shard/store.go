@@ -127,6 +127,10 @@ func New(cfg Config) *Store {
 	return s
 }
 
+// LastNow returns the highest Op.Now applied so far (Unix ms): the store
+// judges expiry at no earlier time than this.
+func (s *Store) LastNow() int64 { return s.lastNow.Load() }
+
 // Stats returns the store's counters.
 func (s *Store) Stats() *Stats { return &s.stats }
 

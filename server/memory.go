@@ -178,6 +178,7 @@ func (s *Server) startMemoryLoop() {
 		tick := time.NewTicker(memoryLoopInterval)
 		defer tick.Stop()
 		var rel releaseState
+		var gcSet int
 		for {
 			select {
 			case <-s.ctx.Done():
@@ -191,8 +192,37 @@ func (s *Server) startMemoryLoop() {
 				}
 			}
 			s.maybeReleaseMemory(&rel)
+			s.adjustGC(&gcSet)
 		}
 	}()
+}
+
+// gcHeadroom is the least heap growth the collector is allowed between
+// cycles. GOGC=40 alone makes a small dataset collect every few MiB of
+// allocation: under write load (each Raft entry allocates its encoding
+// several times) the collector then costs a quarter of the core. With
+// GOGC at least gcHeadroom/dataset, a small store trades up to 64 MiB of
+// RSS for that CPU, and a large one keeps GOGC=40.
+const gcHeadroom = 64 << 20
+
+// adjustGC raises GOGC above gcPercent while the dataset is small (see
+// gcHeadroom). It only acts when the server manages the collector and
+// GOGC is not set in the environment; *last is the value it last set.
+func (s *Server) adjustGC(last *int) {
+	if !s.config().ManageGC || os.Getenv("GOGC") != "" {
+		return
+	}
+	_, dataset := s.usedMemory()
+	want := gcPercent
+	if dataset > 0 && gcHeadroom*100/dataset > int64(want) {
+		want = int(min(gcHeadroom*100/dataset, 1000))
+	} else if dataset <= 0 {
+		want = 1000
+	}
+	if *last == 0 || want > *last*11/10 || want < *last*9/10 {
+		debug.SetGCPercent(want)
+		*last = want
+	}
 }
 
 // Returning memory to the OS after a burst: see maybeReleaseMemory.

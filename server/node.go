@@ -103,6 +103,21 @@ func OpenNode(cfg Config, ln net.Listener, opt NodeOptions) (*Node, error) {
 	return &Node{Server: srv, Group: g}, nil
 }
 
+// WaitSingleLeader waits, up to timeout, until a node whose group has
+// this node as its only voter leads and has applied its log, so that a
+// freshly started single node answers its first command at once. It
+// returns at once for a node of a larger group (which needs its peers).
+func (n *Node) WaitSingleLeader(timeout time.Duration) {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		st := n.Group.Status()
+		if len(st.Voters) != 1 || n.Group.Ready() {
+			return
+		}
+		time.Sleep(5 * time.Millisecond) // polling for the election, bounded
+	}
+}
+
 // Shutdown stops the node gracefully: a leader first hands its
 // leadership to another voter (so clients of the other nodes see no
 // error), then the server stops and Raft shuts down.

@@ -18,6 +18,7 @@ import (
 	"os/signal"
 	"strconv"
 	"syscall"
+	"time"
 
 	"sessiond/server"
 )
@@ -76,6 +77,7 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	srv := node.Server
+	node.WaitSingleLeader(10 * time.Second)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	errc := make(chan error, 1)

@@ -131,7 +131,7 @@ func TestGoRedisReplyTypes(t *testing.T) {
 }
 
 // infoSections are the sections a plain INFO prints, in Redis 7's order.
-var infoSections = []string{"Server", "Clients", "Memory", "Persistence", "Stats", "Replication", "CPU", "Modules", "Errorstats", "Cluster", "Keyspace"}
+var infoSections = []string{"Server", "Clients", "Memory", "Persistence", "Stats", "Replication", "CPU", "Modules", "Errorstats", "Cluster", "Keyspace", "Raft"}
 
 // checkInfo checks a plain INFO reply the way monitoring tools parse it:
 // CRLF lines, each a "# Section" header, a "field:value" or empty; the

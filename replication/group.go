@@ -577,6 +577,11 @@ func (g *Group) Ready() bool {
 	return t != 0 && g.IsLeader() && t == g.raft.CurrentTerm()
 }
 
+// LeaseReadOK reports, without blocking or allocating, whether a read
+// may be answered locally now: lease mode and a ready leader. When it
+// says false, call ReadBarrier.
+func (g *Group) LeaseReadOK() bool { return !g.cfg.Linearizable && g.Ready() }
+
 // ReadBarrier returns nil when the local store may answer a read that
 // arrived before the call: this node leads, has applied its predecessors'
 // entries, and (in linearizable mode) a quorum confirmed its leadership

@@ -229,7 +229,7 @@ func (c *client) replicationError(err error) {
 // after its read barrier.
 func (c *client) readBarrier() error {
 	g := c.s.group
-	if g == nil || c.readonly && !g.IsLeader() {
+	if g == nil || c.readonly && !g.IsLeader() || g.LeaseReadOK() {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(c.s.ctx, forwardWait)

@@ -490,6 +490,10 @@ func (b *pendingBatch) finish() {
 	}
 }
 
+// batchWait is how long the batcher may wait for a wave of clients to
+// come back before it proposes a short entry (see batch).
+const batchWait = 100 * time.Microsecond
+
 // batch turns the queued calls into log entries: everything queued while
 // the previous entry was being handed to Raft goes into the next one
 // (group commit).
@@ -521,6 +525,17 @@ func (g *Group) batch() {
 		// a log write.
 		if prev != nil {
 			prev.once.Do(prev.finish)
+			// The clients the previous entry answered are sending their
+			// next commands: when it was large and few ops are queued
+			// yet, give them a moment to join this entry.
+			if prev.n >= 8 {
+				g.qmu.Lock()
+				short := len(g.queue) < prev.n/2
+				g.qmu.Unlock()
+				if short {
+					time.Sleep(batchWait)
+				}
+			}
 			prev = nil
 		}
 		g.qmu.Lock()

@@ -153,6 +153,17 @@ func (tc *testCluster) leader() *testNode {
 	return nil
 }
 
+// follower returns a running node other than l.
+func (tc *testCluster) follower(l *testNode) *testNode {
+	for _, tn := range tc.nodes {
+		if tn != l && tn.node != nil {
+			return tn
+		}
+	}
+	tc.t.Fatal("no follower running")
+	return nil
+}
+
 // client returns a go-redis client of tn that never retries by itself.
 func (tc *testCluster) client(tn *testNode) *redis.Client {
 	c := redis.NewClient(&redis.Options{Addr: tn.addr, MaxRetries: -1, DisableIdentity: true,
@@ -307,13 +318,7 @@ func TestClusterFailoverKeepsAcknowledgedWrites(t *testing.T) {
 func TestClusterFollowerForwardsAndReadonly(t *testing.T) {
 	tc := startCluster(t, 3, Config{}, nil)
 	l := tc.leader()
-	var f *testNode
-	for _, tn := range tc.nodes {
-		if tn != l {
-			f = tn
-			break
-		}
-	}
+	f := tc.follower(l)
 	ctx := context.Background()
 	fc := tc.client(f)
 	if err := fc.Set(ctx, "k", "v", 0).Err(); err != nil {
@@ -438,13 +443,7 @@ func TestClusterSnapshotCatchUp(t *testing.T) {
 		rc.MaxBatchOps = 4
 	})
 	l := tc.leader()
-	var f *testNode
-	for _, tn := range tc.nodes {
-		if tn != l {
-			f = tn
-			break
-		}
-	}
+	f := tc.follower(l)
 	ctx := context.Background()
 	lc := tc.client(l)
 	for i := 0; i < 50; i++ {

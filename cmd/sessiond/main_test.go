@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -13,10 +12,11 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
+
+	"sessiond/internal/proctest"
 )
 
 // buildBinary builds bin/sessiond into a temporary directory.
@@ -35,30 +35,11 @@ func buildBinary(t *testing.T) string {
 // freePort returns a TCP port that was free a moment ago.
 func freePort(t *testing.T) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ports, err := proctest.FreePorts(1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
-}
-
-// lockedBuffer collects a process's output for the test to read.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
+	return ports[0]
 }
 
 // command sends one RESP command on conn and returns the raw reply,
@@ -121,7 +102,7 @@ func TestBinaryConfigAndShutdown(t *testing.T) {
 	if err := os.WriteFile(conf, []byte(content), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	stderr := &lockedBuffer{}
+	stderr := &proctest.Output{}
 	cmd := exec.Command(bin, conf, "--port", strconv.Itoa(port), "--maxmemory", "2mb", "--requirepass", "pw")
 	cmd.Stderr = stderr
 	cmd.Stdout = stderr

@@ -1,7 +1,6 @@
 package cluster
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"flag"
@@ -12,11 +11,12 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"sessiond/internal/proctest"
 )
 
 // serverBin is the sessiond binary under test. TestMain sets it once,
@@ -64,25 +64,6 @@ type quietLogger struct{}
 
 func (quietLogger) Printf(context.Context, string, ...any) {}
 
-// syncBuffer is a bytes.Buffer safe for the concurrent writes of a
-// process's stdout and stderr.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 // run is one incarnation of a node's process.
 type run struct {
 	cmd  *exec.Cmd
@@ -108,8 +89,8 @@ type node struct {
 	port     int
 	raftPort int
 	dir      string
-	args     []string    // the full command line after the binary
-	log      *syncBuffer // stdout and stderr of every incarnation
+	args     []string         // the full command line after the binary
+	log      *proctest.Output // stdout and stderr of every incarnation
 	cur      *run
 	starts   int
 }
@@ -174,17 +155,12 @@ func (n *node) waitPing(timeout time.Duration) bool {
 }
 
 // freePorts returns k distinct ports that were free on 127.0.0.1 a
-// moment ago (all probed at once, so they differ).
+// moment ago.
 func freePorts(t testing.TB, k int) []int {
 	t.Helper()
-	ports := make([]int, 0, k)
-	for range k {
-		ln, err := net.Listen("tcp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatalf("probe port: %v", err)
-		}
-		defer ln.Close()
-		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
+	ports, err := proctest.FreePorts(k)
+	if err != nil {
+		t.Fatal(err)
 	}
 	return ports
 }
@@ -210,7 +186,7 @@ func startNodes(t testing.TB, ids []string, peers bool, extra ...string) []*node
 		var peerList []string
 		for i, id := range ids {
 			nodes[i] = &node{id: id, port: ports[2*i], raftPort: ports[2*i+1],
-				dir: filepath.Join(base, fmt.Sprintf("%s-%d", id, attempt)), log: &syncBuffer{}}
+				dir: filepath.Join(base, fmt.Sprintf("%s-%d", id, attempt)), log: &proctest.Output{}}
 			peerList = append(peerList, fmt.Sprintf("%s=127.0.0.1:%d", id, nodes[i].raftPort))
 		}
 		for _, n := range nodes {

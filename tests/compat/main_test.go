@@ -17,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"sessiond/internal/proctest"
 )
 
 // serverBin is the server binary under test. TestMain sets it once, before
@@ -66,32 +68,13 @@ func runMain(m *testing.M) int {
 	return m.Run()
 }
 
-// syncBuffer is a bytes.Buffer safe for the concurrent writes of a
-// process's stdout and stderr.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
-
 // node is one running server process.
 type node struct {
 	addr string // 127.0.0.1:port
 	port int
 	dir  string
 	cmd  *exec.Cmd
-	log  *syncBuffer // the process's stdout and stderr
+	log  *proctest.Output // the process's stdout and stderr
 	done chan struct{}
 	err  error // the process's exit status; valid once done is closed
 
@@ -104,12 +87,11 @@ func (n *node) pid() int { return n.cmd.Process.Pid }
 // freePort returns a port that was free on 127.0.0.1 a moment ago.
 func freePort(t testing.TB) int {
 	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	ports, err := proctest.FreePorts(1)
 	if err != nil {
-		t.Fatalf("probe port: %v", err)
+		t.Fatal(err)
 	}
-	defer ln.Close()
-	return ln.Addr().(*net.TCPAddr).Port
+	return ports[0]
 }
 
 // startNode starts the server under test on a free loopback port with a
@@ -142,7 +124,7 @@ func launch(t testing.TB, wd string, args []string, dir string) *node {
 			port: port,
 			dir:  dir,
 			cmd:  exec.Command(serverBin, argv...),
-			log:  &syncBuffer{},
+			log:  &proctest.Output{},
 			done: make(chan struct{}),
 		}
 		n.cmd.Dir = wd

@@ -3,6 +3,7 @@ package server
 import (
 	"bytes"
 	"errors"
+	"hash/maphash"
 	"io"
 	"net"
 	"os"
@@ -35,6 +36,11 @@ type client struct {
 	lastWrite    uint64       // applied index after this connection's last write (WAIT)
 	inLocalRetry bool         // forward found this node leading: no second retry
 	inflight     []inflight   // pipelined writes submitted to the group, replies pending
+	inflightKeys []uint64     // hashes of the keys those writes name
+	inflightAll  bool         // one of them names no key (FLUSHALL): every read waits
+	pendOut      []byte       // replies of reads answered while writes were in flight
+	early        bool         // answerEarly is running
+	keySeed      maphash.Seed
 
 	info clientInfo
 
@@ -47,9 +53,11 @@ type client struct {
 // not written yet: a pipeline of writes is submitted at once and goes
 // into one log entry instead of one round trip each.
 type inflight struct {
-	cmd  *command
-	late *errIfFound
-	p    replication.Pending
+	cmd        *command
+	late       *errIfFound
+	p          replication.Pending
+	read       bool // a read answered early: its reply is pendOut[start:end]
+	start, end int
 }
 
 // maxInflight bounds the writes one connection has in flight.
@@ -58,8 +66,15 @@ const maxInflight = 512
 // settle waits for the connection's in-flight writes and writes their
 // replies, in order. Anything that writes a reply calls it first.
 func (c *client) settle() {
+	if c.early {
+		return
+	}
 	for i := range c.inflight {
 		f := &c.inflight[i]
+		if f.read {
+			c.w.b = append(c.w.b, c.pendOut[f.start:f.end]...)
+			continue
+		}
 		res, err := f.p.Wait()
 		if err != nil {
 			if errors.Is(err, replication.ErrNotLeader) && c.info.nameIs(forwarderName) {
@@ -75,6 +90,72 @@ func (c *client) settle() {
 	}
 	clear(c.inflight)
 	c.inflight = c.inflight[:0]
+	c.inflightKeys = c.inflightKeys[:0]
+	c.inflightAll = false
+	if cap(c.pendOut) > idleReplyBuf {
+		c.pendOut = nil
+	} else {
+		c.pendOut = c.pendOut[:0]
+	}
+}
+
+// keyHash hashes a key for inflightKeys.
+func (c *client) keyHash(k []byte) uint64 { return maphash.Bytes(c.keySeed, k) }
+
+// forKeys calls fn for each key argument of cmd (its key positions).
+func forKeys(cmd *command, args [][]byte, fn func(k []byte)) {
+	if cmd.first <= 0 {
+		return
+	}
+	last := cmd.last
+	if last < 0 {
+		last += len(args)
+	}
+	for i := cmd.first; i <= last && i < len(args); i += max(cmd.step, 1) {
+		fn(args[i])
+	}
+}
+
+// readCanPass reports whether a read may be answered now, ahead of the
+// connection's in-flight writes: it names keys, none of which those
+// writes name, and this node may answer reads locally. Its reply is then
+// held back (answerEarly) so that replies stay in order. A pipeline of
+// session reads and writes on different keys thus waits once, not once
+// per write.
+func (c *client) readCanPass(cmd *command, args [][]byte) bool {
+	if cmd == nil || cmd.parse == nil || cmd.has(flagWrite) || cmd.first <= 0 || c.inflightAll ||
+		c.multi != nil || !c.authed || !cmd.arityOK(len(args)) || len(c.inflight) >= maxInflight ||
+		len(c.pendOut) >= replyFlushSize ||
+		c.s.group == nil || !c.s.group.LeaseReadOK() {
+		return false
+	}
+	clash := false
+	forKeys(cmd, args, func(k []byte) {
+		h := c.keyHash(k)
+		for _, w := range c.inflightKeys {
+			if w == h {
+				clash = true
+			}
+		}
+	})
+	return !clash
+}
+
+// answerEarly runs a read while writes are in flight, keeping its reply
+// in pendOut until settle writes it in its place.
+func (c *client) answerEarly(cmd *command, args [][]byte) {
+	out := c.w.b
+	c.w.b = c.pendOut
+	start := len(c.w.b)
+	c.early = true // settle must not run inside: it would write into pendOut
+	c.execData(cmd, args)
+	c.early = false
+	c.pendOut = c.w.b
+	c.w.b = out
+	if len(c.pendOut) > start && c.pendOut[start] == '-' {
+		c.s.stats.errorReplies.Add(1)
+	}
+	c.inflight = append(c.inflight, inflight{read: true, start: start, end: len(c.pendOut)})
 }
 
 // multiState is a transaction being queued by MULTI.
@@ -86,12 +167,13 @@ type multiState struct {
 func newClient(s *Server, nc net.Conn) *client {
 	cfg := s.config()
 	c := &client{
-		s:      s,
-		id:     s.nextID.Add(1),
-		nc:     nc,
-		addr:   nc.RemoteAddr().String(),
-		laddr:  nc.LocalAddr().String(),
-		authed: cfg.RequirePass == "",
+		s:       s,
+		id:      s.nextID.Add(1),
+		nc:      nc,
+		addr:    nc.RemoteAddr().String(),
+		laddr:   nc.LocalAddr().String(),
+		authed:  cfg.RequirePass == "",
+		keySeed: maphash.MakeSeed(),
 	}
 	c.rd = newReader(nc, cfg.ProtoMaxBulkLen, func() bool { return c.authed })
 	c.info.multiLen.Store(-1)
@@ -245,6 +327,11 @@ func (c *client) dispatch(args [][]byte) {
 	cmd := c.lookup(args[0])
 	if len(c.inflight) > 0 && !(cmd != nil && cmd.parse != nil && cmd.has(flagWrite) && c.multi == nil &&
 		c.authed && cmd.arityOK(len(args)) && len(c.inflight) < maxInflight) {
+		if c.readCanPass(cmd, args) {
+			c.info.setLastCmd(&cmd.name, c.batchNow)
+			c.answerEarly(cmd, args)
+			return
+		}
 		c.settle()
 	}
 	errsBefore := len(c.w.b)
@@ -373,6 +460,10 @@ func (c *client) execData(cmd *command, args [][]byte) {
 		c.op = shard.Op{}
 		if err == nil {
 			c.inflight = append(c.inflight, inflight{cmd: cmd, late: late, p: p})
+			if cmd.first <= 0 {
+				c.inflightAll = true
+			}
+			forKeys(cmd, args, func(k []byte) { c.inflightKeys = append(c.inflightKeys, c.keyHash(k)) })
 			return
 		}
 		c.settle() // not the leader: answer what is in flight, then forward

@@ -1,0 +1,73 @@
+package server
+
+import (
+	"bufio"
+	"io"
+	"net"
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+)
+
+// TestReplicatedPipelineOrder sends one pipeline of writes and reads,
+// some on keys the writes name (they must wait for them) and some not
+// (they may be answered ahead, their replies held back), to a Raft
+// node: every reply must be the one Redis gives, in order.
+func TestReplicatedPipelineOrder(t *testing.T) {
+	tc := startCluster(t, 1, Config{}, nil)
+	l := tc.leader()
+	nc, err := net.Dial("tcp", l.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	steps := []struct{ cmd, want string }{
+		{"SET other o", "+OK"},
+		{"SET a 1", "+OK"},
+		{"GET a", "$1\r\n1"},
+		{"SET a 2", "+OK"},
+		{"GET other", "$1\r\no"},
+		{"GET a", "$1\r\n2"},
+		{"GET b", "$-1"},
+		{"HSET h f v", ":1"},
+		{"HGETALL other", "-WRONGTYPE Operation against a key holding the wrong kind of value"},
+		{"HGETALL h", "*2\r\n$1\r\nf\r\n$1\r\nv"},
+		{"INCR n", ":1"},
+		{"INCR n", ":2"},
+		{"GET n", "$1\r\n2"},
+		{"EXISTS a b other", ":2"},
+		{"FLUSHALL", "+OK"},
+		{"GET other", "$-1"},
+		{"SET a 3", "+OK"},
+		{"PING", "+PONG"},
+		{"GET a", "$1\r\n3"},
+	}
+	var req, want strings.Builder
+	for round := 0; round < 20; round++ {
+		for _, s := range steps {
+			f := strings.Fields(s.cmd)
+			req.WriteString("*" + strconv.Itoa(len(f)) + "\r\n")
+			for _, a := range f {
+				req.WriteString("$" + strconv.Itoa(len(a)) + "\r\n" + a + "\r\n")
+			}
+			want.WriteString(s.want + "\r\n")
+		}
+	}
+	nc.SetDeadline(time.Now().Add(30 * time.Second))
+	if _, err := nc.Write([]byte(req.String())); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, want.Len())
+	if _, err := io.ReadFull(bufio.NewReader(nc), got); err != nil {
+		t.Fatalf("reading replies: %v (got %q)", err, got)
+	}
+	if string(got) != want.String() {
+		g, w := strings.Split(string(got), "\r\n"), strings.Split(want.String(), "\r\n")
+		for i := range w {
+			if i >= len(g) || g[i] != w[i] {
+				t.Fatalf("reply line %d: got %q, want %q", i, g[min(i, len(g)-1)], w[i])
+			}
+		}
+	}
+}

@@ -5,7 +5,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"math"
 	"net"
 	"slices"
@@ -265,14 +264,9 @@ func ReplCases(workloads []Workload, pipelines []int) []ReplCase {
 // recorded in the report; RunReplication returns an error only when ctx
 // is cancelled, with the report of what was done so far.
 func RunReplication(ctx context.Context, cfg Config) (*Report, error) {
-	r := &runner{cfg: cfg, value: strings.Repeat("v", cfg.ValueSize), log: cfg.Log}
-	if r.log == nil {
-		r.log = io.Discard
-	}
-	rep := &Report{Started: time.Now(), Config: cfg, Env: r.env(ctx)}
+	r, rep := newRun(ctx, cfg)
 	defer func() {
-		rep.Env.LoadEnd = loadAverage()
-		rep.Finished = time.Now()
+		rep.finish()
 		rep.ReplRows = SummarizeRepl(rep.Samples)
 	}()
 	cases := ReplCases(cfg.Workloads, cfg.Pipelines)
@@ -463,14 +457,7 @@ func markdownRepl(rep *Report) string {
 		version(e.RedisVersion), version(e.SessiondVersion), c.Cluster.Nodes, c.Cluster.Nodes, c.ServerCPU, e.SessiondGOMAXPROCS,
 		strings.TrimPrefix(e.BenchmarkVersion, "redis-benchmark "), c.ClientCPU)
 	fmt.Fprintf(&b, "%s, %d CPUs, load average %s at the start and %s at the end.\n\n", cmp.Or(e.CPUModel, "unknown CPU"), e.NumCPU, e.LoadStart, e.LoadEnd)
-	done := 0
-	for _, s := range rep.Samples {
-		done = max(done, s.Round)
-	}
-	rounds := fmt.Sprintf("%d rounds", done)
-	if done == 1 {
-		rounds = "1 round"
-	}
+	rounds := rep.roundsDone()
 	fmt.Fprintf(&b, "Median of %s; every run on fresh servers (order rotating), prepopulated with the %s keys its workload reads or overwrites; %d clients; "+
 		"%s requests per run at P1, %s when pipelined; MIX is 80%% HGETALL, 20%% HSET + EXPIRE, bounded at %s. "+
 		"Ratio = req/s over redis-aof's (above 1 is better).\n\n",

@@ -194,14 +194,7 @@ func Markdown(rep *Report) string {
 		version(e.RedisVersion), version(e.SessiondVersion), e.SessiondGOMAXPROCS, c.ServerCPU,
 		strings.TrimPrefix(e.BenchmarkVersion, "redis-benchmark "), c.ClientCPU)
 	fmt.Fprintf(&b, "%s, %d CPUs, load average %s at the start and %s at the end.\n\n", cmp.Or(e.CPUModel, "unknown CPU"), e.NumCPU, e.LoadStart, e.LoadEnd)
-	done := 0
-	for _, s := range rep.Samples {
-		done = max(done, s.Round)
-	}
-	rounds := fmt.Sprintf("%d rounds", done)
-	if done == 1 {
-		rounds = "1 round"
-	}
+	rounds := rep.roundsDone()
 	fmt.Fprintf(&b, "Median of %s (server order alternating, a fresh server per pass); %d clients; pipeline %s; %s random keys per dataset, prepopulated; %s requests per run at P1, %s when pipelined. ",
 		rounds, c.Clients, strings.Join(pipelines, " and "), thousands(int64(c.Keys)), thousands(int64(c.Requests)), thousands(int64(c.RequestsPipelined)))
 	fmt.Fprintf(&b, "MIX is 80%% HGETALL, 20%% HSET of one field + EXPIRE (one operation, two commands), from the Go generator, bounded at %s. ", c.MixTime)
@@ -300,4 +293,16 @@ func WriteFiles(dir string, rep *Report) (string, error) {
 		return "", err
 	}
 	return base + ".json", nil
+}
+
+// roundsDone says how many rounds the samples cover ("3 rounds").
+func (rep *Report) roundsDone() string {
+	done := 0
+	for _, s := range rep.Samples {
+		done = max(done, s.Round)
+	}
+	if done == 1 {
+		return "1 round"
+	}
+	return fmt.Sprintf("%d rounds", done)
 }

@@ -138,6 +138,21 @@ func (r *runner) logf(format string, args ...any) {
 	fmt.Fprintf(r.log, format+"\n", args...)
 }
 
+// newRun returns a runner for cfg and the report it fills in.
+func newRun(ctx context.Context, cfg Config) (*runner, *Report) {
+	r := &runner{cfg: cfg, value: strings.Repeat("v", cfg.ValueSize), log: cfg.Log}
+	if r.log == nil {
+		r.log = io.Discard
+	}
+	return r, &Report{Started: time.Now(), Config: cfg, Env: r.env(ctx)}
+}
+
+// finish records the end of a run.
+func (rep *Report) finish() {
+	rep.Env.LoadEnd = loadAverage()
+	rep.Finished = time.Now()
+}
+
 // Run performs the comparison cfg describes: Rounds rounds (fewer when
 // RoundsBudget runs out), each a pass on a fresh redis-server and a pass
 // on a fresh sessiond (redis first in odd rounds, sessiond first in even
@@ -145,14 +160,9 @@ func (r *runner) logf(format string, args ...any) {
 // not returned as errors; Run returns an error only when ctx is
 // cancelled, with the report of what was done so far.
 func Run(ctx context.Context, cfg Config) (*Report, error) {
-	r := &runner{cfg: cfg, value: strings.Repeat("v", cfg.ValueSize), log: cfg.Log}
-	if r.log == nil {
-		r.log = io.Discard
-	}
-	rep := &Report{Started: time.Now(), Config: cfg, Env: r.env(ctx)}
+	r, rep := newRun(ctx, cfg)
 	defer func() {
-		rep.Env.LoadEnd = loadAverage()
-		rep.Finished = time.Now()
+		rep.finish()
 		rep.Rows = Summarize(rep.Samples)
 	}()
 	var lastRound time.Duration

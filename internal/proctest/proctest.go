@@ -5,8 +5,12 @@ package proctest
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
 	"sync"
 )
 
@@ -46,4 +50,21 @@ func FreePorts(k int) ([]int, error) {
 		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
 	}
 	return ports, nil
+}
+
+// BuildSessiond builds cmd/sessiond into dir (with the race detector when
+// race is set) and returns the binary's path. The build's output goes to
+// os.Stderr.
+func BuildSessiond(ctx context.Context, dir string, race bool) (string, error) {
+	bin := filepath.Join(dir, "sessiond")
+	args := []string{"build", "-o", bin}
+	if race {
+		args = append(args, "-race") // the server then reports data races and exits 66
+	}
+	build := exec.CommandContext(ctx, "go", append(args, "sessiond/cmd/sessiond")...)
+	build.Stdout, build.Stderr = os.Stderr, os.Stderr
+	if err := build.Run(); err != nil {
+		return "", fmt.Errorf("building sessiond: %w", err)
+	}
+	return bin, nil
 }

@@ -9,7 +9,6 @@ import (
 	"net"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -52,17 +51,10 @@ func runMain(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(dir)
-	serverBin = filepath.Join(dir, "sessiond")
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
 	defer cancel()
-	args := []string{"build", "-o", serverBin}
-	if os.Getenv("COMPAT_RACE") == "1" {
-		args = append(args, "-race") // the server reports data races and exits 66
-	}
-	build := exec.CommandContext(ctx, "go", append(args, "sessiond/cmd/sessiond")...)
-	build.Stdout, build.Stderr = os.Stderr, os.Stderr
-	if err := build.Run(); err != nil {
-		fmt.Fprintln(os.Stderr, "compat: building sessiond:", err)
+	if serverBin, err = proctest.BuildSessiond(ctx, dir, os.Getenv("COMPAT_RACE") == "1"); err != nil {
+		fmt.Fprintln(os.Stderr, "compat:", err)
 		return 1
 	}
 	return m.Run()

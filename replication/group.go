@@ -159,6 +159,7 @@ type Group struct {
 	readyTerm    atomic.Uint64                // term in which this leader applied everything before it
 	transferring atomic.Bool                  // TransferLeadership is running: take no new ops
 	last         atomic.Pointer[pendingBatch] // the newest entry proposed
+	taking       atomic.Bool                  // the batcher holds ops it has not proposed yet
 	reads        readBatcher
 
 	closeOnce sync.Once
@@ -541,6 +542,7 @@ func (g *Group) batch() {
 		g.qmu.Lock()
 		q := g.queue
 		g.queue = spare[:0]
+		g.taking.Store(len(q) > 0) // TransferLeadership: taken, not yet proposed
 		g.qmu.Unlock()
 		for len(q) > 0 {
 			n, size := 0, 0
@@ -566,6 +568,7 @@ func (g *Group) batch() {
 			prev = b
 			g.last.Store(b)
 		}
+		g.taking.Store(false)
 		spare = q[:0]
 	}
 }
@@ -775,7 +778,7 @@ func (g *Group) TransferLeadership() error {
 			b.once.Do(b.finish)
 		}
 		g.qmu.Lock()
-		idle := len(g.queue) == 0
+		idle := len(g.queue) == 0 && !g.taking.Load()
 		g.qmu.Unlock()
 		if idle && (g.last.Load() == nil || g.last.Load().done()) {
 			break

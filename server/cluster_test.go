@@ -602,3 +602,55 @@ func TestClusterGracefulLeaderStop(t *testing.T) {
 		t.Fatalf("writes stalled after the leader stopped: %d then %d", before, count())
 	}
 }
+
+// TestClusterFollowerExecKeepsPoolClean: connection-state commands queued
+// in a transaction sent to a follower (HELLO 3, CLIENT SETNAME) must not
+// change the pooled connections the follower forwards other clients'
+// commands on.
+func TestClusterFollowerExecKeepsPoolClean(t *testing.T) {
+	tc := startCluster(t, 3, Config{}, nil)
+	f := tc.follower(tc.leader())
+	ctx := context.Background()
+	fc := tc.client(f)
+	if err := fc.HSet(ctx, "h", "a", "1").Err(); err != nil {
+		t.Fatal(err)
+	}
+	conn := fc.Conn()
+	defer conn.Close()
+	for i := 0; i < 3; i++ {
+		_, err := conn.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			p.Do(ctx, "CLIENT", "SETNAME", "renamed")
+			p.Set(ctx, "k", "v", 0)
+			return nil
+		})
+		if err != nil {
+			t.Fatalf("MULTI through a follower: %v", err)
+		}
+	}
+	// The leader-side connection that ran CLIENT SETNAME is closed, not
+	// pooled for other clients' commands.
+	lc := tc.client(tc.leader())
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		list, err := lc.ClientList(ctx).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(list, "name=renamed ") {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("a forwarded transaction's renamed connection stayed open on the leader:\n%s", list)
+		}
+		time.Sleep(10 * time.Millisecond) // polling for the close, bounded
+	}
+	for i := 0; i < 20; i++ {
+		got, err := fc.HGetAll(ctx, "h").Result()
+		if err != nil || got["a"] != "1" {
+			t.Fatalf("HGETALL through the follower after forwarded transactions: %v, %v", got, err)
+		}
+		if n, err := fc.Set(ctx, fmt.Sprint("after", i), "x", 0).Result(); err != nil || n != "OK" {
+			t.Fatalf("SET through the follower: %q, %v", n, err)
+		}
+	}
+}

@@ -40,6 +40,7 @@ type client struct {
 	inflightAll  bool         // one of them names no key (FLUSHALL): every read waits
 	pendOut      []byte       // replies of reads answered while writes were in flight
 	early        bool         // answerEarly is running
+	forwardAlone bool         // forward on a connection of its own (forwardExec)
 	keySeed      maphash.Seed
 
 	info clientInfo
@@ -75,18 +76,18 @@ func (c *client) settle() {
 			c.w.b = append(c.w.b, c.pendOut[f.start:f.end]...)
 			continue
 		}
+		mark := len(c.w.b)
 		res, err := f.p.Wait()
-		if err != nil {
-			if errors.Is(err, replication.ErrNotLeader) && c.info.nameIs(forwarderName) {
-				// Never appended: the forwarding node retries elsewhere.
-				c.w.errorText(errNotLeaderForwarded)
-				continue
-			}
+		switch {
+		case err != nil:
 			c.replicationError(err)
-			continue
+		default:
+			c.lastWrite = c.s.group.AppliedIndex()
+			c.w.resultOrLateError(f.cmd, res, f.late)
 		}
-		c.lastWrite = c.s.group.AppliedIndex()
-		c.w.resultOrLateError(f.cmd, res, f.late)
+		if len(c.w.b) > mark && c.w.b[mark] == '-' {
+			c.s.stats.errorReplies.Add(1)
+		}
 	}
 	clear(c.inflight)
 	c.inflight = c.inflight[:0]

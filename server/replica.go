@@ -122,7 +122,7 @@ func (c *client) forward(args [][]byte, write bool, local func()) {
 		case ok:
 			ctx, cancel := context.WithDeadline(s.ctx, time.Now().Add(forwardIOTimeout))
 			mark := len(c.w.b)
-			out, sent, err := s.up.do(ctx, addr, proto, args, c.w.b)
+			out, sent, err := c.forwardOnce(ctx, addr, proto, args)
 			cancel()
 			if err == nil {
 				if strings.HasPrefix(string(out[mark:]), "-"+errNotLeaderForwarded) {
@@ -166,7 +166,9 @@ func (c *client) forwardExec(queued [][][]byte, watches []shard.Watch) {
 		args = append(args, strconv.AppendInt(nil, int64(len(q)), 10))
 		args = append(args, q...)
 	}
+	c.forwardAlone = true
 	c.forward(args, true, func() { cmdSessiondExec(c, args) })
+	c.forwardAlone = false
 }
 
 // cmdSessiondExec runs a transaction a follower forwarded (see
@@ -209,12 +211,32 @@ func cmdSessiondExec(c *client, args [][]byte) {
 	cmdExec(c, nil)
 }
 
+// forwardOnce sends args to the leader at addr. A forwarded transaction
+// goes over a connection of its own that is closed afterwards: commands
+// queued in it (HELLO, CLIENT SETNAME, READONLY...) run on the leader's
+// side of that connection and must not leak into the shared pool.
+func (c *client) forwardOnce(ctx context.Context, addr string, proto int, args [][]byte) ([]byte, bool, error) {
+	if !c.forwardAlone {
+		return c.s.up.do(ctx, addr, proto, args, c.w.b)
+	}
+	uc, err := c.s.up.pin(ctx, addr, proto)
+	if err != nil {
+		return c.w.b, false, err
+	}
+	defer uc.release(false)
+	return uc.do(ctx, args, c.w.b)
+}
+
 // forwardIOTimeout bounds one forwarded request.
 const forwardIOTimeout = 10 * time.Second
 
-// replicationError answers an Applier or read-barrier error.
+// replicationError answers an Applier or read-barrier error. On a
+// forwarding node's connection, "not appended" is answered so that the
+// forwarding node retries elsewhere.
 func (c *client) replicationError(err error) {
 	switch {
+	case errors.Is(err, replication.ErrNotLeader) && c.info.nameIs(forwarderName):
+		c.w.errorText(errNotLeaderForwarded)
 	case errors.Is(err, replication.ErrUnknownOutcome):
 		c.w.errorText(errUnknownOutcome)
 	case errors.Is(err, replication.ErrNotLeader), errors.Is(err, replication.ErrClosed):

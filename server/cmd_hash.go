@@ -40,6 +40,7 @@ const hrandMaxCount = 1 << 23
 // when Redis looks the key up first: WRONGTYPE if the key holds another
 // type, else err.
 func (c *client) hashArgErr(key []byte, err error) error {
+	c.settle() // the key's type may be changing in this connection's in-flight writes
 	r := c.s.store.Read(&shard.Op{Kind: shard.KindHLen, Key: key})
 	if r.Kind == shard.RErr {
 		return r.Err

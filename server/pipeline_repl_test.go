@@ -37,6 +37,8 @@ func TestReplicatedPipelineOrder(t *testing.T) {
 		{"INCR n", ":2"},
 		{"GET n", "$1\r\n2"},
 		{"EXISTS a b other", ":2"},
+		{"SET hx x", "+OK"},
+		{"HEXPIRE hx 10 FIELDS 2 a", "-WRONGTYPE Operation against a key holding the wrong kind of value"},
 		{"FLUSHALL", "+OK"},
 		{"GET other", "$-1"},
 		{"SET a 3", "+OK"},

@@ -3,7 +3,6 @@ package server
 import (
 	"context"
 	"fmt"
-	"net"
 	"strings"
 	"sync"
 	"testing"
@@ -50,23 +49,7 @@ func (a *logApplier) last() shard.Op {
 func TestConfigLimitsStampedIntoOps(t *testing.T) {
 	clock := ttl.NewFakeClock(time.Unix(1_700_000_000, 0))
 	a := &logApplier{leader: shard.New(shard.Config{Clock: clock}), replica: shard.New(shard.Config{Clock: clock, Stripes: 1})}
-	srv, err := New(Config{Clock: clock}, a.leader, a)
-	if err != nil {
-		t.Fatalf("New: %v", err)
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatalf("listen: %v", err)
-	}
-	done := make(chan error, 1)
-	go func() { done <- srv.Serve(ln) }()
-	t.Cleanup(func() {
-		srv.Close()
-		if err := <-done; err != nil {
-			t.Errorf("Serve: %v", err)
-		}
-	})
-	ts := &testServer{Server: srv, addr: ln.Addr().String(), clock: clock}
+	ts := startServerWith(t, Config{Clock: clock}, a.leader, a)
 	c := ts.goRedis(t, 2)
 	ctx := context.Background()
 	do := func(args ...any) (any, error) { return c.Do(ctx, args...).Result() }

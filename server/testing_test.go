@@ -7,6 +7,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"sessiond/shard"
 	"sessiond/ttl"
 )
 
@@ -21,13 +22,21 @@ type testServer struct {
 // stops it when the test ends. A nil cfg.Clock gets a FakeClock, which
 // tests advance to expire keys.
 func startServer(t testing.TB, cfg Config) *testServer {
+	return startServerWith(t, cfg, nil, nil)
+}
+
+// startServerWith is startServer with a store and Applier of the test's
+// (nil: New makes them).
+func startServerWith(t testing.TB, cfg Config, store *shard.Store, applier Applier) *testServer {
 	t.Helper()
 	ts := &testServer{}
 	if cfg.Clock == nil {
 		ts.clock = ttl.NewFakeClock(time.Unix(1_700_000_000, 0))
 		cfg.Clock = ts.clock
+	} else if fc, ok := cfg.Clock.(*ttl.FakeClock); ok {
+		ts.clock = fc
 	}
-	srv, err := New(cfg, nil, nil)
+	srv, err := New(cfg, store, applier)
 	if err != nil {
 		t.Fatalf("New: %v", err)
 	}

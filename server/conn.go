@@ -447,10 +447,16 @@ func (c *client) execData(cmd *command, args [][]byte) {
 	now := c.now()
 	op, err := cmd.parse(c, args, now)
 	var late *errIfFound
-	if err != nil && !errors.As(err, &late) {
-		c.settle()
-		c.w.err(err)
-		return
+	if err != nil {
+		// A separate variable: errors.As makes its target escape, and
+		// late must not cost a heap allocation on every command.
+		var e *errIfFound
+		if !errors.As(err, &e) {
+			c.settle()
+			c.w.err(err)
+			return
+		}
+		late = e
 	}
 	op.Now = now
 	// The op lives in the client so that handing it on does not cost a

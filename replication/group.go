@@ -18,6 +18,7 @@ import (
 	"github.com/hashicorp/go-hclog"
 	"github.com/hashicorp/raft"
 	raftboltdb "github.com/hashicorp/raft-boltdb/v2"
+	"go.etcd.io/bbolt"
 
 	"sessiond/shard"
 )
@@ -224,7 +225,12 @@ func (g *Group) openStorage() error {
 		return fmt.Errorf("replication: open stable store: %w", err)
 	}
 	logPath := filepath.Join(dir, "log.db")
-	if g.logs, err = raftboltdb.New(raftboltdb.Options{Path: logPath, NoSync: g.cfg.Fsync != FsyncAlways}); err != nil {
+	// The free-page list is not written on every commit (bolt rebuilds
+	// it by scanning the file on open): a commit of one entry then writes
+	// the entry's pages and the meta page, nothing proportional to how much
+	// log was truncated before it.
+	logOpts := &bbolt.Options{NoFreelistSync: true, FreelistType: bbolt.FreelistMapType, Timeout: time.Second}
+	if g.logs, err = raftboltdb.New(raftboltdb.Options{Path: logPath, NoSync: g.cfg.Fsync != FsyncAlways, BoltOptions: logOpts}); err != nil {
 		return fmt.Errorf("replication: open log %s: %w", logPath, err)
 	}
 	hl := hclog.New(&hclog.LoggerOptions{Name: "raft", Output: slogWriter{g.log}, Level: hclog.Warn})
@@ -318,7 +324,16 @@ func (g *Group) start() error {
 		g.trans.Close()
 		return fmt.Errorf("replication: %w", err)
 	}
-	r, err := raft.NewRaft(rc, g.fsm, g.logs, g.stable, g.snaps, g.trans)
+	// The newest entries stay in memory, so sending them to followers
+	// does not read them back from bolt and decode them once per
+	// follower. Entries are at most a few MiB (see batch); 64 of them
+	// cover any follower that keeps up.
+	logs, err := raft.NewLogCache(logCacheEntries, g.logs)
+	if err != nil {
+		g.trans.Close()
+		return fmt.Errorf("replication: %w", err)
+	}
+	r, err := raft.NewRaft(rc, g.fsm, logs, g.stable, g.snaps, g.trans)
 	if err != nil {
 		g.trans.Close()
 		return fmt.Errorf("replication: start raft: %w", err)
@@ -490,6 +505,10 @@ func (b *pendingBatch) finish() {
 		b.err = fmt.Errorf("%w: %d results for %d ops", ErrUnknownOutcome, len(b.res), b.n)
 	}
 }
+
+// logCacheEntries is how many of the newest log entries are kept in
+// memory for replication.
+const logCacheEntries = 64
 
 // batchWait is how long the batcher may wait for a wave of clients to
 // come back before it proposes a short entry (see batch).

@@ -28,6 +28,7 @@ var owners = map[string]string{
 	"github.com/hashicorp/raft":           "sessiond/replication",
 	"github.com/hashicorp/raft-boltdb/v2": "sessiond/replication",
 	"github.com/hashicorp/go-hclog":       "sessiond/replication",
+	"go.etcd.io/bbolt":                    "sessiond/replication",
 }
 
 func main() {

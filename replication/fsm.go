@@ -156,6 +156,8 @@ type fsm struct {
 
 	mu    sync.RWMutex
 	nodes map[string]string // node ID -> client address, replicated
+
+	ops []shard.Op // decoded ops of the entry being applied (FSM goroutine only)
 }
 
 func newFSM(store *shard.Store) *fsm {
@@ -191,13 +193,20 @@ func (f *fsm) applyCommand(l *raft.Log) interface{} {
 	}
 	switch typ {
 	case entryOps:
-		res := make([]shard.Result, 0, opCount(body))
-		err = decodeOps(body, func(op *shard.Op) {
-			res = append(res, f.store.Apply(op))
-		})
+		ops := f.ops[:0]
+		err = decodeOps(body, func(op *shard.Op) { ops = append(ops, *op) })
 		if err != nil {
 			panic(fmt.Sprintf("replication: log entry %d: %v", l.Index, err))
 		}
+		// Keys first, all at once, then the ops in order: see
+		// shard.Store.Prefetch.
+		f.store.Prefetch(ops)
+		res := make([]shard.Result, len(ops))
+		for i := range ops {
+			res[i] = f.store.Apply(&ops[i])
+		}
+		clear(ops) // the ops point into l.Data; keep none of it alive
+		f.ops = ops[:0]
 		return res
 	case entryNode:
 		id, addr, err := decodeNode(body)

@@ -96,6 +96,7 @@ type Store struct {
 	stripes []stripe
 	seq     atomic.Uint64 // versions handed to writes
 	lastNow atomic.Int64  // highest Op.Now applied: time never goes back
+	warmed  atomic.Int64  // keys Prefetch found (keeps its lookups observable)
 	stats   Stats
 }
 

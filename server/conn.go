@@ -7,6 +7,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"runtime"
 	"strings"
 	"time"
 
@@ -243,6 +244,15 @@ type connSource struct{ c *client }
 // Read reads from the connection.
 func (s connSource) Read(p []byte) (int, error) {
 	c := s.c
+	// The reader has consumed everything: usually this client is waiting
+	// for replies just written. Letting the other goroutines run first
+	// gives its next commands time to arrive, so the read below finds
+	// them instead of failing with EAGAIN and parking. Under SET
+	// pipeline 16 at 50 clients this took reads from 2.0 to 1.0 per
+	// reply write (one yield: 1.35); on an idle node it costs two
+	// yields that return at once.
+	runtime.Gosched()
+	runtime.Gosched()
 	c.nc.SetReadDeadline(c.deadline())
 	n, err := c.nc.Read(p)
 	c.s.stats.netInput.Add(int64(n))

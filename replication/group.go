@@ -811,6 +811,51 @@ func (g *Group) Status() Status {
 	return s
 }
 
+// Member is a voter of the group as this node knows it.
+type Member struct {
+	ID         string
+	RaftAddr   string // from the Raft configuration
+	ClientAddr string // recorded in the log; "" while not yet known
+}
+
+// Members returns the group's voters in configuration order, with the
+// client addresses the log records for them (this node's own is always
+// known).
+func (g *Group) Members() []Member {
+	f := g.raft.GetConfiguration()
+	if f.Error() != nil {
+		return nil
+	}
+	var out []Member
+	for _, sv := range f.Configuration().Servers {
+		m := Member{ID: string(sv.ID), RaftAddr: string(sv.Address)}
+		if m.ID == g.cfg.NodeID {
+			m.ClientAddr = g.cfg.ClientAddr
+		} else {
+			m.ClientAddr, _ = g.fsm.nodeAddr(m.ID)
+		}
+		out = append(out, m)
+	}
+	return out
+}
+
+// RecordNode records in the log that node id answers clients at addr, so
+// that every replica can name it (CLUSTER SLOTS, NODES). It does nothing
+// when the log already says so; only the leader can record
+// (ErrNotLeader otherwise).
+func (g *Group) RecordNode(id, addr string) error {
+	if a, ok := g.fsm.nodeAddr(id); ok && a == addr {
+		return nil
+	}
+	if !g.IsLeader() {
+		return ErrNotLeader
+	}
+	if err := g.raft.Apply(encodeNode(id, addr), g.cfg.ApplyTimeout).Error(); err != nil {
+		return classify(err)
+	}
+	return nil
+}
+
 // Snapshot asks Raft for a snapshot now and waits for it.
 func (g *Group) Snapshot() error {
 	if err := g.raft.Snapshot().Error(); err != nil && !errors.Is(err, raft.ErrNothingNewToSnapshot) {

@@ -59,9 +59,10 @@ deps-check:
 
 # cluster starts a local three-node cluster (ports 7001-7003, data in
 # ./cluster-data); cluster-stop stops it and keeps the data.
+# CLUSTER_FLAGS="--cluster-enabled yes" starts it in cluster mode.
 .PHONY: cluster cluster-stop
 cluster: build
-	./scripts/cluster.sh start
+	CLUSTER_FLAGS="$(CLUSTER_FLAGS)" ./scripts/cluster.sh start
 
 cluster-stop:
 	./scripts/cluster.sh stop

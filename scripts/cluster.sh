@@ -9,7 +9,8 @@
 # 17001-17003, node ids n1..n3. Data, logs and pid files live under dir
 # (default ./cluster-data): dir/n1/ holds n1's data, dir/n1.log its log,
 # dir/n1.pid its process id. The binary is bin/sessiond (SESSIOND_BIN
-# overrides it); `make cluster` builds it first.
+# overrides it); `make cluster` builds it first. CLUSTER_FLAGS adds flags
+# to every node's command line (e.g. "--cluster-enabled yes").
 #
 # stop signals exactly the processes named by the pid files (and only
 # when that pid still runs a sessiond): SIGTERM, then SIGKILL for a node
@@ -100,7 +101,7 @@ start() {
 		mkdir -p "$dir/$id"
 		nohup "$bin" --node-id "$id" --bind "$host" --port "$port" \
 			--raft-port "$(raft_port "$id")" --dir "$dir/$id" --peers "$peers" \
-			>>"$dir/$id.log" 2>&1 </dev/null &
+			${CLUSTER_FLAGS:-} >>"$dir/$id.log" 2>&1 </dev/null &
 		echo $! >"$dir/$id.pid"
 		echo "started $id (pid $!, port $port, log $dir/$id.log)"
 		started=$((started + 1))

@@ -153,9 +153,17 @@ func cmdHello(c *client, args [][]byte) {
 	c.w.bulk("id")
 	c.w.int(c.id)
 	c.w.bulk("mode")
-	c.w.bulk("standalone")
+	if c.s.clusterOn() {
+		c.w.bulk("cluster")
+	} else {
+		c.w.bulk("standalone")
+	}
 	c.w.bulk("role")
-	c.w.bulk("master")
+	if g := c.s.group; g != nil && !g.IsLeader() {
+		c.w.bulk("replica")
+	} else {
+		c.w.bulk("master")
+	}
 	c.w.bulk("modules")
 	c.w.array(0)
 }
@@ -167,7 +175,11 @@ func cmdSelect(c *client, args [][]byte) {
 		return
 	}
 	if n != 0 {
-		c.w.errorText("ERR DB index is out of range")
+		if c.s.clusterOn() {
+			c.w.errorText("ERR SELECT is not allowed in cluster mode")
+		} else {
+			c.w.errorText("ERR DB index is out of range")
+		}
 		return
 	}
 	c.w.ok()

@@ -70,6 +70,7 @@ func serverSubcommands() map[string][]*command {
 			sub("client|no-evict", 3, adm, admConn, cmdClientNoEvict),
 			sub("client|help", 2, help, connACL, cmdClientHelp),
 		},
+		"cluster": clusterSubcommands(),
 		"command": {
 			sub("command|count", 2, help, connACL, cmdCommandCount),
 			sub("command|info", -2, help, connACL, cmdCommandInfo),

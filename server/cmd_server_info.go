@@ -121,7 +121,11 @@ func (s *Server) infoSection(b *infoBuilder, name string) {
 	case "cpu":
 		infoCPU(b)
 	case "cluster":
-		b.kv("cluster_enabled", "0")
+		if s.clusterOn() {
+			b.kv("cluster_enabled", "1")
+		} else {
+			b.kv("cluster_enabled", "0")
+		}
 	case "keyspace":
 		if keys, volatile := s.store.Len(); keys > 0 {
 			b.kv("db0", fmt.Sprintf("keys=%d,expires=%d,avg_ttl=0", keys, volatile))
@@ -139,7 +143,11 @@ func (s *Server) infoServer(b *infoBuilder) {
 	b.kv("redis_git_sha1", "00000000")
 	b.kv("redis_git_dirty", "0")
 	b.kv("redis_build_id", "0")
-	b.kv("redis_mode", "standalone")
+	if s.clusterOn() {
+		b.kv("redis_mode", "cluster")
+	} else {
+		b.kv("redis_mode", "standalone")
+	}
 	b.kv("os", osName())
 	b.kv("arch_bits", strconv.IntSize)
 	b.kv("multiplexing_api", "go")

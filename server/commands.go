@@ -224,6 +224,8 @@ func (s *Server) commandTable() map[string]*command {
 		run(def("config", -2, flagAdmin|flagNoScript|flagLoading|flagStale, noKeys, "@admin @slow @dangerous"), cmdConfig),
 		run(def("command", -1, flagLoading|flagStale, noKeys, "@slow @connection"), cmdCommand),
 		run(def("client", -2, flagNoScript|flagLoading|flagStale, noKeys, "@slow @connection"), cmdClient),
+		run(def("cluster", -2, flagLoading|flagStale, noKeys, "@slow"), cmdCluster),
+		run(def("asking", 1, flagFast, noKeys, "@fast @connection"), cmdAsking),
 		run(def("time", 1, flagLoading|flagStale|flagFast, noKeys, "@fast"), cmdTime),
 		run(def("lastsave", 1, flagLoading|flagStale|flagFast, noKeys, "@admin @fast @dangerous"), cmdLastSave),
 	}

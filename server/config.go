@@ -33,6 +33,7 @@ type Config struct {
 	AnnounceIP      string // announce-ip: the IP peers and clients should use for this node
 	AppendFsync     string // appendfsync: always, everysec (default), no
 	ReadConsistency string // read-consistency: lease (default) or linearizable
+	ClusterEnabled  string // cluster-enabled: yes (Redis Cluster semantics, cluster.go) or no (default)
 
 	// ManageGC says the process's garbage collector settings are the
 	// server's: main calls TuneGC at start and sets it, so that CONFIG SET
@@ -78,6 +79,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.AppendFsync == "" {
 		c.AppendFsync = "everysec"
+	}
+	if c.ClusterEnabled == "" {
+		c.ClusterEnabled = "no"
 	}
 	if c.ReadConsistency == "" {
 		c.ReadConsistency = "lease"

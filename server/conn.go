@@ -365,6 +365,9 @@ func (c *client) dispatch(args [][]byte) {
 		c.reject(cmd, "NOAUTH Authentication required.")
 		return
 	}
+	if (cmd.first > 0 || cmd.name == "exec" || cmd.parse != nil && cmd.has(flagWrite)) && s.clusterOn() && !c.clusterRoute(cmd, args) {
+		return
+	}
 	if c.multi != nil && !cmd.has(flagMultiControl) {
 		if cmd.has(flagNoMulti) {
 			c.w.errorText("ERR Command not allowed inside a transaction")

@@ -46,6 +46,8 @@ func replicationDirectives() []directive {
 		}),
 		withMode(enumDirective("read-consistency", []string{"lease", "linearizable"},
 			func(c *Config) *string { return &c.ReadConsistency }, nil), immutable),
+		withMode(enumDirective("cluster-enabled", []string{"yes", "no"},
+			func(c *Config) *string { return &c.ClusterEnabled }, nil), immutable),
 	}
 }
 

@@ -50,6 +50,8 @@ type replicaLink struct {
 	port    int
 	offset  atomic.Uint64 // applied index the follower acknowledged
 	lastAck atomic.Int64  // Unix ms of the last ACK
+
+	recorded string // the client address last recorded in the log for it
 }
 
 // ackBoard lets WAIT sleep until some follower acknowledges.
@@ -86,6 +88,9 @@ func (c *client) routeRemote(cmd *command, args [][]byte) bool {
 	}
 	if c.readonly && !cmd.has(flagWrite) {
 		return false // READONLY: a replica read, answered locally
+	}
+	if c.s.clusterOn() {
+		return false // clusterRoute let it through: it runs here
 	}
 	c.forward(args, cmd.has(flagWrite), func() { c.execData(cmd, args) })
 	return true
@@ -251,7 +256,7 @@ func (c *client) replicationError(err error) {
 // after its read barrier.
 func (c *client) readBarrier() error {
 	g := c.s.group
-	if g == nil || c.readonly && !g.IsLeader() || g.LeaseReadOK() {
+	if g == nil || (c.readonly || c.s.clusterOn()) && !g.IsLeader() || g.LeaseReadOK() {
 		return nil
 	}
 	ctx, cancel := context.WithTimeout(c.s.ctx, forwardWait)
@@ -306,7 +311,39 @@ func cmdReplconf(c *client, args [][]byte) {
 			return
 		}
 	}
+	c.recordReplica()
 	c.w.ok()
+}
+
+// recordReplica has the leader record a linked follower's client address
+// in the log (once per link and address), so that every node can list it
+// in CLUSTER SLOTS and NODES.
+func (c *client) recordReplica() {
+	g := c.s.group
+	c.s.mu.Lock()
+	r := c.replica
+	var id, addr string
+	if r != nil && r.id != "" && r.port != 0 {
+		id, addr = r.id, net.JoinHostPort(r.ip, strconv.Itoa(r.port))
+		if r.recorded == addr {
+			id = ""
+		}
+	}
+	c.s.mu.Unlock()
+	if id == "" || g == nil || !g.IsLeader() {
+		return
+	}
+	c.s.wg.Add(1)
+	go func() {
+		defer c.s.wg.Done()
+		if err := g.RecordNode(id, addr); err != nil {
+			c.s.log.Debug("recording a follower's address failed", "node", id, "err", err)
+			return
+		}
+		c.s.mu.Lock()
+		r.recorded = addr
+		c.s.mu.Unlock()
+	}()
 }
 
 // setReplica marks the connection as a follower's link and changes its

@@ -533,8 +533,9 @@ func startSessiond(t *testing.T) string {
 }
 
 // startRedis starts redis-server on a free loopback port, without
-// persistence, in a temporary directory, and stops it when the test ends.
-func startRedis(t *testing.T) string {
+// persistence, in a temporary directory, with extra arguments appended,
+// and stops it when the test ends.
+func startRedis(t *testing.T, extra ...string) string {
 	t.Helper()
 	path, err := exec.LookPath("redis-server")
 	if err != nil {
@@ -545,7 +546,7 @@ func startRedis(t *testing.T) string {
 	}
 	var failures []string
 	for attempt := 0; attempt < 2; attempt++ { // a second try covers a port taken between probe and bind
-		addr, msg := launchRedis(t, path)
+		addr, msg := launchRedis(t, path, extra...)
 		if addr != "" {
 			return addr
 		}
@@ -575,7 +576,7 @@ func (lb *lockedBuffer) String() string {
 
 // launchRedis makes one attempt to start redis-server. It returns the
 // address once the server answers PING, or "" and what went wrong.
-func launchRedis(t *testing.T, path string) (addr, failure string) {
+func launchRedis(t *testing.T, path string, extra ...string) (addr, failure string) {
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return "", "probe a free port: " + err.Error()
@@ -590,6 +591,7 @@ func launchRedis(t *testing.T, path string) (addr, failure string) {
 		// and the compact-hash limit of the standard redis.conf (the
 		// compiled-in default, used without a config file, is 512).
 		"--databases", "1", "--hash-max-listpack-entries", "128")
+	cmd.Args = append(cmd.Args, extra...)
 	cmd.Dir = t.TempDir()
 	var out lockedBuffer
 	cmd.Stdout, cmd.Stderr = &out, &out

@@ -1,0 +1,174 @@
+package server
+
+import (
+	"crypto/sha1"
+	"encoding/hex"
+	"net"
+	"sort"
+	"strconv"
+	"time"
+
+	"sessiond/shard"
+)
+
+// Cluster mode (cluster-enabled yes): Redis Cluster's semantics over the
+// node's Raft group. Every slot belongs to the one group; its leader is
+// the master that serves them and its followers are the replicas. A key
+// whose slot is served elsewhere is answered -MOVED, keys of several
+// slots in one command -CROSSSLOT, as Redis Cluster does, so cluster
+// clients (redis-cli -c, go-redis ClusterClient, redis-benchmark
+// --cluster) route by themselves. CLUSTER's subcommands are in
+// cmd_cluster.go.
+
+// Redis Cluster's error replies.
+const (
+	errCrossSlot      = "CROSSSLOT Keys in request don't hash to the same slot"
+	errReplicaWrite   = "READONLY You can't write against a read only replica."
+	errClusterOff     = "ERR This instance has cluster support disabled"
+	clusterHealthyAck = 5 * time.Second // a follower not heard from for longer is left out of the leader's map
+)
+
+// clusterOn reports whether cluster-enabled is yes on a node with a Raft
+// group (every node OpenNode starts has one).
+func (s *Server) clusterOn() bool { return s.group != nil && s.config().ClusterEnabled == "yes" }
+
+// clusterRoute decides where a command runs in cluster mode. It answers
+// and returns false when the command must not run here: -CROSSSLOT when
+// its keys span slots, -MOVED when another node serves their slot (reads
+// on a READONLY connection are served by a replica), -CLUSTERDOWN while
+// no node serves it, -READONLY for a keyless write on a replica. A
+// refused command inside MULTI fails the transaction, as in Redis; EXEC
+// is checked over every queued command.
+func (c *client) clusterRoute(cmd *command, args [][]byte) bool {
+	if cmd.name == "exec" && c.multi == nil {
+		return true
+	}
+	slot, write, ok := -1, cmd.has(flagWrite), true
+	check := func(cmd *command, args [][]byte) {
+		forKeys(cmd, args, func(k []byte) {
+			switch s := shard.KeySlot(k); {
+			case slot < 0:
+				slot = s
+			case s != slot:
+				ok = false
+			}
+		})
+	}
+	exec := cmd.name == "exec"
+	if exec {
+		write = false
+		for _, q := range c.multi.queued {
+			if qc := c.lookup(q[0]); qc != nil {
+				check(qc, q)
+				write = write || qc.has(flagWrite)
+			}
+		}
+	} else {
+		check(cmd, args)
+	}
+	refuse := func(msg string) bool {
+		if exec {
+			c.endMulti()
+		} else {
+			c.abortMulti()
+		}
+		c.settle()
+		c.w.errorText(msg)
+		return false
+	}
+	if !ok {
+		return refuse(errCrossSlot)
+	}
+	g := c.s.group
+	if g.IsLeader() || c.readonly && !write {
+		return true
+	}
+	if slot < 0 {
+		if write && cmd.parse != nil {
+			return refuse(errReplicaWrite)
+		}
+		return true // keyless: answered by this node
+	}
+	id, addr, known := g.Leader()
+	if !known || id == g.NodeID() {
+		return refuse(errClusterDown)
+	}
+	return refuse("MOVED " + strconv.Itoa(slot) + " " + addr)
+}
+
+// clusterNode is one member of the cluster as CLUSTER SLOTS, SHARDS and
+// NODES show it.
+type clusterNode struct {
+	name   string // 40 hex digits (see clusterName)
+	host   string
+	port   int
+	cport  int    // the node's Raft port, shown as its cluster bus port
+	master bool   // leads the group
+	myself bool   //
+	offset uint64 // applied log index, where known
+	seen   int64  // Unix ms the node was last heard from; 0 for myself
+}
+
+// clusterName turns a Raft node ID into a Redis node name: IDs that are
+// already 40 hex digits (the generated ones) are kept, others are hashed,
+// so that every node derives the same name.
+func clusterName(id string) string {
+	if len(id) == 40 {
+		if _, err := hex.DecodeString(id); err == nil {
+			return id
+		}
+	}
+	sum := sha1.Sum([]byte(id))
+	return hex.EncodeToString(sum[:])
+}
+
+// clusterView is the cluster as this node sees it: the group's members
+// with a known client address, master first, then replicas by name. The
+// leader leaves out followers it has not heard from lately (Redis omits
+// failed replicas from CLUSTER SLOTS too); a follower lists every member.
+// ok is false while no leader is known: every slot is then unserved.
+func (s *Server) clusterView() (nodes []clusterNode, epoch uint64, ok bool) {
+	g := s.group
+	st := g.Status()
+	leaderID, _, known := g.Leader()
+	leading := g.IsLeader()
+	acks := map[string]replicaView{}
+	for _, r := range s.replicas() {
+		acks[r.id] = r
+	}
+	now := time.Now().UnixMilli()
+	for _, m := range g.Members() {
+		host, port, err := net.SplitHostPort(m.ClientAddr)
+		if err != nil {
+			continue // address not in the log yet
+		}
+		n := clusterNode{name: clusterName(m.ID), host: host, master: known && m.ID == leaderID, myself: m.ID == g.NodeID()}
+		n.port, _ = strconv.Atoi(port)
+		if _, rp, err := net.SplitHostPort(m.RaftAddr); err == nil {
+			n.cport, _ = strconv.Atoi(rp)
+		}
+		r, linked := acks[m.ID]
+		switch {
+		case n.myself:
+			n.offset = st.AppliedIndex
+		case n.master:
+			n.seen = now - max(int64(st.LastContact/time.Millisecond), 0)
+		case linked:
+			n.offset, n.seen = r.offset, r.lastAck
+		default:
+			n.seen = now
+		}
+		if leading && !n.myself && (!linked || now-n.seen > clusterHealthyAck.Milliseconds()) {
+			continue // a follower the leader does not hear from: not serving
+		}
+		nodes = append(nodes, n)
+	}
+	sort.SliceStable(nodes, func(i, j int) bool {
+		if nodes[i].master != nodes[j].master {
+			return nodes[i].master
+		}
+		return nodes[i].name < nodes[j].name
+	})
+	ok = known && len(nodes) > 0 && nodes[0].master
+	return nodes, st.Term, ok
+}

@@ -1,0 +1,251 @@
+package server
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"sessiond/shard"
+)
+
+// CLUSTER and ASKING, in Redis Cluster's formats (cluster.go has the
+// routing and the view of the members these replies describe).
+
+// cmdCluster runs a CLUSTER subcommand. With cluster mode off, Redis
+// still answers an unknown subcommand or a wrong arity first, then its
+// cluster-disabled error.
+func cmdCluster(c *client, args [][]byte) {
+	if !c.s.clusterOn() {
+		want := "cluster|" + strings.ToLower(string(args[1]))
+		for _, sc := range c.s.subcommands("cluster") {
+			if sc.name == want && sc.arityOK(len(args)) {
+				c.w.errorText(errClusterOff)
+				return
+			}
+		}
+	}
+	c.runSubcommand("cluster", args)
+}
+
+// cmdAsking accepts ASKING. Slots never migrate between nodes yet, so no
+// node answers -ASK and the flag has nothing to change.
+func cmdAsking(c *client, _ [][]byte) {
+	if !c.s.clusterOn() {
+		c.w.errorText(errClusterOff)
+		return
+	}
+	c.w.ok()
+}
+
+// clusterSubcommands is CLUSTER's subcommand table.
+func clusterSubcommands() []*command {
+	sub := func(name string, arity int, r runFunc) *command {
+		c := def("cluster|"+name, arity, flagLoading|flagStale, noKeys, "@slow")
+		c.run = r
+		return c
+	}
+	return []*command{
+		sub("info", 2, cmdClusterInfo),
+		sub("myid", 2, cmdClusterMyID),
+		sub("keyslot", 3, cmdClusterKeySlot),
+		sub("countkeysinslot", 3, cmdClusterCountKeys),
+		sub("getkeysinslot", 4, cmdClusterGetKeys),
+		sub("slots", 2, cmdClusterSlots),
+		sub("shards", 2, cmdClusterShards),
+		sub("nodes", 2, cmdClusterNodes),
+		sub("help", 2, cmdClusterHelp),
+	}
+}
+
+func cmdClusterHelp(c *client, _ [][]byte) {
+	c.w.helpLines([]string{
+		"CLUSTER <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+		"COUNTKEYSINSLOT <slot>",
+		"    Return the number of keys in <slot>.",
+		"GETKEYSINSLOT <slot> <count>",
+		"    Return key names stored by current node in a slot.",
+		"INFO",
+		"    Return information about the cluster.",
+		"KEYSLOT <key>",
+		"    Return the hash slot for <key>.",
+		"MYID",
+		"    Return the node id.",
+		"NODES",
+		"    Return cluster configuration seen by node. Output format:",
+		"    <id> <ip:port@bus-port[,hostname]> <flags> <master> <pings> <pongs> <epoch> <link> <slot> ...",
+		"SHARDS",
+		"    Return information about slot range mappings and the nodes associated with them.",
+		"SLOTS",
+		"    Return information about slots range mappings. Each range is made of:",
+		"    start, end, master and replicas IP addresses, ports and ids",
+		"HELP",
+		"    Print this help.",
+	})
+}
+
+func cmdClusterMyID(c *client, _ [][]byte) { c.w.bulk(clusterName(c.s.group.NodeID())) }
+
+func cmdClusterKeySlot(c *client, args [][]byte) {
+	c.w.int(int64(shard.KeySlot(args[2])))
+}
+
+// slotArg parses COUNTKEYSINSLOT's slot number as Redis does.
+func slotArg(c *client, a []byte) (int, bool) {
+	n, err := strconv.ParseInt(string(a), 10, 64)
+	if err != nil {
+		c.w.errorText("ERR value is not an integer or out of range")
+		return 0, false
+	}
+	if n < 0 || n >= shard.SlotCount {
+		c.w.errorText("ERR Invalid slot")
+		return 0, false
+	}
+	return int(n), true
+}
+
+func cmdClusterCountKeys(c *client, args [][]byte) {
+	slot, ok := slotArg(c, args[2])
+	if !ok {
+		return
+	}
+	_, n := c.s.store.SlotKeys(slot, 0, c.now())
+	c.w.int(int64(n))
+}
+
+func cmdClusterGetKeys(c *client, args [][]byte) {
+	slot, err1 := strconv.ParseInt(string(args[2]), 10, 64)
+	count, err2 := strconv.ParseInt(string(args[3]), 10, 64)
+	switch {
+	case err1 != nil || err2 != nil:
+		c.w.errorText("ERR value is not an integer or out of range")
+		return
+	case slot < 0 || slot >= shard.SlotCount || count < 0:
+		c.w.errorText("ERR Invalid slot or number of keys")
+		return
+	}
+	keys, _ := c.s.store.SlotKeys(int(slot), int(min(count, 1<<30)), c.now())
+	c.w.array(len(keys))
+	for _, k := range keys {
+		c.w.bulk(k)
+	}
+}
+
+func cmdClusterInfo(c *client, _ [][]byte) {
+	nodes, epoch, ok := c.s.clusterView()
+	state, slots := "fail", 0
+	if ok {
+		state, slots = "ok", shard.SlotCount
+	}
+	size := 0
+	if ok {
+		size = 1
+	}
+	var b strings.Builder
+	kv := func(k string, v any) { fmt.Fprintf(&b, "%s:%v\r\n", k, v) }
+	kv("cluster_state", state)
+	kv("cluster_slots_assigned", slots)
+	kv("cluster_slots_ok", slots)
+	kv("cluster_slots_pfail", 0)
+	kv("cluster_slots_fail", 0)
+	kv("cluster_known_nodes", len(nodes))
+	kv("cluster_size", size)
+	kv("cluster_current_epoch", epoch)
+	kv("cluster_my_epoch", epoch)
+	kv("cluster_stats_messages_sent", 0)
+	kv("cluster_stats_messages_received", 0)
+	kv("total_cluster_links_buffer_limit_exceeded", 0)
+	c.w.verbatim(b.String())
+}
+
+// cmdClusterSlots answers one range, 0-16383, served by the leader, with
+// the followers as its replicas; nothing while there is no leader.
+func cmdClusterSlots(c *client, _ [][]byte) {
+	nodes, _, ok := c.s.clusterView()
+	if !ok {
+		c.w.array(0)
+		return
+	}
+	c.w.array(1)
+	c.w.array(2 + len(nodes))
+	c.w.int(0)
+	c.w.int(shard.SlotCount - 1)
+	for _, n := range nodes {
+		c.w.array(4)
+		c.w.bulk(n.host)
+		c.w.int(int64(n.port))
+		c.w.bulk(n.name)
+		c.w.mapHeader(0)
+	}
+}
+
+func cmdClusterShards(c *client, _ [][]byte) {
+	nodes, _, ok := c.s.clusterView()
+	if len(nodes) == 0 {
+		c.w.array(0)
+		return
+	}
+	c.w.array(1)
+	c.w.mapHeader(2)
+	c.w.bulk("slots")
+	if ok {
+		c.w.array(2)
+		c.w.int(0)
+		c.w.int(shard.SlotCount - 1)
+	} else {
+		c.w.array(0)
+	}
+	c.w.bulk("nodes")
+	c.w.array(len(nodes))
+	for _, n := range nodes {
+		c.w.mapHeader(7)
+		c.w.bulk("id")
+		c.w.bulk(n.name)
+		c.w.bulk("port")
+		c.w.int(int64(n.port))
+		c.w.bulk("ip")
+		c.w.bulk(n.host)
+		c.w.bulk("endpoint")
+		c.w.bulk(n.host)
+		c.w.bulk("role")
+		if n.master {
+			c.w.bulk("master")
+		} else {
+			c.w.bulk("replica")
+		}
+		c.w.bulk("replication-offset")
+		c.w.int(int64(n.offset))
+		c.w.bulk("health")
+		c.w.bulk("online")
+	}
+}
+
+// cmdClusterNodes answers one line per member, Redis's format:
+// <id> <ip:port@cport> <flags> <master> <ping-sent> <pong-recv>
+// <config-epoch> <link-state> <slot-range>...
+func cmdClusterNodes(c *client, _ [][]byte) {
+	nodes, epoch, ok := c.s.clusterView()
+	master := "-"
+	if ok {
+		master = nodes[0].name
+	}
+	var b strings.Builder
+	now := time.Now().Unix() * 1000
+	for _, n := range nodes {
+		// With no leader known every node shows as a master without
+		// slots, as Redis shows nodes that serve none.
+		flags, of, pong := "slave", master, n.seen
+		if n.master || !ok {
+			flags, of = "master", "-"
+		}
+		if n.myself {
+			flags, pong = "myself,"+flags, now
+		}
+		fmt.Fprintf(&b, "%s %s:%d@%d %s %s 0 %d %d connected", n.name, n.host, n.port, n.cport, flags, of, pong, epoch)
+		if n.master {
+			fmt.Fprintf(&b, " 0-%d", shard.SlotCount-1)
+		}
+		b.WriteByte('\n')
+	}
+	c.w.verbatim(b.String())
+}

@@ -90,6 +90,10 @@ type Config struct {
 	// included, for the first start of a new cluster. Empty: a
 	// one-member group of this node. Ignored once state exists.
 	Peers map[string]string
+	// Join makes a node without state wait to be added to an existing
+	// group (AddVoter, from the group's leader) instead of bootstrapping
+	// one of its own. Ignored once state exists.
+	Join bool
 	// ClientAddr is this node's client (RESP) address, recorded in the log
 	// when it leads so that followers can forward to it.
 	ClientAddr string
@@ -340,7 +344,7 @@ func (g *Group) start() error {
 		return fmt.Errorf("replication: start raft: %w", err)
 	}
 	g.raft = r
-	if !has {
+	if !has && !g.cfg.Join {
 		var conf raft.Configuration
 		peers := g.cfg.Peers
 		if len(peers) == 0 {
@@ -756,6 +760,9 @@ func (g *Group) NodeID() string { return g.cfg.NodeID }
 // AppliedIndex returns the index of the last entry applied to the store.
 func (g *Group) AppliedIndex() uint64 { return g.fsm.applied.Load() }
 
+// ClientAddr returns the client address this node records in the log.
+func (g *Group) ClientAddr() string { return g.cfg.ClientAddr }
+
 // RaftAddr returns this node's Raft address.
 func (g *Group) RaftAddr() string { return string(g.trans.LocalAddr()) }
 
@@ -837,6 +844,53 @@ func (g *Group) Members() []Member {
 		out = append(out, m)
 	}
 	return out
+}
+
+// AddVoter adds node id, reached for Raft at raftAddr, to the group as a
+// voter, or changes its address; it does nothing for a voter already at
+// that address. Only the leader can (ErrNotLeader otherwise). The new
+// node catches up from the log or a snapshot like any follower.
+func (g *Group) AddVoter(id, raftAddr string) error {
+	if !g.IsLeader() {
+		return ErrNotLeader
+	}
+	for _, m := range g.Members() {
+		if m.ID == id && m.RaftAddr == raftAddr {
+			return nil
+		}
+	}
+	if err := g.raft.AddVoter(raft.ServerID(id), raft.ServerAddress(raftAddr), 0, g.cfg.ApplyTimeout).Error(); err != nil {
+		return classify(err)
+	}
+	return nil
+}
+
+// RemoveServer removes node id from the group; it does nothing for a
+// node that is not a member. Only the leader can (ErrNotLeader
+// otherwise). A leader removing itself hands leadership over first, so
+// that clients see one short election at most. The removed node stops
+// taking part once it applies its removal.
+func (g *Group) RemoveServer(id string) error {
+	if !g.IsLeader() {
+		return ErrNotLeader
+	}
+	member := false
+	for _, m := range g.Members() {
+		member = member || m.ID == id
+	}
+	if !member {
+		return nil
+	}
+	if id == g.cfg.NodeID {
+		if err := g.TransferLeadership(); err != nil {
+			return err
+		}
+		return fmt.Errorf("%w: leadership handed over; remove the node through the new leader", ErrNotLeader)
+	}
+	if err := g.raft.RemoveServer(raft.ServerID(id), 0, g.cfg.ApplyTimeout).Error(); err != nil {
+		return classify(err)
+	}
+	return nil
 }
 
 // RecordNode records in the log that node id answers clients at addr, so

@@ -54,6 +54,7 @@ func clusterSubcommands() []*command {
 		sub("slots", 2, cmdClusterSlots),
 		sub("shards", 2, cmdClusterShards),
 		sub("nodes", 2, cmdClusterNodes),
+		sub("forget", 3, cmdClusterForget),
 		sub("help", 2, cmdClusterHelp),
 	}
 }
@@ -63,6 +64,8 @@ func cmdClusterHelp(c *client, _ [][]byte) {
 		"CLUSTER <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
 		"COUNTKEYSINSLOT <slot>",
 		"    Return the number of keys in <slot>.",
+		"FORGET <node-id>",
+		"    Remove a node from the cluster (from its Raft group, not only from this node's table).",
 		"GETKEYSINSLOT <slot> <count>",
 		"    Return key names stored by current node in a slot.",
 		"INFO",

@@ -34,6 +34,7 @@ type Config struct {
 	AppendFsync     string // appendfsync: always, everysec (default), no
 	ReadConsistency string // read-consistency: lease (default) or linearizable
 	ClusterEnabled  string // cluster-enabled: yes (Redis Cluster semantics, cluster.go) or no (default)
+	Join            string // join: "host:port,..." of existing nodes to ask to add this one (membership.go)
 
 	// ManageGC says the process's garbage collector settings are the
 	// server's: main calls TuneGC at start and sets it, so that CONFIG SET

@@ -40,6 +40,10 @@ func replicationDirectives() []directive {
 			return err
 		}),
 		str("announce-ip", func(c *Config) *string { return &c.AnnounceIP }, nil),
+		str("join", func(c *Config) *string { return &c.Join }, func(v string) error {
+			_, err := parseJoin(v)
+			return err
+		}),
 		str("appendfsync", func(c *Config) *string { return &c.AppendFsync }, func(v string) error {
 			_, err := replication.ParseFsync(v)
 			return err

@@ -55,6 +55,9 @@ func OpenNode(cfg Config, ln net.Listener, opt NodeOptions) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	if len(peers) > 0 && cfg.Join != "" {
+		return nil, errors.New("--join and --peers exclude each other: peers start a new cluster, join adds this node to a running one")
+	}
 	fsync, err := replication.ParseFsync(cfg.AppendFsync)
 	if err != nil {
 		return nil, err
@@ -77,6 +80,7 @@ func OpenNode(cfg Config, ln net.Listener, opt NodeOptions) (*Node, error) {
 		Dir:          cfg.Dir,
 		Bind:         cfg.RaftBind(),
 		Peers:        peers,
+		Join:         cfg.Join != "",
 		ClientAddr:   clientAddr,
 		Fsync:        fsync,
 		Linearizable: cfg.ReadConsistency == "linearizable",

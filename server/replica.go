@@ -743,6 +743,8 @@ func replicationCommands(run func(*command, runFunc) *command) []*command {
 		run(def("wait", 3, flagNoScript, noKeys, "@slow @connection"), cmdWait),
 		run(def("role", 1, flagNoScript|flagLoading|flagStale|flagFast, noKeys, "@admin @fast @dangerous"), cmdRole),
 		run(def("sessiond-exec", -3, flagWrite|flagNoScript, noKeys, "@write @slow @transaction"), cmdSessiondExec),
+		run(def("sessiond-join", 4, flagAdmin|flagNoScript|flagStale, noKeys, "@admin @slow @dangerous"), cmdSessiondJoin),
+		run(def("sessiond-leave", 2, flagAdmin|flagNoScript|flagStale, noKeys, "@admin @slow @dangerous"), cmdSessiondLeave),
 		run(def("debug", -2, flagAdmin|flagNoScript|flagLoading|flagStale, noKeys, "@admin @slow @dangerous"), cmdDebug),
 	}
 }

@@ -227,6 +227,10 @@ func (s *Server) startBackground() {
 	if s.group != nil {
 		s.wg.Add(1)
 		go s.runFollowerLink()
+		if addrs, _ := parseJoin(s.config().Join); len(addrs) > 0 {
+			s.wg.Add(1)
+			go s.runJoin(addrs)
+		}
 	}
 	s.wg.Add(1)
 	go func() {

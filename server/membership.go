@@ -1,0 +1,203 @@
+package server
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"strings"
+	"time"
+
+	"sessiond/replication"
+)
+
+// Membership at run time. A new node started with --join host:port (and
+// an empty dir) does not bootstrap a group of its own: it asks the node at
+// host:port, which forwards to the leader, to add it (SESSIOND-JOIN), and
+// then catches up from the log or a snapshot like any follower.
+// SESSIOND-LEAVE (or CLUSTER FORGET in cluster mode) removes a node.
+
+// parseJoin parses --join: "host:port,host:port,...", client addresses of
+// existing nodes. Empty means none.
+func parseJoin(v string) ([]string, error) {
+	var out []string
+	for _, a := range strings.Split(v, ",") {
+		if a = strings.TrimSpace(a); a == "" {
+			continue
+		}
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			return nil, fmt.Errorf("join: %q is not host:port", a)
+		}
+		out = append(out, a)
+	}
+	return out, nil
+}
+
+// joinRetry is how long a joining node waits between attempts.
+const joinRetry = 500 * time.Millisecond
+
+// runJoin asks the cluster at one of addrs to add this node, until it is a
+// member with a known leader or the server stops.
+func (s *Server) runJoin(addrs []string) {
+	defer s.wg.Done()
+	g := s.group
+	for i := 0; s.ctx.Err() == nil; i++ {
+		if s.joined() {
+			s.log.Info("joined the cluster", "node", g.NodeID())
+			return
+		}
+		addr := addrs[i%len(addrs)]
+		if err := s.askJoin(addr); err != nil {
+			s.log.Warn("join: asking failed; retrying", "via", addr, "err", err)
+		}
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-time.After(joinRetry):
+		}
+	}
+}
+
+// joined reports whether this node is a voter of a group with a leader.
+func (s *Server) joined() bool {
+	g := s.group
+	if _, _, ok := g.Leader(); !ok && !g.IsLeader() {
+		return false
+	}
+	for _, m := range g.Members() {
+		if m.ID == g.NodeID() {
+			return true
+		}
+	}
+	return false
+}
+
+// askJoin sends SESSIOND-JOIN id raft-addr client-addr to addr.
+func (s *Server) askJoin(addr string) error {
+	ctx, cancel := context.WithTimeout(s.ctx, 10*time.Second)
+	defer cancel()
+	var d net.Dialer
+	nc, err := d.DialContext(ctx, "tcp", addr)
+	if err != nil {
+		return err
+	}
+	defer nc.Close()
+	deadline, _ := ctx.Deadline()
+	nc.SetDeadline(deadline)
+	r := bufio.NewReader(nc)
+	send := func(args ...string) error {
+		var b strings.Builder
+		fmt.Fprintf(&b, "*%d\r\n", len(args))
+		for _, a := range args {
+			fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
+		}
+		if _, err := nc.Write([]byte(b.String())); err != nil {
+			return err
+		}
+		line, err := r.ReadString('\n')
+		if err != nil {
+			return err
+		}
+		if !strings.HasPrefix(line, "+") {
+			return errors.New(strings.TrimSpace(line))
+		}
+		return nil
+	}
+	cfg := s.config()
+	if cfg.RequirePass != "" {
+		if err := send("AUTH", cfg.RequirePass); err != nil {
+			return fmt.Errorf("AUTH: %w", err)
+		}
+	}
+	g := s.group
+	return send("SESSIOND-JOIN", g.NodeID(), g.RaftAddr(), g.ClientAddr())
+}
+
+// cmdSessiondJoin adds a node: SESSIOND-JOIN id raft-addr client-addr.
+// It runs on the leader (a follower forwards it) and answers once the
+// node is a voter and its client address is in the log.
+func cmdSessiondJoin(c *client, args [][]byte) {
+	id, raftAddr, clientAddr := string(args[1]), string(args[2]), string(args[3])
+	for _, a := range []string{raftAddr, clientAddr} {
+		if _, _, err := net.SplitHostPort(a); err != nil {
+			c.w.errorText("ERR invalid address '" + a + "'")
+			return
+		}
+	}
+	if id == "" || strings.ContainsAny(id, " ,=\t\r\n") {
+		c.w.errorText("ERR invalid node id")
+		return
+	}
+	c.onLeader(args, func() error {
+		g := c.s.group
+		if err := g.AddVoter(id, raftAddr); err != nil {
+			return err
+		}
+		return g.RecordNode(id, clientAddr)
+	})
+}
+
+// cmdSessiondLeave removes a node: SESSIOND-LEAVE node, where node is its
+// Raft ID or its 40-hex cluster name. Removing the leader hands leadership
+// over first.
+func cmdSessiondLeave(c *client, args [][]byte) {
+	id, ok := c.s.memberID(string(args[1]))
+	if !ok {
+		c.w.errorText("ERR Unknown node " + string(args[1]))
+		return
+	}
+	c.onLeader(args, func() error { return c.s.group.RemoveServer(id) })
+}
+
+// cmdClusterForget is CLUSTER FORGET node: SESSIOND-LEAVE in Redis's
+// words (the node is removed from the group, not only forgotten here).
+func cmdClusterForget(c *client, args [][]byte) {
+	id, ok := c.s.memberID(string(args[2]))
+	switch {
+	case !ok:
+		c.w.errorText("ERR Unknown node " + string(args[2]))
+	case id == c.s.group.NodeID():
+		c.w.errorText("ERR I tried hard but I can't forget myself...")
+	default:
+		c.onLeader([][]byte{[]byte("SESSIOND-LEAVE"), []byte(id)}, func() error { return c.s.group.RemoveServer(id) })
+	}
+}
+
+// memberID finds a member by Raft ID or cluster name.
+func (s *Server) memberID(name string) (string, bool) {
+	for _, m := range s.group.Members() {
+		if m.ID == name || clusterName(m.ID) == name {
+			return m.ID, true
+		}
+	}
+	return "", false
+}
+
+// onLeader runs change on the leader and answers OK or its error: here
+// when this node leads, else by forwarding args. A change that finds
+// leadership moved (a leader that removed itself hands it over) is
+// forwarded to the new leader.
+func (c *client) onLeader(args [][]byte, change func() error) {
+	g := c.s.group
+	if g == nil {
+		c.w.errorText("ERR this node has no Raft group")
+		return
+	}
+	local := func() {
+		err := change()
+		switch {
+		case err == nil:
+			c.w.ok()
+		case errors.Is(err, replication.ErrNotLeader) && !c.inLocalRetry:
+			c.forward(args, true, func() { c.replicationError(err) })
+		default:
+			c.replicationError(err)
+		}
+	}
+	if g.IsLeader() {
+		local()
+		return
+	}
+	c.forward(args, true, local)
+}

@@ -1,0 +1,184 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"sessiond/replication"
+)
+
+// waitMembers polls until every running node of tc sees exactly want
+// (sorted) as the group's voters.
+func waitMembers(t *testing.T, tc *testCluster, want ...string) {
+	t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		ok := true
+		var seen []string
+		for _, tn := range tc.nodes {
+			if tn.node == nil {
+				continue
+			}
+			var ids []string
+			for _, m := range tn.node.Group.Members() {
+				ids = append(ids, m.ID)
+			}
+			slices.Sort(ids)
+			seen = append(seen, fmt.Sprintf("%s:%v", tn.id, ids))
+			if fmt.Sprint(ids) != fmt.Sprint(want) {
+				ok = false
+			}
+		}
+		if ok {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("members never became %v: %v", want, seen)
+		}
+		time.Sleep(20 * time.Millisecond) // polling for the configuration change, bounded
+	}
+}
+
+// TestJoinAndLeave adds a fourth node to a running cluster with --join
+// (through a follower), checks that it catches up and takes writes, then
+// removes it and the leader itself with SESSIOND-LEAVE, and checks that
+// the remaining nodes keep every acknowledged write and take new ones.
+func TestJoinAndLeave(t *testing.T) {
+	tc := startCluster(t, 3, Config{}, nil)
+	l := tc.leader()
+	ctx := context.Background()
+	lc := tc.client(l)
+	for i := range 200 {
+		if err := lc.Set(ctx, fmt.Sprintf("k%d", i), i, 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	f := tc.follower(l)
+	n4 := &testNode{id: "n4", dir: t.TempDir()}
+	st, err := replication.Listen("127.0.0.1:0", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n4.stream, n4.raftAddr = st, st.Addr().String()
+	tc.nodeCfg = func(i int, c *Config) {
+		if i == 3 {
+			c.Peers, c.Join = "", f.addr
+		}
+	}
+	tc.nodes = append(tc.nodes, n4)
+	tc.open(n4)
+	waitMembers(t, tc, "n1", "n2", "n3", "n4")
+	tc.converge()
+	c4 := tc.client(n4)
+	if err := c4.Set(ctx, "via-n4", "x", 0).Err(); err != nil {
+		t.Fatalf("write through the joined node: %v", err)
+	}
+	if v, err := c4.Get(ctx, "k199").Result(); err != nil || v != "199" {
+		t.Fatalf("GET k199 on the joined node: %q %v", v, err)
+	}
+	tc.converge()
+
+	// Leave: the joined node, asked through another follower; then the
+	// leader, asked through the leader itself (it hands leadership over).
+	var other *testNode
+	for _, tn := range tc.nodes {
+		if tn != l && tn != n4 {
+			other = tn
+			break
+		}
+	}
+	if err := tc.client(other).Do(ctx, "SESSIOND-LEAVE", "n4").Err(); err != nil {
+		t.Fatalf("SESSIOND-LEAVE n4: %v", err)
+	}
+	tc.stop(n4)
+	waitMembers(t, tc, "n1", "n2", "n3")
+	if err := lc.Do(ctx, "SESSIOND-LEAVE", l.id).Err(); err != nil {
+		t.Fatalf("SESSIOND-LEAVE %s on itself: %v", l.id, err)
+	}
+	tc.stop(l)
+	waitMembers(t, tc, without([]string{"n1", "n2", "n3"}, l.id)...)
+	nl := tc.leader()
+	c := tc.client(nl)
+	if err := c.Set(ctx, "after", "y", 0).Err(); err != nil {
+		t.Fatalf("write after removing the old leader: %v", err)
+	}
+	for _, k := range []string{"k0", "k199", "via-n4", "after"} {
+		if err := c.Get(ctx, k).Err(); err != nil {
+			t.Fatalf("GET %s after the changes: %v", k, err)
+		}
+	}
+	tc.converge()
+
+	// Unknown nodes and bad arguments.
+	for _, tt := range []struct {
+		args []any
+		want string
+	}{
+		{[]any{"SESSIOND-LEAVE", "nope"}, "ERR Unknown node nope"},
+		{[]any{"SESSIOND-JOIN", "n9", "bad", "127.0.0.1:1"}, "ERR invalid address 'bad'"},
+	} {
+		if err := c.Do(ctx, tt.args...).Err(); err == nil || err.Error() != tt.want {
+			t.Errorf("%v: %v, want %q", tt.args, err, tt.want)
+		}
+	}
+}
+
+// without returns ids less drop.
+func without(ids []string, drop string) []string {
+	var out []string
+	for _, id := range ids {
+		if id != drop {
+			out = append(out, id)
+		}
+	}
+	return out
+}
+
+// TestJoinExcludesPeers checks that a node refuses --join with --peers.
+func TestJoinExcludesPeers(t *testing.T) {
+	_, err := OpenNode(Config{Dir: t.TempDir(), Join: "127.0.0.1:1", Peers: "n1=127.0.0.1:2"}, nil, NodeOptions{})
+	if err == nil {
+		t.Fatal("OpenNode accepted --join with --peers")
+	}
+}
+
+// TestClusterForget removes a replica with CLUSTER FORGET (by its cluster
+// name, as redis-cli prints it) and checks Redis's refusal to forget
+// oneself.
+func TestClusterForget(t *testing.T) {
+	tc, l := startClusterMode(t, 3)
+	f := tc.follower(l)
+	ctx := context.Background()
+	lc := tc.client(l)
+	if err := lc.Do(ctx, "CLUSTER", "FORGET", clusterName(l.id)).Err(); err == nil || err.Error() != "ERR I tried hard but I can't forget myself..." {
+		t.Fatalf("CLUSTER FORGET myself: %v", err)
+	}
+	if err := lc.Do(ctx, "CLUSTER", "FORGET", "0123456789012345678901234567890123456789").Err(); err == nil || err.Error() != "ERR Unknown node 0123456789012345678901234567890123456789" {
+		t.Fatalf("CLUSTER FORGET unknown: %v", err)
+	}
+	if err := lc.Do(ctx, "CLUSTER", "FORGET", clusterName(f.id)).Err(); err != nil {
+		t.Fatalf("CLUSTER FORGET %s: %v", f.id, err)
+	}
+	tc.stop(f)
+	var want []string
+	for _, tn := range tc.nodes {
+		if tn != f {
+			want = append(want, tn.id)
+		}
+	}
+	waitMembers(t, tc, want...)
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		slots, err := lc.ClusterSlots(ctx).Result()
+		if err == nil && len(slots) == 1 && len(slots[0].Nodes) == 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("CLUSTER SLOTS still lists the removed node: %v %v", slots, err)
+		}
+		time.Sleep(20 * time.Millisecond) // polling, bounded
+	}
+}

@@ -11,7 +11,7 @@ require (
 	github.com/hashicorp/raft-boltdb/v2 v2.3.1
 	github.com/redis/go-redis/v9 v9.23.0
 	github.com/tidwall/redcon v1.6.4
-	go.etcd.io/bbolt v1.3.5
+	go.etcd.io/bbolt v1.3.12
 )
 
 require (

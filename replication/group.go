@@ -812,30 +812,44 @@ func (g *Group) Status() Status {
 	}
 	if f := g.raft.GetConfiguration(); f.Error() == nil {
 		for _, sv := range f.Configuration().Servers {
-			s.Voters = append(s.Voters, string(sv.ID))
+			if sv.Suffrage == raft.Voter {
+				s.Voters = append(s.Voters, string(sv.ID))
+			}
 		}
 	}
 	return s
 }
 
-// Member is a voter of the group as this node knows it.
+// Member is a server of the group's configuration as this node knows it.
 type Member struct {
 	ID         string
 	RaftAddr   string // from the Raft configuration
 	ClientAddr string // recorded in the log; "" while not yet known
+	Voter      bool   // false for a non-voter still catching up (AddNonvoter)
 }
 
 // Members returns the group's voters in configuration order, with the
 // client addresses the log records for them (this node's own is always
 // known).
 func (g *Group) Members() []Member {
+	var out []Member
+	for _, m := range g.Servers() {
+		if m.Voter {
+			out = append(out, m)
+		}
+	}
+	return out
+}
+
+// Servers is Members with the non-voters.
+func (g *Group) Servers() []Member {
 	f := g.raft.GetConfiguration()
 	if f.Error() != nil {
 		return nil
 	}
 	var out []Member
 	for _, sv := range f.Configuration().Servers {
-		m := Member{ID: string(sv.ID), RaftAddr: string(sv.Address)}
+		m := Member{ID: string(sv.ID), RaftAddr: string(sv.Address), Voter: sv.Suffrage == raft.Voter}
 		if m.ID == g.cfg.NodeID {
 			m.ClientAddr = g.cfg.ClientAddr
 		} else {
@@ -846,16 +860,66 @@ func (g *Group) Members() []Member {
 	return out
 }
 
-// AddVoter adds node id, reached for Raft at raftAddr, to the group as a
-// voter, or changes its address; it does nothing for a voter already at
-// that address. Only the leader can (ErrNotLeader otherwise). The new
-// node catches up from the log or a snapshot like any follower.
+// Recorded reports whether the log ever recorded node id's client address
+// (a node removed since stays recorded).
+func (g *Group) Recorded(id string) bool {
+	_, ok := g.fsm.nodeAddr(id)
+	return ok
+}
+
+// RecordedIDs returns the IDs of every node the log recorded an address
+// for, members or not.
+func (g *Group) RecordedIDs() []string {
+	g.fsm.mu.RLock()
+	defer g.fsm.mu.RUnlock()
+	ids := make([]string, 0, len(g.fsm.nodes))
+	for id := range g.fsm.nodes {
+		ids = append(ids, id)
+	}
+	return ids
+}
+
+// ErrAddressConflict is returned when a node ID is already a member of
+// the group at another Raft address: it must leave before it rejoins,
+// or an empty node could take over a member's vote and lose writes.
+var ErrAddressConflict = errors.New("node id is already a member at another address")
+
+// AddNonvoter adds node id, reached for Raft at raftAddr, as a non-voting
+// member: it receives the log (or a snapshot) without counting towards
+// the quorum, so that adding it cannot stall writes while it catches up.
+// It does nothing for a member already at that address. Only the leader
+// can (ErrNotLeader otherwise).
+func (g *Group) AddNonvoter(id, raftAddr string) error {
+	if !g.IsLeader() {
+		return ErrNotLeader
+	}
+	for _, m := range g.Servers() {
+		if m.ID == id {
+			if m.RaftAddr != raftAddr {
+				return fmt.Errorf("%w: %s is at %s", ErrAddressConflict, id, m.RaftAddr)
+			}
+			return nil
+		}
+	}
+	if err := g.raft.AddNonvoter(raft.ServerID(id), raft.ServerAddress(raftAddr), 0, g.cfg.ApplyTimeout).Error(); err != nil {
+		return classify(err)
+	}
+	return nil
+}
+
+// AddVoter makes node id, reached for Raft at raftAddr, a voter (adding
+// it, or promoting a non-voter); it does nothing for a voter already at
+// that address and refuses an ID that is a member at another address.
+// Only the leader can (ErrNotLeader otherwise).
 func (g *Group) AddVoter(id, raftAddr string) error {
 	if !g.IsLeader() {
 		return ErrNotLeader
 	}
-	for _, m := range g.Members() {
-		if m.ID == id && m.RaftAddr == raftAddr {
+	for _, m := range g.Servers() {
+		if m.ID == id && m.RaftAddr != raftAddr {
+			return fmt.Errorf("%w: %s is at %s", ErrAddressConflict, id, m.RaftAddr)
+		}
+		if m.ID == id && m.Voter {
 			return nil
 		}
 	}
@@ -865,17 +929,17 @@ func (g *Group) AddVoter(id, raftAddr string) error {
 	return nil
 }
 
-// RemoveServer removes node id from the group; it does nothing for a
-// node that is not a member. Only the leader can (ErrNotLeader
-// otherwise). A leader removing itself hands leadership over first, so
-// that clients see one short election at most. The removed node stops
-// taking part once it applies its removal.
+// RemoveServer removes node id (voter or not) from the group; it does
+// nothing for a node that is not a member. Only the leader can
+// (ErrNotLeader otherwise). A leader removing itself hands leadership
+// over first and returns ErrNotLeader: ask the new leader. The removed
+// node stops taking part once it applies its removal.
 func (g *Group) RemoveServer(id string) error {
 	if !g.IsLeader() {
 		return ErrNotLeader
 	}
 	member := false
-	for _, m := range g.Members() {
+	for _, m := range g.Servers() {
 		member = member || m.ID == id
 	}
 	if !member {

@@ -2,7 +2,6 @@ package server
 
 import (
 	"fmt"
-	"strconv"
 	"strings"
 	"time"
 
@@ -95,8 +94,8 @@ func cmdClusterKeySlot(c *client, args [][]byte) {
 
 // slotArg parses COUNTKEYSINSLOT's slot number as Redis does.
 func slotArg(c *client, a []byte) (int, bool) {
-	n, err := strconv.ParseInt(string(a), 10, 64)
-	if err != nil {
+	n, ok := parseStrictInt(string(a))
+	if !ok {
 		c.w.errorText("ERR value is not an integer or out of range")
 		return 0, false
 	}
@@ -117,10 +116,10 @@ func cmdClusterCountKeys(c *client, args [][]byte) {
 }
 
 func cmdClusterGetKeys(c *client, args [][]byte) {
-	slot, err1 := strconv.ParseInt(string(args[2]), 10, 64)
-	count, err2 := strconv.ParseInt(string(args[3]), 10, 64)
+	slot, ok1 := parseStrictInt(string(args[2]))
+	count, ok2 := parseStrictInt(string(args[3]))
 	switch {
-	case err1 != nil || err2 != nil:
+	case !ok1 || !ok2:
 		c.w.errorText("ERR value is not an integer or out of range")
 		return
 	case slot < 0 || slot >= shard.SlotCount || count < 0:

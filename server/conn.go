@@ -131,11 +131,21 @@ func (c *client) readCanPass(cmd *command, args [][]byte) bool {
 		c.s.group == nil || !c.s.group.LeaseReadOK() {
 		return false
 	}
-	clash := false
+	clash, slot := false, -1
+	cluster := c.s.clusterOn()
 	forKeys(cmd, args, func(k []byte) {
 		h := c.keyHash(k)
 		for _, w := range c.inflightKeys {
 			if w == h {
+				clash = true
+			}
+		}
+		// In cluster mode a read of several slots must get CROSSSLOT
+		// from clusterRoute, in its place.
+		if cluster {
+			if s := shard.KeySlot(k); slot < 0 {
+				slot = s
+			} else if s != slot {
 				clash = true
 			}
 		}

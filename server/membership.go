@@ -129,46 +129,107 @@ func cmdSessiondJoin(c *client, args [][]byte) {
 		c.w.errorText("ERR invalid node id")
 		return
 	}
-	c.onLeader(args, func() error {
-		g := c.s.group
-		if err := g.AddVoter(id, raftAddr); err != nil {
-			return err
+	c.onLeader(args, func() error { return c.s.admit(id, raftAddr, clientAddr) })
+}
+
+// joinCatchUp bounds how long one SESSIOND-JOIN waits for the new node to
+// catch up before it answers TRYAGAIN (the joining node asks again).
+const joinCatchUp = 5 * time.Second
+
+// errCatchingUp answers a SESSIOND-JOIN whose node is still catching up.
+var errCatchingUp = errors.New("TRYAGAIN sessiond: the node is catching up; ask again")
+
+// admit adds a node on the leader: first as a non-voter, so that the
+// quorum does not grow before the node has the log; once its follower
+// link acknowledges what was applied when it was added, as a voter. Its
+// client address goes into the log for CLUSTER SLOTS/NODES.
+func (s *Server) admit(id, raftAddr, clientAddr string) error {
+	g := s.group
+	for _, m := range g.Members() {
+		if m.ID == id && m.RaftAddr == raftAddr {
+			return g.RecordNode(id, clientAddr) // already a voter
 		}
-		return g.RecordNode(id, clientAddr)
-	})
+	}
+	if err := g.AddNonvoter(id, raftAddr); err != nil {
+		if errors.Is(err, replication.ErrAddressConflict) {
+			return fmt.Errorf("ERR node %s is already a member at another address; SESSIOND-LEAVE it first", id)
+		}
+		return err
+	}
+	if err := g.RecordNode(id, clientAddr); err != nil {
+		return err
+	}
+	target := g.AppliedIndex()
+	deadline := time.Now().Add(joinCatchUp)
+	for {
+		for _, r := range s.replicas() {
+			if r.id == id && r.offset >= target {
+				return g.AddVoter(id, raftAddr)
+			}
+		}
+		if time.Now().After(deadline) {
+			return errCatchingUp
+		}
+		select {
+		case <-s.ctx.Done():
+			return replication.ErrClosed
+		case <-time.After(20 * time.Millisecond): // polling the follower's acknowledgements, bounded
+		}
+	}
 }
 
 // cmdSessiondLeave removes a node: SESSIOND-LEAVE node, where node is its
 // Raft ID or its 40-hex cluster name. Removing the leader hands leadership
-// over first.
+// over first. A node already removed is answered OK, so the command can
+// be sent to every node.
 func cmdSessiondLeave(c *client, args [][]byte) {
-	id, ok := c.s.memberID(string(args[1]))
-	if !ok {
-		c.w.errorText("ERR Unknown node " + string(args[1]))
-		return
-	}
-	c.onLeader(args, func() error { return c.s.group.RemoveServer(id) })
+	c.leave(string(args[1]), args)
 }
 
 // cmdClusterForget is CLUSTER FORGET node: SESSIOND-LEAVE in Redis's
 // words (the node is removed from the group, not only forgotten here).
+// As redis-cli --cluster del-node sends it to every remaining node, a node
+// already removed is answered OK.
 func cmdClusterForget(c *client, args [][]byte) {
-	id, ok := c.s.memberID(string(args[2]))
-	switch {
-	case !ok:
-		c.w.errorText("ERR Unknown node " + string(args[2]))
-	case id == c.s.group.NodeID():
+	if id, ok := c.s.nodeID(string(args[2])); ok && id == c.s.group.NodeID() {
 		c.w.errorText("ERR I tried hard but I can't forget myself...")
-	default:
-		c.onLeader([][]byte{[]byte("SESSIOND-LEAVE"), []byte(id)}, func() error { return c.s.group.RemoveServer(id) })
+		return
 	}
+	c.leave(string(args[2]), nil)
 }
 
-// memberID finds a member by Raft ID or cluster name.
-func (s *Server) memberID(name string) (string, bool) {
-	for _, m := range s.group.Members() {
-		if m.ID == name || clusterName(m.ID) == name {
-			return m.ID, true
+// leave removes node name through the leader; args is the command to
+// forward (nil: SESSIOND-LEAVE id).
+func (c *client) leave(name string, args [][]byte) {
+	id, ok := c.s.nodeID(name)
+	if !ok {
+		c.w.errorText("ERR Unknown node " + name)
+		return
+	}
+	member := false
+	for _, m := range c.s.group.Servers() {
+		member = member || m.ID == id
+	}
+	if !member {
+		c.w.ok() // already removed
+		return
+	}
+	if args == nil {
+		args = [][]byte{[]byte("SESSIOND-LEAVE"), []byte(id)}
+	}
+	c.onLeader(args, func() error { return c.s.group.RemoveServer(id) })
+}
+
+// nodeID finds a node by Raft ID or cluster name among the group's
+// servers and the nodes the log recorded (removed ones included).
+func (s *Server) nodeID(name string) (string, bool) {
+	ids := s.group.RecordedIDs()
+	for _, m := range s.group.Servers() {
+		ids = append(ids, m.ID)
+	}
+	for _, id := range ids {
+		if id == name || clusterName(id) == name {
+			return id, true
 		}
 	}
 	return "", false

@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"fmt"
+	"net"
 	"slices"
 	"testing"
 	"time"
@@ -119,6 +120,9 @@ func TestJoinAndLeave(t *testing.T) {
 	}{
 		{[]any{"SESSIOND-LEAVE", "nope"}, "ERR Unknown node nope"},
 		{[]any{"SESSIOND-JOIN", "n9", "bad", "127.0.0.1:1"}, "ERR invalid address 'bad'"},
+		// An ID that is a member elsewhere must leave first: an empty
+		// node taking over a member's vote could lose writes.
+		{[]any{"SESSIOND-JOIN", nl.id, "127.0.0.1:1", "127.0.0.1:2"}, "ERR node " + nl.id + " is already a member at another address; SESSIOND-LEAVE it first"},
 	} {
 		if err := c.Do(ctx, tt.args...).Err(); err == nil || err.Error() != tt.want {
 			t.Errorf("%v: %v, want %q", tt.args, err, tt.want)
@@ -137,11 +141,41 @@ func without(ids []string, drop string) []string {
 	return out
 }
 
-// TestJoinExcludesPeers checks that a node refuses --join with --peers.
-func TestJoinExcludesPeers(t *testing.T) {
-	_, err := OpenNode(Config{Dir: t.TempDir(), Join: "127.0.0.1:1", Peers: "n1=127.0.0.1:2"}, nil, NodeOptions{})
-	if err == nil {
+// TestJoinRefusals checks that a node refuses --join with --peers, and
+// --join on a dir that holds a one-node group of its own (it would
+// otherwise serve a separate dataset while claiming to have joined).
+func TestJoinRefusals(t *testing.T) {
+	if _, err := OpenNode(Config{Dir: t.TempDir(), Join: "127.0.0.1:1", Peers: "n1=127.0.0.1:2"}, nil, NodeOptions{}); err == nil {
 		t.Fatal("OpenNode accepted --join with --peers")
+	}
+	dir := t.TempDir()
+	open := func(join string) (*Node, error) {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		st, err := replication.Listen("127.0.0.1:0", "")
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := OpenNode(Config{Dir: dir, NodeID: "solo", Join: join}, ln, NodeOptions{Stream: st, Tune: fastRaft})
+		if err != nil {
+			ln.Close()
+			st.Close()
+		}
+		return n, err
+	}
+	n, err := open("")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n.WaitSingleLeader(10 * time.Second)
+	n.Server.Close()
+	n.Group.Close()
+	if n, err := open("127.0.0.1:1"); err == nil {
+		n.Server.Close()
+		n.Group.Close()
+		t.Fatal("OpenNode --join accepted a dir holding a one-node group")
 	}
 }
 
@@ -170,6 +204,16 @@ func TestClusterForget(t *testing.T) {
 		}
 	}
 	waitMembers(t, tc, want...)
+	// redis-cli --cluster del-node sends FORGET to every remaining node;
+	// each must answer OK although the node is already gone.
+	for _, tn := range tc.nodes {
+		if tn == f {
+			continue
+		}
+		if err := tc.client(tn).Do(ctx, "CLUSTER", "FORGET", clusterName(f.id)).Err(); err != nil {
+			t.Errorf("FORGET of a removed node on %s: %v", tn.id, err)
+		}
+	}
 	deadline := time.Now().Add(10 * time.Second)
 	for {
 		slots, err := lc.ClusterSlots(ctx).Result()

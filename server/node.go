@@ -99,6 +99,10 @@ func OpenNode(cfg Config, ln net.Listener, opt NodeOptions) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	if ms := g.Members(); cfg.Join != "" && len(ms) == 1 && ms[0].ID == id {
+		g.Close()
+		return nil, fmt.Errorf("--join: %s already holds a one-node group of this node's own; a joining node needs an empty dir", cfg.Dir)
+	}
 	srv, err := New(cfg, store, g)
 	if err != nil {
 		g.Close()

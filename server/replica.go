@@ -51,7 +51,9 @@ type replicaLink struct {
 	offset  atomic.Uint64 // applied index the follower acknowledged
 	lastAck atomic.Int64  // Unix ms of the last ACK
 
-	recorded string // the client address last recorded in the log for it
+	recorded  string      // the client address last recorded in the log for it (under Server.mu)
+	recordTry int64       // Unix ms of the last attempt to record it (under Server.mu)
+	unsure    atomic.Bool // its address may not be in the log yet: ACKs retry recordReplica
 }
 
 // ackBoard lets WAIT sleep until some follower acknowledges.
@@ -293,6 +295,9 @@ func cmdReplconf(c *client, args [][]byte) {
 			c.replica.offset.Store(n)
 			c.replica.lastAck.Store(time.Now().UnixMilli())
 			c.s.acks.signal()
+			if c.replica.unsure.Load() {
+				c.recordReplica()
+			}
 			return
 		case "listening-port":
 			p, err := strconv.Atoi(val)
@@ -316,17 +321,26 @@ func cmdReplconf(c *client, args [][]byte) {
 }
 
 // recordReplica has the leader record a linked follower's client address
-// in the log (once per link and address), so that every node can list it
-// in CLUSTER SLOTS and NODES.
+// in the log (once per link and address; a failed attempt is retried on a
+// later ACK, at most once a second), so that every node can list it in
+// CLUSTER SLOTS and NODES.
 func (c *client) recordReplica() {
 	g := c.s.group
 	c.s.mu.Lock()
 	r := c.replica
 	var id, addr string
+	now := time.Now().UnixMilli()
 	if r != nil && r.id != "" && r.port != 0 {
 		id, addr = r.id, net.JoinHostPort(r.ip, strconv.Itoa(r.port))
-		if r.recorded == addr {
+		switch {
+		case r.recorded == addr:
 			id = ""
+			r.unsure.Store(false)
+		case now-r.recordTry < 1000:
+			id = "" // tried within the last second: a later ACK retries
+		default:
+			r.recordTry = now
+			r.unsure.Store(true)
 		}
 	}
 	c.s.mu.Unlock()
@@ -342,6 +356,7 @@ func (c *client) recordReplica() {
 		}
 		c.s.mu.Lock()
 		r.recorded = addr
+		r.unsure.Store(false)
 		c.s.mu.Unlock()
 	}()
 }

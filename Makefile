@@ -57,6 +57,14 @@ fmt-check:
 deps-check:
 	@$(GO) run ./internal/depscheck
 
+# image builds a static binary and the FROM scratch image $(IMAGE)
+# (Dockerfile); docker-compose.yml runs three of them as a cluster.
+IMAGE ?= sessiond:local
+.PHONY: image
+image:
+	CGO_ENABLED=0 $(GO) build -o bin/sessiond-static ./cmd/sessiond
+	docker build -t $(IMAGE) .
+
 # cluster starts a local three-node cluster (ports 7001-7003, data in
 # ./cluster-data); cluster-stop stops it and keeps the data.
 # CLUSTER_FLAGS="--cluster-enabled yes" starts it in cluster mode.

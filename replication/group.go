@@ -984,13 +984,43 @@ func (g *Group) Snapshot() error {
 
 // TransferLeadership hands leadership to another voter if this node leads
 // a group of more than one, and waits (bounded by Raft) for it.
-func (g *Group) TransferLeadership() error {
+func (g *Group) TransferLeadership() error { return g.transferTo("") }
+
+// TransferLeadershipTo hands leadership to voter id (manual failover)
+// and waits (bounded by Raft) for it. It does nothing when id already
+// leads; only the leader can (ErrNotLeader otherwise).
+func (g *Group) TransferLeadershipTo(id string) error {
+	if !g.IsLeader() {
+		if _, lid := g.raft.LeaderWithID(); string(lid) == id {
+			return nil
+		}
+		return ErrNotLeader
+	}
+	if id == g.cfg.NodeID {
+		return nil
+	}
+	for _, m := range g.Members() {
+		if m.ID == id {
+			return g.transferTo(id)
+		}
+	}
+	return fmt.Errorf("leadership transfer: %s is not a voter", id)
+}
+
+// transferTo hands leadership to voter id, or to any voter when id is "".
+func (g *Group) transferTo(id string) error {
 	if !g.IsLeader() {
 		return nil
 	}
 	f := g.raft.GetConfiguration()
 	if f.Error() != nil || len(f.Configuration().Servers) < 2 {
 		return nil
+	}
+	var to raft.ServerAddress
+	for _, sv := range f.Configuration().Servers {
+		if string(sv.ID) == id {
+			to = sv.Address
+		}
 	}
 	g.qmu.Lock()
 	g.transferring.Store(true) // Submit checks it under qmu
@@ -1011,7 +1041,13 @@ func (g *Group) TransferLeadership() error {
 		}
 		time.Sleep(time.Millisecond) // the batcher is proposing the rest, bounded
 	}
-	if err := g.raft.LeadershipTransfer().Error(); err != nil {
+	var fut raft.Future
+	if id == "" {
+		fut = g.raft.LeadershipTransfer()
+	} else {
+		fut = g.raft.LeadershipTransferToServer(raft.ServerID(id), to)
+	}
+	if err := fut.Error(); err != nil {
 		return fmt.Errorf("leadership transfer: %w", err)
 	}
 	return nil

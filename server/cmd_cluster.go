@@ -54,6 +54,7 @@ func clusterSubcommands() []*command {
 		sub("shards", 2, cmdClusterShards),
 		sub("nodes", 2, cmdClusterNodes),
 		sub("forget", 3, cmdClusterForget),
+		sub("failover", -2, cmdClusterFailover),
 		sub("help", 2, cmdClusterHelp),
 	}
 }
@@ -63,6 +64,8 @@ func cmdClusterHelp(c *client, _ [][]byte) {
 		"CLUSTER <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
 		"COUNTKEYSINSLOT <slot>",
 		"    Return the number of keys in <slot>.",
+		"FAILOVER [FORCE|TAKEOVER]",
+		"    Promote current replica node to being a master (its Raft group's leader).",
 		"FORGET <node-id>",
 		"    Remove a node from the cluster (from its Raft group, not only from this node's table).",
 		"GETKEYSINSLOT <slot> <count>",
@@ -250,4 +253,39 @@ func cmdClusterNodes(c *client, _ [][]byte) {
 		b.WriteByte('\n')
 	}
 	c.w.verbatim(b.String())
+}
+
+// cmdClusterFailover is CLUSTER FAILOVER [FORCE|TAKEOVER], sent to a
+// replica: the leader hands its leadership to this node (a Raft
+// leadership transfer, so no acknowledged write is lost whichever option
+// is given). It answers once the transfer is done.
+func cmdClusterFailover(c *client, args [][]byte) {
+	if len(args) > 3 {
+		c.w.errorText("ERR syntax error")
+		return
+	}
+	if len(args) == 3 {
+		if o := strings.ToLower(string(args[2])); o != "force" && o != "takeover" {
+			c.w.errorText("ERR syntax error")
+			return
+		}
+	}
+	g := c.s.group
+	if g.IsLeader() {
+		c.w.errorText("ERR You should send CLUSTER FAILOVER to a replica")
+		return
+	}
+	if _, _, ok := g.Leader(); !ok {
+		c.w.errorText("ERR I'm a replica but my master is unknown to me")
+		return
+	}
+	id := g.NodeID()
+	c.onLeader([][]byte{[]byte("SESSIOND-FAILOVER"), []byte(id)}, func() error { return g.TransferLeadershipTo(id) })
+}
+
+// cmdSessiondFailover is SESSIOND-FAILOVER id, which CLUSTER FAILOVER
+// forwards to the leader: hand leadership to voter id.
+func cmdSessiondFailover(c *client, args [][]byte) {
+	id := string(args[1])
+	c.onLeader(args, func() error { return c.s.group.TransferLeadershipTo(id) })
 }

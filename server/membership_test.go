@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"sessiond/replication"
 )
 
@@ -224,5 +226,47 @@ func TestClusterForget(t *testing.T) {
 			t.Fatalf("CLUSTER SLOTS still lists the removed node: %v %v", slots, err)
 		}
 		time.Sleep(20 * time.Millisecond) // polling, bounded
+	}
+}
+
+// TestClusterFailover checks CLUSTER FAILOVER: refused on the master and
+// with a bad option, and on a replica it makes that replica the leader
+// (a Raft leadership transfer) with every acknowledged write kept.
+func TestClusterFailover(t *testing.T) {
+	tc, l := startClusterMode(t, 3)
+	f := tc.follower(l)
+	ctx := context.Background()
+	lc, fc := tc.client(l), tc.client(f)
+	if err := lc.Set(ctx, "before", "1", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		c    interface{ Do(context.Context, ...any) *redis.Cmd }
+		args []any
+		want string
+	}{
+		{lc, []any{"CLUSTER", "FAILOVER"}, "ERR You should send CLUSTER FAILOVER to a replica"},
+		{fc, []any{"CLUSTER", "FAILOVER", "SOON"}, "ERR syntax error"},
+		{fc, []any{"CLUSTER", "FAILOVER", "FORCE", "x"}, "ERR syntax error"},
+	} {
+		if err := tt.c.Do(ctx, tt.args...).Err(); err == nil || err.Error() != tt.want {
+			t.Errorf("%v: %v, want %q", tt.args, err, tt.want)
+		}
+	}
+	if err := fc.Do(ctx, "CLUSTER", "FAILOVER").Err(); err != nil {
+		t.Fatalf("CLUSTER FAILOVER on %s: %v", f.id, err)
+	}
+	deadline := time.Now().Add(10 * time.Second)
+	for !f.node.Group.Ready() {
+		if time.Now().After(deadline) {
+			t.Fatalf("%s did not become the ready leader after CLUSTER FAILOVER", f.id)
+		}
+		time.Sleep(10 * time.Millisecond) // polling for the new leader, bounded
+	}
+	if v, err := fc.Get(ctx, "before").Result(); err != nil || v != "1" {
+		t.Fatalf("GET before on the new master: %q %v", v, err)
+	}
+	if err := fc.Set(ctx, "after", "2", 0).Err(); err != nil {
+		t.Fatalf("SET on the new master: %v", err)
 	}
 }

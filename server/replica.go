@@ -760,6 +760,7 @@ func replicationCommands(run func(*command, runFunc) *command) []*command {
 		run(def("sessiond-exec", -3, flagWrite|flagNoScript, noKeys, "@write @slow @transaction"), cmdSessiondExec),
 		run(def("sessiond-join", 4, flagAdmin|flagNoScript|flagStale, noKeys, "@admin @slow @dangerous"), cmdSessiondJoin),
 		run(def("sessiond-leave", 2, flagAdmin|flagNoScript|flagStale, noKeys, "@admin @slow @dangerous"), cmdSessiondLeave),
+		run(def("sessiond-failover", 2, flagAdmin|flagNoScript|flagStale, noKeys, "@admin @slow @dangerous"), cmdSessiondFailover),
 		run(def("debug", -2, flagAdmin|flagNoScript|flagLoading|flagStale, noKeys, "@admin @slow @dangerous"), cmdDebug),
 	}
 }

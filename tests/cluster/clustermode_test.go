@@ -2,7 +2,9 @@ package cluster
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"os"
 	"os/exec"
 	"strconv"
 	"strings"
@@ -171,4 +173,34 @@ func TestClusterModeKillLeader(t *testing.T) {
 	}
 	restart(t, leader)
 	waitDigestsEqual(t, nodes, 60*time.Second)
+}
+
+// systemPython is Debian's interpreter, which sees the python3-redis
+// package (a pyenv python earlier on PATH does not).
+const systemPython = "/usr/bin/python3"
+
+// TestClusterModeRedisPy runs testdata/rediscluster.py, redis-py's
+// RedisCluster unmodified (primary and replica reads, hash tags,
+// CROSSSLOT), against three real nodes in cluster mode.
+func TestClusterModeRedisPy(t *testing.T) {
+	if err := exec.Command(systemPython, "-c", "import redis").Run(); err != nil {
+		if os.Getenv("CI") == "true" {
+			t.Fatalf("%s cannot import redis (python3-redis): %v", systemPython, err)
+		}
+		t.Skipf("SKIP: %s cannot import redis (install python3-redis, or run `make deps`): %v", systemPython, err)
+	}
+	nodes := startNodes(t, []string{"n1", "n2", "n3"}, true, "--cluster-enabled", "yes")
+	findLeader(t, nodes, 30*time.Second)
+	waitClusterNodes(t, nodes)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, systemPython, "testdata/rediscluster.py", strconv.Itoa(nodes[1].port)).CombinedOutput()
+	var exit *exec.ExitError
+	if errors.As(err, &exit) && exit.ExitCode() == 77 {
+		t.Skipf("SKIP: %s", strings.TrimSpace(string(out)))
+	}
+	if err != nil || !strings.Contains(string(out), "ok: redis-py") {
+		t.Fatalf("redis-py RedisCluster: %v\n%s", err, out)
+	}
+	t.Log(string(out[strings.LastIndex(string(out), "ok: redis-py"):]))
 }

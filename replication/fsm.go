@@ -149,6 +149,11 @@ func decodeNode(body []byte) (string, string, error) {
 
 // fsm applies committed entries to the store. Raft calls Apply, Snapshot
 // and Restore from one goroutine; the accessors may be called from any.
+// prefetchMinOps is the smallest entry whose keys are prefetched: below
+// it the 256 lock and unlock pairs cost more than the overlapped misses
+// save.
+const prefetchMinOps = 16
+
 type fsm struct {
 	store   *shard.Store
 	applied atomic.Uint64          // index of the last applied entry
@@ -199,8 +204,11 @@ func (f *fsm) applyCommand(l *raft.Log) interface{} {
 			panic(fmt.Sprintf("replication: log entry %d: %v", l.Index, err))
 		}
 		// Keys first, all at once, then the ops in order: see
-		// shard.Store.Prefetch.
-		f.store.Prefetch(ops)
+		// shard.Store.Prefetch. A short entry is not worth taking every
+		// stripe's lock for.
+		if len(ops) >= prefetchMinOps {
+			f.store.Prefetch(ops)
+		}
 		res := make([]shard.Result, len(ops))
 		for i := range ops {
 			res[i] = f.store.Apply(&ops[i])

@@ -103,8 +103,12 @@ type Config struct {
 	Linearizable bool
 	Store        *shard.Store
 	Logger       *slog.Logger
-	// Stream, when set, replaces the TCP listener (tests inject faults).
-	Stream *StreamLayer
+	// Port, when set, is the node's Raft port to use (shared by its
+	// groups; tests inject faults through it); nil: Open listens on Bind.
+	Port *Port
+	// GroupID is the byte that names this group on the Port's
+	// connections (0 for a node's only group).
+	GroupID byte
 
 	HeartbeatTimeout   time.Duration // default 600ms
 	ElectionTimeout    time.Duration // default 600ms
@@ -298,12 +302,19 @@ func (g *Group) checkStorage() error {
 
 func (g *Group) start() error {
 	hl := hclog.New(&hclog.LoggerOptions{Name: "raft", Output: slogWriter{g.log}, Level: hclog.Warn})
-	stream := g.cfg.Stream
-	if stream == nil {
+	port := g.cfg.Port
+	if port == nil {
 		var err error
-		if stream, err = Listen(g.cfg.Bind, g.cfg.Advertise); err != nil {
+		if port, err = Listen(g.cfg.Bind, g.cfg.Advertise); err != nil {
 			return err
 		}
+	}
+	stream, err := port.Stream(g.cfg.GroupID)
+	if err != nil {
+		if g.cfg.Port == nil {
+			port.Close()
+		}
+		return err
 	}
 	g.trans = raft.NewNetworkTransportWithConfig(&raft.NetworkTransportConfig{
 		Stream:  stream,

@@ -3,6 +3,7 @@ package replication
 import (
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"sync"
 	"time"
@@ -10,61 +11,120 @@ import (
 	"github.com/hashicorp/raft"
 )
 
-// errIsolated is returned by a StreamLayer cut off by Isolate.
+// errIsolated is returned by a Port cut off by Isolate.
 var errIsolated = errors.New("replication: node isolated")
 
-// StreamLayer is the Raft transport's TCP listener and dialer. Isolate
-// cuts a node off from its peers (every connection in either direction
-// fails) until it is undone: tests use it to partition a node.
-type StreamLayer struct {
+// errPortClosed is returned by a StreamLayer whose Port is closed.
+var errPortClosed = errors.New("replication: raft port closed")
+
+// headerWait bounds how long an accepted connection may take to send its
+// group byte.
+const headerWait = 10 * time.Second
+
+// Port is a node's one Raft port, shared by all its groups: every
+// connection starts with one byte, the number of the group it carries,
+// and is handed to that group's StreamLayer (Stream). The listener closes
+// when the last StreamLayer taken from it is closed, or with Close.
+// Isolate cuts the node off from its peers (every connection in either
+// direction fails) until it is undone: tests use it to partition a node.
+type Port struct {
 	ln        net.Listener
 	advertise net.Addr
 
 	mu       sync.Mutex
 	isolated bool
+	closed   bool
 	conns    map[net.Conn]struct{}
+	groups   map[byte]*StreamLayer
 }
 
 // Listen listens for Raft traffic on bind (host:port; port 0 picks one).
 // advertise, when set, is the address peers are told to dial.
-func Listen(bind, advertise string) (*StreamLayer, error) {
+func Listen(bind, advertise string) (*Port, error) {
 	ln, err := net.Listen("tcp", bind)
 	if err != nil {
 		return nil, fmt.Errorf("replication: listen on raft port %s: %w", bind, err)
 	}
-	s := &StreamLayer{ln: ln, advertise: ln.Addr(), conns: make(map[net.Conn]struct{})}
+	p := &Port{ln: ln, advertise: ln.Addr(), conns: make(map[net.Conn]struct{}), groups: make(map[byte]*StreamLayer)}
 	if advertise != "" {
 		a, err := net.ResolveTCPAddr("tcp", advertise)
 		if err != nil {
 			ln.Close()
 			return nil, fmt.Errorf("replication: raft advertise address %q: %w", advertise, err)
 		}
-		s.advertise = a
+		p.advertise = a
 	}
+	go p.serve()
+	return p, nil
+}
+
+// Stream returns the stream layer of group id, for its Raft transport.
+// Each group takes its stream once.
+func (p *Port) Stream(id byte) (*StreamLayer, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return nil, errPortClosed
+	}
+	if _, taken := p.groups[id]; taken {
+		return nil, fmt.Errorf("replication: raft port: group %d already has its stream", id)
+	}
+	s := &StreamLayer{p: p, id: id, ch: make(chan net.Conn), done: make(chan struct{})}
+	p.groups[id] = s
 	return s, nil
 }
 
-// Accept implements net.Listener.
-func (s *StreamLayer) Accept() (net.Conn, error) {
+// serve accepts connections and hands each to its group.
+func (p *Port) serve() {
 	for {
-		c, err := s.ln.Accept()
+		c, err := p.ln.Accept()
 		if err != nil {
-			return nil, err
+			p.mu.Lock()
+			closed := p.closed
+			p.mu.Unlock()
+			if closed || errors.Is(err, net.ErrClosed) {
+				return
+			}
+			time.Sleep(10 * time.Millisecond) // a transient accept error (EMFILE): back off
+			continue
 		}
-		if tc, ok := c.(*net.TCPConn); ok {
-			tc.SetNoDelay(true)
-		}
-		if t := s.track(c); t != nil {
-			return t, nil
-		}
+		go p.route(c)
 	}
 }
 
-// Dial implements raft.StreamLayer.
-func (s *StreamLayer) Dial(addr raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
-	s.mu.Lock()
-	iso := s.isolated
-	s.mu.Unlock()
+// route reads c's group byte and hands c to that group's Accept, or
+// closes it.
+func (p *Port) route(c net.Conn) {
+	if tc, ok := c.(*net.TCPConn); ok {
+		tc.SetNoDelay(true)
+	}
+	var hdr [1]byte
+	c.SetReadDeadline(time.Now().Add(headerWait))
+	if _, err := io.ReadFull(c, hdr[:]); err != nil {
+		c.Close()
+		return
+	}
+	c.SetReadDeadline(time.Time{})
+	p.mu.Lock()
+	s := p.groups[hdr[0]]
+	p.mu.Unlock()
+	t := p.track(c)
+	if s == nil || t == nil {
+		c.Close()
+		return
+	}
+	select {
+	case s.ch <- t:
+	case <-s.done:
+		t.Close()
+	}
+}
+
+// dial connects to addr for group id.
+func (p *Port) dial(id byte, addr raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
+	p.mu.Lock()
+	iso := p.isolated
+	p.mu.Unlock()
 	if iso {
 		return nil, errIsolated
 	}
@@ -75,54 +135,116 @@ func (s *StreamLayer) Dial(addr raft.ServerAddress, timeout time.Duration) (net.
 	if tc, ok := c.(*net.TCPConn); ok {
 		tc.SetNoDelay(true)
 	}
-	if t := s.track(c); t != nil {
+	c.SetWriteDeadline(time.Now().Add(timeout))
+	if _, err := c.Write([]byte{id}); err != nil {
+		c.Close()
+		return nil, err
+	}
+	c.SetWriteDeadline(time.Time{})
+	if t := p.track(c); t != nil {
 		return t, nil
 	}
 	return nil, errIsolated
 }
 
 // track registers c, or closes it and returns nil while isolated.
-func (s *StreamLayer) track(c net.Conn) net.Conn {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.isolated {
+func (p *Port) track(c net.Conn) net.Conn {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.isolated {
 		c.Close()
 		return nil
 	}
-	s.conns[c] = struct{}{}
-	return &trackedConn{Conn: c, s: s}
+	p.conns[c] = struct{}{}
+	return &trackedConn{Conn: c, p: p}
 }
 
 // Isolate cuts (on) or restores (off) this node's Raft connectivity.
-func (s *StreamLayer) Isolate(on bool) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	s.isolated = on
+func (p *Port) Isolate(on bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.isolated = on
 	if on {
-		for c := range s.conns {
+		for c := range p.conns {
 			c.Close()
 		}
-		clear(s.conns)
+		clear(p.conns)
 	}
 }
 
-// Close implements net.Listener.
-func (s *StreamLayer) Close() error { return s.ln.Close() }
+// Close closes the listener; the groups' streams accept no more.
+func (p *Port) Close() error {
+	p.mu.Lock()
+	if p.closed {
+		p.mu.Unlock()
+		return nil
+	}
+	p.closed = true
+	p.mu.Unlock()
+	return p.ln.Close()
+}
 
-// Addr implements net.Listener: the advertised address.
-func (s *StreamLayer) Addr() net.Addr { return s.advertise }
+// Addr returns the address peers are told to dial.
+func (p *Port) Addr() net.Addr { return p.advertise }
+
+// StreamLayer is one group's view of its node's Port: it implements
+// raft.StreamLayer, accepting the connections whose group byte is its
+// own and dialing with that byte.
+type StreamLayer struct {
+	p    *Port
+	id   byte
+	ch   chan net.Conn
+	done chan struct{}
+	once sync.Once
+}
+
+// Accept implements net.Listener.
+func (s *StreamLayer) Accept() (net.Conn, error) {
+	select {
+	case c := <-s.ch:
+		return c, nil
+	case <-s.done:
+		return nil, net.ErrClosed
+	}
+}
+
+// Dial implements raft.StreamLayer.
+func (s *StreamLayer) Dial(addr raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
+	return s.p.dial(s.id, addr, timeout)
+}
+
+// Close implements net.Listener: the group stops accepting; the Port
+// closes once no group uses it.
+func (s *StreamLayer) Close() error {
+	var err error
+	s.once.Do(func() {
+		close(s.done)
+		p := s.p
+		p.mu.Lock()
+		delete(p.groups, s.id)
+		last := len(p.groups) == 0
+		p.mu.Unlock()
+		if last {
+			err = p.Close()
+		}
+	})
+	return err
+}
+
+// Addr implements net.Listener: the Port's advertised address.
+func (s *StreamLayer) Addr() net.Addr { return s.p.advertise }
 
 type trackedConn struct {
 	net.Conn
-	s    *StreamLayer
+	p    *Port
 	once sync.Once
 }
 
 func (c *trackedConn) Close() error {
 	c.once.Do(func() {
-		c.s.mu.Lock()
-		delete(c.s.conns, c.Conn)
-		c.s.mu.Unlock()
+		c.p.mu.Lock()
+		delete(c.p.conns, c.Conn)
+		c.p.mu.Unlock()
 	})
 	return c.Conn.Close()
 }

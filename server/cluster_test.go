@@ -31,7 +31,7 @@ type testNode struct {
 	id       string
 	dir      string
 	raftAddr string
-	stream   *replication.StreamLayer
+	stream   *replication.Port
 	node     *Node
 	addr     string // client address
 	done     chan error
@@ -116,7 +116,7 @@ func (tc *testCluster) open(tn *testNode) {
 			tc.tune(rc)
 		}
 	}
-	n, err := OpenNode(cfg, ln, NodeOptions{Stream: tn.stream, Tune: tune})
+	n, err := OpenNode(cfg, ln, NodeOptions{Port: tn.stream, Tune: tune})
 	if err != nil {
 		ln.Close()
 		t.Fatalf("open %s: %v", tn.id, err)

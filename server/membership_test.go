@@ -160,7 +160,7 @@ func TestJoinRefusals(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		n, err := OpenNode(Config{Dir: dir, NodeID: "solo", Join: join}, ln, NodeOptions{Stream: st, Tune: fastRaft})
+		n, err := OpenNode(Config{Dir: dir, NodeID: "solo", Join: join}, ln, NodeOptions{Port: st, Tune: fastRaft})
 		if err != nil {
 			ln.Close()
 			st.Close()
@@ -241,7 +241,9 @@ func TestClusterFailover(t *testing.T) {
 		t.Fatal(err)
 	}
 	for _, tt := range []struct {
-		c    interface{ Do(context.Context, ...any) *redis.Cmd }
+		c interface {
+			Do(context.Context, ...any) *redis.Cmd
+		}
 		args []any
 		want string
 	}{

@@ -25,8 +25,8 @@ type Node struct {
 
 // NodeOptions are test hooks for OpenNode; the zero value is production.
 type NodeOptions struct {
-	// Stream replaces the Raft listener (fault injection).
-	Stream *replication.StreamLayer
+	// Port replaces the Raft listener (fault injection: Isolate).
+	Port *replication.Port
 	// Tune adjusts the replication config before the group opens
 	// (timeouts, snapshot thresholds).
 	Tune func(*replication.Config)
@@ -86,7 +86,7 @@ func OpenNode(cfg Config, ln net.Listener, opt NodeOptions) (*Node, error) {
 		Linearizable: cfg.ReadConsistency == "linearizable",
 		Store:        store,
 		Logger:       cfg.Logger,
-		Stream:       opt.Stream,
+		Port:         opt.Port,
 	}
 	if cfg.AnnounceIP != "" {
 		_, port, _ := net.SplitHostPort(rc.Bind)

@@ -87,7 +87,7 @@ func waitClusterNodes(t *testing.T, nodes []*node) {
 }
 
 // TestClusterModeKillLeader drives a go-redis ClusterClient against three
-// real nodes in cluster mode: 20,000 keys over all slots, then kill -9 of
+// real nodes in cluster mode: 100,000 keys over all slots, then kill -9 of
 // the leader (the master of every slot). The client must find the new
 // master by itself (CLUSTER SLOTS, MOVED); every acknowledged key must be
 // readable; the restarted node must catch up to the same digest. It logs
@@ -126,14 +126,15 @@ func TestClusterModeKillLeader(t *testing.T) {
 			}
 		}
 	}
-	write(0, 20000)
-	if len(acked) != 20000 {
-		t.Fatalf("%d of 20000 writes acknowledged before any failure", len(acked))
+	const before = 100000
+	write(0, before)
+	if len(acked) != before {
+		t.Fatalf("%d of %d writes acknowledged before any failure", len(acked), before)
 	}
 
 	leader.kill()
 	killed := time.Now()
-	next := 20000
+	next := before
 	for {
 		err := cc.Set(ctx, key(next), next, 0).Err()
 		if err == nil {

@@ -105,6 +105,8 @@ type Config struct {
 	Logger       *slog.Logger
 	// Port, when set, is the node's Raft port to use (shared by its
 	// groups; tests inject faults through it); nil: Open listens on Bind.
+	// The group closes its stream when it closes (also when Open fails),
+	// and the Port closes with the last of its streams.
 	Port *Port
 	// GroupID is the byte that names this group on the Port's
 	// connections (0 for a node's only group).
@@ -1034,8 +1036,11 @@ func (g *Group) transferTo(id string) error {
 		}
 	}
 	g.qmu.Lock()
-	g.transferring.Store(true) // Submit checks it under qmu
+	started := g.transferring.CompareAndSwap(false, true) // Submit checks it under qmu
 	g.qmu.Unlock()
+	if !started {
+		return fmt.Errorf("%w: a leadership transfer is already under way", ErrNotLeader)
+	}
 	defer g.transferring.Store(false)
 	// Let what was already submitted commit first: Raft refuses new
 	// entries during a transfer, and those would be answered errors.

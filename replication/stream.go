@@ -34,7 +34,8 @@ type Port struct {
 	mu       sync.Mutex
 	isolated bool
 	closed   bool
-	conns    map[net.Conn]struct{}
+	conns    map[net.Conn]struct{} // handed to a group or dialed
+	pending  map[net.Conn]struct{} // accepted, group byte not read yet
 	groups   map[byte]*StreamLayer
 }
 
@@ -45,7 +46,8 @@ func Listen(bind, advertise string) (*Port, error) {
 	if err != nil {
 		return nil, fmt.Errorf("replication: listen on raft port %s: %w", bind, err)
 	}
-	p := &Port{ln: ln, advertise: ln.Addr(), conns: make(map[net.Conn]struct{}), groups: make(map[byte]*StreamLayer)}
+	p := &Port{ln: ln, advertise: ln.Addr(), conns: make(map[net.Conn]struct{}),
+		pending: make(map[net.Conn]struct{}), groups: make(map[byte]*StreamLayer)}
 	if advertise != "" {
 		a, err := net.ResolveTCPAddr("tcp", advertise)
 		if err != nil {
@@ -98,16 +100,28 @@ func (p *Port) route(c net.Conn) {
 	if tc, ok := c.(*net.TCPConn); ok {
 		tc.SetNoDelay(true)
 	}
-	var hdr [1]byte
-	c.SetReadDeadline(time.Now().Add(headerWait))
-	if _, err := io.ReadFull(c, hdr[:]); err != nil {
+	// Until its group byte arrives the connection is pending: Close and
+	// Isolate close it too.
+	p.mu.Lock()
+	if p.closed || p.isolated {
+		p.mu.Unlock()
 		c.Close()
 		return
 	}
+	p.pending[c] = struct{}{}
+	p.mu.Unlock()
+	var hdr [1]byte
+	c.SetReadDeadline(time.Now().Add(headerWait))
+	_, err := io.ReadFull(c, hdr[:])
 	c.SetReadDeadline(time.Time{})
 	p.mu.Lock()
+	delete(p.pending, c)
 	s := p.groups[hdr[0]]
 	p.mu.Unlock()
+	if err != nil {
+		c.Close()
+		return
+	}
 	t := p.track(c)
 	if s == nil || t == nil {
 		c.Close()
@@ -123,9 +137,12 @@ func (p *Port) route(c net.Conn) {
 // dial connects to addr for group id.
 func (p *Port) dial(id byte, addr raft.ServerAddress, timeout time.Duration) (net.Conn, error) {
 	p.mu.Lock()
-	iso := p.isolated
+	iso, closed := p.isolated, p.closed
 	p.mu.Unlock()
-	if iso {
+	switch {
+	case closed:
+		return nil, errPortClosed
+	case iso:
 		return nil, errIsolated
 	}
 	c, err := net.DialTimeout("tcp", string(addr), timeout)
@@ -169,10 +186,15 @@ func (p *Port) Isolate(on bool) {
 			c.Close()
 		}
 		clear(p.conns)
+		for c := range p.pending {
+			c.Close()
+		}
 	}
 }
 
-// Close closes the listener; the groups' streams accept no more.
+// Close closes the listener and the connections still sending their
+// group byte; streams dial no more. A node's groups normally reach it
+// through their streams (the last one to close closes the Port).
 func (p *Port) Close() error {
 	p.mu.Lock()
 	if p.closed {
@@ -180,6 +202,9 @@ func (p *Port) Close() error {
 		return nil
 	}
 	p.closed = true
+	for c := range p.pending {
+		c.Close()
+	}
 	p.mu.Unlock()
 	return p.ln.Close()
 }

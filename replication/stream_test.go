@@ -139,3 +139,42 @@ func TestPortIsolate(t *testing.T) {
 	bs.Close()
 	as.Close()
 }
+
+// TestPortCloseDropsHeaderlessConns checks that a connection that never
+// sends its group byte is closed by Close, not left for headerWait.
+func TestPortCloseDropsHeaderlessConns(t *testing.T) {
+	p, err := Listen("127.0.0.1:0", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s, _ := p.Stream(0)
+	c, err := net.Dial("tcp", p.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	// Wait until the port has taken the connection in (it is pending).
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		p.mu.Lock()
+		n := len(p.pending)
+		p.mu.Unlock()
+		if n == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("the port never took the connection in")
+		}
+		time.Sleep(5 * time.Millisecond) // polling the accept loop, bounded
+	}
+	s.Close() // the last stream: the port closes
+	// Half of headerWait: a close by the port answers long before.
+	c.SetReadDeadline(time.Now().Add(headerWait / 2))
+	_, err = c.Read(make([]byte, 1))
+	if ne, ok := err.(net.Error); err == nil || ok && ne.Timeout() {
+		t.Fatalf("a headerless connection outlived Close: %v", err)
+	}
+	if _, err := s.Dial("127.0.0.1:1", time.Second); err == nil {
+		t.Fatal("a stream of a closed port dialed")
+	}
+}

@@ -160,10 +160,16 @@ func (s *Server) admit(id, raftAddr, clientAddr string) error {
 		return err
 	}
 	target := g.AppliedIndex()
-	deadline := time.Now().Add(joinCatchUp)
+	start := time.Now()
+	deadline := start.Add(joinCatchUp)
 	for {
+		if !g.IsLeader() {
+			return replication.ErrNotLeader
+		}
 		for _, r := range s.replicas() {
-			if r.id == id && r.offset >= target {
+			// An acknowledgement sent after the node was added, on its
+			// link, for the index applied then.
+			if r.id == id && r.offset >= target && r.lastAck >= start.UnixMilli() {
 				return g.AddVoter(id, raftAddr)
 			}
 		}

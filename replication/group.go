@@ -873,13 +873,6 @@ func (g *Group) Servers() []Member {
 	return out
 }
 
-// Recorded reports whether the log ever recorded node id's client address
-// (a node removed since stays recorded).
-func (g *Group) Recorded(id string) bool {
-	_, ok := g.fsm.nodeAddr(id)
-	return ok
-}
-
 // RecordedIDs returns the IDs of every node the log recorded an address
 // for, members or not.
 func (g *Group) RecordedIDs() []string {

@@ -66,19 +66,30 @@ func TestPortRoutesByGroup(t *testing.T) {
 	b1.Close()
 }
 
-// TestPortClosesUnknownGroupAndLastStream checks that a connection for a
-// group the node does not have is closed, and that closing the last
-// stream closes the listener.
-func TestPortClosesUnknownGroupAndLastStream(t *testing.T) {
+// portAndRawConn listens on a Port with group 0's stream taken and opens
+// a plain TCP connection to it (which sends no group byte by itself).
+func portAndRawConn(t *testing.T) (*Port, *StreamLayer, net.Conn) {
+	t.Helper()
 	p, err := Listen("127.0.0.1:0", "")
 	if err != nil {
 		t.Fatal(err)
 	}
-	s, _ := p.Stream(0)
+	s, err := p.Stream(0)
+	if err != nil {
+		t.Fatal(err)
+	}
 	c, err := net.Dial("tcp", p.Addr().String())
 	if err != nil {
 		t.Fatal(err)
 	}
+	return p, s, c
+}
+
+// TestPortClosesUnknownGroupAndLastStream checks that a connection for a
+// group the node does not have is closed, and that closing the last
+// stream closes the listener.
+func TestPortClosesUnknownGroupAndLastStream(t *testing.T) {
+	p, s, c := portAndRawConn(t)
 	c.Write([]byte{7, 'x'})
 	c.SetReadDeadline(time.Now().Add(10 * time.Second))
 	if _, err := c.Read(make([]byte, 1)); err == nil {
@@ -143,15 +154,7 @@ func TestPortIsolate(t *testing.T) {
 // TestPortCloseDropsHeaderlessConns checks that a connection that never
 // sends its group byte is closed by Close, not left for headerWait.
 func TestPortCloseDropsHeaderlessConns(t *testing.T) {
-	p, err := Listen("127.0.0.1:0", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	s, _ := p.Stream(0)
-	c, err := net.Dial("tcp", p.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
+	p, s, c := portAndRawConn(t)
 	defer c.Close()
 	// Wait until the port has taken the connection in (it is pending).
 	deadline := time.Now().Add(10 * time.Second)
@@ -170,7 +173,7 @@ func TestPortCloseDropsHeaderlessConns(t *testing.T) {
 	s.Close() // the last stream: the port closes
 	// Half of headerWait: a close by the port answers long before.
 	c.SetReadDeadline(time.Now().Add(headerWait / 2))
-	_, err = c.Read(make([]byte, 1))
+	_, err := c.Read(make([]byte, 1))
 	if ne, ok := err.(net.Error); err == nil || ok && ne.Timeout() {
 		t.Fatalf("a headerless connection outlived Close: %v", err)
 	}

@@ -30,7 +30,7 @@ const (
 
 // clusterOn reports whether cluster-enabled is yes on a node with a Raft
 // group (every node OpenNode starts has one).
-func (s *Server) clusterOn() bool { return s.group != nil && s.config().ClusterEnabled == "yes" }
+func (s *Server) clusterOn() bool { return s.replicated() && s.config().ClusterEnabled == "yes" }
 
 // clusterRoute decides where a command runs in cluster mode. It answers
 // and returns false when the command must not run here: -CROSSSLOT when
@@ -79,15 +79,18 @@ func (c *client) clusterRoute(cmd *command, args [][]byte) bool {
 	if !ok {
 		return refuse(errCrossSlot)
 	}
-	g := c.s.group
-	if g.IsLeader() || c.readonly && !write {
-		return true
-	}
 	if slot < 0 {
-		if write && cmd.parse != nil {
+		// Keyless: FLUSHALL, DBSIZE, SCAN... act on the groups this node
+		// leads, as a Redis Cluster master acts on its own slots.
+		if write && cmd.parse != nil && !c.readonly && len(c.s.ledUnits()) == 0 {
 			return refuse(errReplicaWrite)
 		}
-		return true // keyless: answered by this node
+		return true
+	}
+	c.u = c.s.unitOfSlot(slot)
+	g := c.u.group
+	if g.IsLeader() || c.readonly && !write {
+		return true
 	}
 	id, addr, known := g.Leader()
 	if !known || id == g.NodeID() {
@@ -122,18 +125,19 @@ func clusterName(id string) string {
 	return hex.EncodeToString(sum[:])
 }
 
-// clusterView is the cluster as this node sees it: the group's members
-// with a known client address, master first, then replicas by name. The
+// clusterView is group u as this node sees it: the group's members with
+// a known client address, master first, then replicas by name. The
 // leader leaves out followers it has not heard from lately (Redis omits
 // failed replicas from CLUSTER SLOTS too); a follower lists every member.
-// ok is false while no leader is known: every slot is then unserved.
-func (s *Server) clusterView() (nodes []clusterNode, epoch uint64, ok bool) {
-	g := s.group
+// ok is false while no leader is known: the group's slots are then
+// unserved.
+func (s *Server) clusterView(u *unit) (nodes []clusterNode, epoch uint64, ok bool) {
+	g := u.group
 	st := g.Status()
 	leaderID, _, known := g.Leader()
 	leading := g.IsLeader()
 	acks := map[string]replicaView{}
-	for _, r := range s.replicas() {
+	for _, r := range s.replicas(u) {
 		acks[r.id] = r
 	}
 	now := time.Now().UnixMilli()
@@ -171,4 +175,75 @@ func (s *Server) clusterView() (nodes []clusterNode, epoch uint64, ok bool) {
 	})
 	ok = known && len(nodes) > 0 && nodes[0].master
 	return nodes, st.Term, ok
+}
+
+// groupView is one shard group in the cluster view.
+type groupView struct {
+	u     *unit
+	nodes []clusterNode // master first
+	ok    bool          // the group has a leader with a known address
+}
+
+// nodeView is one node in the cluster view, over every group.
+type nodeView struct {
+	clusterNode
+	slots     [][2]int // the ranges of the groups it leads
+	replicaOf string   // a node leading none: the first group's master
+}
+
+// clusterViewAll is the whole cluster as this node sees it.
+type clusterViewAll struct {
+	groups []groupView
+	nodes  []nodeView // masters by their first slot, then the others by name
+	epoch  uint64     // the highest term of any group
+}
+
+// clusterViews builds the cluster view from each group's (clusterView).
+// A node that leads groups is a master of their slots; a node that leads
+// none is shown as a replica of the first group's master, since Redis's
+// model has each replica follow one master.
+func (s *Server) clusterViews() clusterViewAll {
+	var cv clusterViewAll
+	byName := map[string]*nodeView{}
+	var order []string
+	for _, u := range s.units {
+		nodes, epoch, ok := s.clusterView(u)
+		cv.groups = append(cv.groups, groupView{u: u, nodes: nodes, ok: ok})
+		cv.epoch = max(cv.epoch, epoch)
+		for _, n := range nodes {
+			nv := byName[n.name]
+			if nv == nil {
+				nv = &nodeView{clusterNode: n}
+				nv.master = false
+				byName[n.name] = nv
+				order = append(order, n.name)
+			}
+			if n.master && ok {
+				nv.master = true
+				nv.slots = append(nv.slots, [2]int{u.lo, u.hi})
+			}
+		}
+	}
+	first := ""
+	if g := cv.groups[0]; g.ok {
+		first = g.nodes[0].name
+	}
+	for _, name := range order {
+		nv := byName[name]
+		if len(nv.slots) == 0 && name != first {
+			nv.replicaOf = first
+		}
+		cv.nodes = append(cv.nodes, *nv)
+	}
+	sort.SliceStable(cv.nodes, func(i, j int) bool {
+		a, b := cv.nodes[i], cv.nodes[j]
+		if (len(a.slots) > 0) != (len(b.slots) > 0) {
+			return len(a.slots) > 0
+		}
+		if len(a.slots) > 0 {
+			return a.slots[0][0] < b.slots[0][0]
+		}
+		return a.name < b.name
+	})
+	return cv
 }

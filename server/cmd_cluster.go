@@ -89,7 +89,7 @@ func cmdClusterHelp(c *client, _ [][]byte) {
 	})
 }
 
-func cmdClusterMyID(c *client, _ [][]byte) { c.w.bulk(clusterName(c.s.group.NodeID())) }
+func cmdClusterMyID(c *client, _ [][]byte) { c.w.bulk(clusterName(c.s.selfID())) }
 
 func cmdClusterKeySlot(c *client, args [][]byte) {
 	c.w.int(int64(shard.KeySlot(args[2])))
@@ -114,7 +114,7 @@ func cmdClusterCountKeys(c *client, args [][]byte) {
 	if !ok {
 		return
 	}
-	_, n := c.s.store.SlotKeys(slot, 0, c.now())
+	_, n := c.s.unitOfSlot(slot).store.SlotKeys(slot, 0, c.now())
 	c.w.int(int64(n))
 }
 
@@ -129,7 +129,7 @@ func cmdClusterGetKeys(c *client, args [][]byte) {
 		c.w.errorText("ERR Invalid slot or number of keys")
 		return
 	}
-	keys, _ := c.s.store.SlotKeys(int(slot), int(min(count, 1<<30)), c.now())
+	keys, _ := c.s.unitOfSlot(int(slot)).store.SlotKeys(int(slot), int(min(count, 1<<30)), c.now())
 	c.w.array(len(keys))
 	for _, k := range keys {
 		c.w.bulk(k)
@@ -137,14 +137,20 @@ func cmdClusterGetKeys(c *client, args [][]byte) {
 }
 
 func cmdClusterInfo(c *client, _ [][]byte) {
-	nodes, epoch, ok := c.s.clusterView()
-	state, slots := "fail", 0
-	if ok {
-		state, slots = "ok", shard.SlotCount
+	cv := c.s.clusterViews()
+	state, slots := "ok", 0
+	for _, v := range cv.groups {
+		if v.ok {
+			slots += v.u.hi - v.u.lo + 1
+		} else {
+			state = "fail"
+		}
 	}
 	size := 0
-	if ok {
-		size = 1
+	for _, n := range cv.nodes {
+		if len(n.slots) > 0 {
+			size++
+		}
 	}
 	var b strings.Builder
 	kv := func(k string, v any) { fmt.Fprintf(&b, "%s:%v\r\n", k, v) }
@@ -153,102 +159,107 @@ func cmdClusterInfo(c *client, _ [][]byte) {
 	kv("cluster_slots_ok", slots)
 	kv("cluster_slots_pfail", 0)
 	kv("cluster_slots_fail", 0)
-	kv("cluster_known_nodes", len(nodes))
+	kv("cluster_known_nodes", len(cv.nodes))
 	kv("cluster_size", size)
-	kv("cluster_current_epoch", epoch)
-	kv("cluster_my_epoch", epoch)
+	kv("cluster_current_epoch", cv.epoch)
+	kv("cluster_my_epoch", cv.epoch)
 	kv("cluster_stats_messages_sent", 0)
 	kv("cluster_stats_messages_received", 0)
 	kv("total_cluster_links_buffer_limit_exceeded", 0)
 	c.w.verbatim(b.String())
 }
 
-// cmdClusterSlots answers one range, 0-16383, served by the leader, with
-// the followers as its replicas; nothing while there is no leader.
+// cmdClusterSlots answers one range per shard group that has a leader:
+// its slots, the leader, then the followers as its replicas.
 func cmdClusterSlots(c *client, _ [][]byte) {
-	nodes, _, ok := c.s.clusterView()
-	if !ok {
-		c.w.array(0)
-		return
-	}
-	c.w.array(1)
-	c.w.array(2 + len(nodes))
-	c.w.int(0)
-	c.w.int(shard.SlotCount - 1)
-	for _, n := range nodes {
-		c.w.array(4)
-		c.w.bulk(n.host)
-		c.w.int(int64(n.port))
-		c.w.bulk(n.name)
-		c.w.mapHeader(0)
-	}
-}
-
-func cmdClusterShards(c *client, _ [][]byte) {
-	nodes, _, ok := c.s.clusterView()
-	if len(nodes) == 0 {
-		c.w.array(0)
-		return
-	}
-	c.w.array(1)
-	c.w.mapHeader(2)
-	c.w.bulk("slots")
-	if ok {
-		c.w.array(2)
-		c.w.int(0)
-		c.w.int(shard.SlotCount - 1)
-	} else {
-		c.w.array(0)
-	}
-	c.w.bulk("nodes")
-	c.w.array(len(nodes))
-	for _, n := range nodes {
-		c.w.mapHeader(7)
-		c.w.bulk("id")
-		c.w.bulk(n.name)
-		c.w.bulk("port")
-		c.w.int(int64(n.port))
-		c.w.bulk("ip")
-		c.w.bulk(n.host)
-		c.w.bulk("endpoint")
-		c.w.bulk(n.host)
-		c.w.bulk("role")
-		if n.master {
-			c.w.bulk("master")
-		} else {
-			c.w.bulk("replica")
+	var served []groupView
+	for _, v := range c.s.clusterViews().groups {
+		if v.ok {
+			served = append(served, v)
 		}
-		c.w.bulk("replication-offset")
-		c.w.int(int64(n.offset))
-		c.w.bulk("health")
-		c.w.bulk("online")
+	}
+	c.w.array(len(served))
+	for _, v := range served {
+		c.w.array(2 + len(v.nodes))
+		c.w.int(int64(v.u.lo))
+		c.w.int(int64(v.u.hi))
+		for _, n := range v.nodes {
+			c.w.array(4)
+			c.w.bulk(n.host)
+			c.w.int(int64(n.port))
+			c.w.bulk(n.name)
+			c.w.mapHeader(0)
+		}
 	}
 }
 
-// cmdClusterNodes answers one line per member, Redis's format:
+// cmdClusterShards answers one shard per group with known members.
+func cmdClusterShards(c *client, _ [][]byte) {
+	var shards []groupView
+	for _, v := range c.s.clusterViews().groups {
+		if len(v.nodes) > 0 {
+			shards = append(shards, v)
+		}
+	}
+	c.w.array(len(shards))
+	for _, v := range shards {
+		c.w.mapHeader(2)
+		c.w.bulk("slots")
+		if v.ok {
+			c.w.array(2)
+			c.w.int(int64(v.u.lo))
+			c.w.int(int64(v.u.hi))
+		} else {
+			c.w.array(0)
+		}
+		c.w.bulk("nodes")
+		c.w.array(len(v.nodes))
+		for _, n := range v.nodes {
+			c.w.mapHeader(7)
+			c.w.bulk("id")
+			c.w.bulk(n.name)
+			c.w.bulk("port")
+			c.w.int(int64(n.port))
+			c.w.bulk("ip")
+			c.w.bulk(n.host)
+			c.w.bulk("endpoint")
+			c.w.bulk(n.host)
+			c.w.bulk("role")
+			if n.master {
+				c.w.bulk("master")
+			} else {
+				c.w.bulk("replica")
+			}
+			c.w.bulk("replication-offset")
+			c.w.int(int64(n.offset))
+			c.w.bulk("health")
+			c.w.bulk("online")
+		}
+	}
+}
+
+// cmdClusterNodes answers one line per node, Redis's format:
 // <id> <ip:port@cport> <flags> <master> <ping-sent> <pong-recv>
 // <config-epoch> <link-state> <slot-range>...
+// A node that leads shard groups is a master with their slots; any other
+// is a replica of the first group's leader (see clusterViews).
 func cmdClusterNodes(c *client, _ [][]byte) {
-	nodes, epoch, ok := c.s.clusterView()
-	master := "-"
-	if ok {
-		master = nodes[0].name
-	}
+	cv := c.s.clusterViews()
 	var b strings.Builder
 	now := time.Now().Unix() * 1000
-	for _, n := range nodes {
-		// With no leader known every node shows as a master without
-		// slots, as Redis shows nodes that serve none.
-		flags, of, pong := "slave", master, n.seen
-		if n.master || !ok {
+	for _, n := range cv.nodes {
+		// With no leader known a node shows as a master without slots,
+		// as Redis shows nodes that serve none.
+		flags, of, pong := "slave", n.replicaOf, n.seen
+		if len(n.slots) > 0 || of == "" {
 			flags, of = "master", "-"
 		}
 		if n.myself {
 			flags, pong = "myself,"+flags, now
 		}
-		fmt.Fprintf(&b, "%s %s:%d@%d %s %s 0 %d %d connected", n.name, n.host, n.port, n.cport, flags, of, pong, epoch)
-		if n.master {
-			fmt.Fprintf(&b, " 0-%d", shard.SlotCount-1)
+		fmt.Fprintf(&b, "%s %s:%d@%d %s %s 0 %d %d connected", n.name, n.host, n.port, n.cport, flags, of, pong, cv.epoch)
+		for _, r := range n.slots {
+			fmt.Fprintf(&b, " %d-%d", r[0], r[1])
 		}
 		b.WriteByte('\n')
 	}
@@ -270,22 +281,37 @@ func cmdClusterFailover(c *client, args [][]byte) {
 			return
 		}
 	}
-	g := c.s.group
-	if g.IsLeader() {
+	if len(c.s.ledUnits()) > 0 {
 		c.w.errorText("ERR You should send CLUSTER FAILOVER to a replica")
 		return
 	}
-	if _, _, ok := g.Leader(); !ok {
+	// This node is a replica of the first group's leader (CLUSTER NODES):
+	// it takes over every group that node leads.
+	master, _, ok := c.s.units[0].group.Leader()
+	if !ok {
 		c.w.errorText("ERR I'm a replica but my master is unknown to me")
 		return
 	}
-	id := g.NodeID()
-	c.onLeader([][]byte{[]byte("SESSIOND-FAILOVER"), []byte(id)}, func() error { return g.TransferLeadershipTo(id) })
+	var take []*unit
+	for _, u := range c.s.units {
+		if id, _, ok := u.group.Leader(); ok && id == master {
+			take = append(take, u)
+		}
+	}
+	id := c.s.selfID()
+	replies := c.eachUnit(take, func() {
+		g := c.u.group
+		c.onLeader(c.groupArgs("SESSIOND-FAILOVER", id), func() error { return g.TransferLeadershipTo(id) })
+	})
+	c.w.firstErrorOrOK(replies)
 }
 
-// cmdSessiondFailover is SESSIOND-FAILOVER id, which CLUSTER FAILOVER
-// forwards to the leader: hand leadership to voter id.
+// cmdSessiondFailover is SESSIOND-FAILOVER id [group], which CLUSTER
+// FAILOVER forwards to the group's leader: hand leadership to voter id.
 func cmdSessiondFailover(c *client, args [][]byte) {
-	id := string(args[1])
-	c.onLeader(args, func() error { return c.s.group.TransferLeadershipTo(id) })
+	if !c.groupArg(args, 2) {
+		return
+	}
+	id, g := string(args[1]), c.u.group
+	c.onLeader(args, func() error { return g.TransferLeadershipTo(id) })
 }

@@ -159,7 +159,7 @@ func cmdHello(c *client, args [][]byte) {
 		c.w.bulk("standalone")
 	}
 	c.w.bulk("role")
-	if g := c.s.group; g != nil && !g.IsLeader() {
+	if len(c.s.ledUnits()) == 0 {
 		c.w.bulk("replica")
 	} else {
 		c.w.bulk("master")

@@ -41,7 +41,7 @@ const hrandMaxCount = 1 << 23
 // type, else err.
 func (c *client) hashArgErr(key []byte, err error) error {
 	c.settle() // the key's type may be changing in this connection's in-flight writes
-	r := c.s.store.Read(&shard.Op{Kind: shard.KindHLen, Key: key})
+	r := c.s.unitOfKey(key).store.Read(&shard.Op{Kind: shard.KindHLen, Key: key})
 	if r.Kind == shard.RErr {
 		return r.Err
 	}
@@ -151,7 +151,7 @@ func parseHScan(c *client, args [][]byte, _ int64) (shard.Op, error) {
 	}
 	op := shard.Op{Kind: shard.KindHScan, Key: args[1], N: int64(cursor)}
 	optErr := func(err error) (shard.Op, error) {
-		r := c.s.store.Read(&shard.Op{Kind: shard.KindHLen, Key: args[1]})
+		r := c.s.unitOfKey(args[1]).store.Read(&shard.Op{Kind: shard.KindHLen, Key: args[1]})
 		switch {
 		case r.Kind == shard.RErr:
 			return shard.Op{}, r.Err

@@ -571,12 +571,12 @@ func TestHashReaperRemovesFields(t *testing.T) {
 	ts.clock.Advance(time.Second)
 	deadline := time.Now().Add(10 * time.Second)
 	for {
-		keys, _ := ts.store.Len()
-		if keys == 1 && ts.store.Stats().ExpiredFields.Load() == 2 {
+		keys, _ := ts.Store().Len()
+		if keys == 1 && ts.Store().Stats().ExpiredFields.Load() == 2 {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("not reaped: %d keys, %d fields expired", keys, ts.store.Stats().ExpiredFields.Load())
+			t.Fatalf("not reaped: %d keys, %d fields expired", keys, ts.Store().Stats().ExpiredFields.Load())
 		}
 		time.Sleep(10 * time.Millisecond)
 	}

@@ -270,11 +270,13 @@ func cmdConfigResetStat(c *client, _ [][]byte) {
 	} {
 		v.Store(0)
 	}
-	ss := c.s.store.Stats()
-	for _, v := range []interface{ Store(int64) }{
-		&ss.ExpiredKeys, &ss.ExpiredFields, &ss.EvictedKeys, &ss.Hits, &ss.Misses,
-	} {
-		v.Store(0)
+	for _, u := range c.s.units {
+		ss := u.store.Stats()
+		for _, v := range []interface{ Store(int64) }{
+			&ss.ExpiredKeys, &ss.ExpiredFields, &ss.EvictedKeys, &ss.Hits, &ss.Misses,
+		} {
+			v.Store(0)
+		}
 	}
 	c.w.ok()
 }

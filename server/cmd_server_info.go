@@ -111,7 +111,7 @@ func (s *Server) infoSection(b *infoBuilder, name string) {
 	case "stats":
 		s.infoStats(b)
 	case "replication":
-		if s.group != nil {
+		if s.replicated() {
 			s.infoReplicationRaft(b)
 		} else {
 			s.infoReplication(b)
@@ -127,8 +127,8 @@ func (s *Server) infoSection(b *infoBuilder, name string) {
 			b.kv("cluster_enabled", "0")
 		}
 	case "keyspace":
-		if keys, volatile := s.store.Len(); keys > 0 {
-			b.kv("db0", fmt.Sprintf("keys=%d,expires=%d,avg_ttl=0", keys, volatile))
+		if ss := s.storeStats(); ss.keys > 0 {
+			b.kv("db0", fmt.Sprintf("keys=%d,expires=%d,avg_ttl=0", ss.keys, ss.volatile))
 		}
 	}
 	// modules, commandstats, errorstats, latencystats: headers only.
@@ -284,7 +284,7 @@ func (s *Server) infoPersistence(b *infoBuilder) {
 
 func (s *Server) infoStats(b *infoBuilder) {
 	st := &s.stats
-	ss := s.store.Stats()
+	ss := s.storeStats()
 	b.kv("total_connections_received", st.connsReceived.Load())
 	b.kv("total_commands_processed", st.commands.Load())
 	b.kv("instantaneous_ops_per_sec", s.instantaneousOps())
@@ -297,14 +297,14 @@ func (s *Server) infoStats(b *infoBuilder) {
 	}
 	b.kv("rejected_connections", st.connsRejected.Load())
 	b.zeros("sync_full", "sync_partial_ok", "sync_partial_err")
-	b.kv("expired_keys", ss.ExpiredKeys.Load())
-	b.kv("expired_subkeys", ss.ExpiredFields.Load())
+	b.kv("expired_keys", ss.expiredKeys)
+	b.kv("expired_subkeys", ss.expiredFields)
 	b.kv("expired_stale_perc", "0.00")
 	b.zeros("expired_time_cap_reached_count", "expire_cycle_cpu_milliseconds")
-	b.kv("evicted_keys", ss.EvictedKeys.Load())
+	b.kv("evicted_keys", ss.evictedKeys)
 	b.zeros("evicted_clients", "evicted_scripts", "total_eviction_exceeded_time", "current_eviction_exceeded_time")
-	b.kv("keyspace_hits", ss.Hits.Load())
-	b.kv("keyspace_misses", ss.Misses.Load())
+	b.kv("keyspace_hits", ss.hits)
+	b.kv("keyspace_misses", ss.misses)
 	b.zeros("pubsub_channels", "pubsub_patterns", "pubsubshard_channels", "latest_fork_usec", "total_forks",
 		"migrate_cached_sockets", "slave_expires_tracked_keys", "tracking_total_keys",
 		"tracking_total_items", "tracking_total_prefixes", "unexpected_error_replies")

@@ -33,8 +33,10 @@ type client struct {
 	watches  []shard.Watch
 	readonly bool
 
+	u            *unit        // the shard group of the command being run (dispatch)
 	replica      *replicaLink // set by REPLCONF on a follower's link (guarded by s.mu)
-	lastWrite    uint64       // applied index after this connection's last write (WAIT)
+	lastWrite    uint64       // applied index of lastUnit after this connection's last write (WAIT)
+	lastUnit     *unit        // the group of that write
 	inLocalRetry bool         // forward found this node leading: no second retry
 	inflight     []inflight   // pipelined writes submitted to the group, replies pending
 	inflightKeys []uint64     // hashes of the keys those writes name
@@ -56,6 +58,7 @@ type client struct {
 // into one log entry instead of one round trip each.
 type inflight struct {
 	cmd        *command
+	u          *unit // the group the write was submitted to
 	late       *errIfFound
 	p          replication.Pending
 	read       bool // a read answered early: its reply is pendOut[start:end]
@@ -83,7 +86,7 @@ func (c *client) settle() {
 		case err != nil:
 			c.replicationError(err)
 		default:
-			c.lastWrite = c.s.group.AppliedIndex()
+			c.wrote(f.u)
 			c.w.resultOrLateError(f.cmd, res, f.late)
 		}
 		if len(c.w.b) > mark && c.w.b[mark] == '-' {
@@ -128,12 +131,15 @@ func (c *client) readCanPass(cmd *command, args [][]byte) bool {
 	if cmd == nil || cmd.parse == nil || cmd.has(flagWrite) || cmd.first <= 0 || c.inflightAll ||
 		c.multi != nil || !c.authed || !cmd.arityOK(len(args)) || len(c.inflight) >= maxInflight ||
 		len(c.pendOut) >= replyFlushSize ||
-		c.s.group == nil || !c.s.group.LeaseReadOK() {
+		c.u.group == nil || !c.u.group.LeaseReadOK() {
 		return false
 	}
 	clash, slot := false, -1
 	cluster := c.s.clusterOn()
 	forKeys(cmd, args, func(k []byte) {
+		if c.s.sharded() && c.s.unitOfKey(k) != c.u {
+			clash = true // keys of several groups: fanOut answers it
+		}
 		h := c.keyHash(k)
 		for _, w := range c.inflightKeys {
 			if w == h {
@@ -346,6 +352,7 @@ func (c *client) dispatch(args [][]byte) {
 	s := c.s
 	s.stats.commands.Add(1)
 	cmd := c.lookup(args[0])
+	c.u = s.cmdUnit(cmd, args)
 	if len(c.inflight) > 0 && !(cmd != nil && cmd.parse != nil && cmd.has(flagWrite) && c.multi == nil &&
 		c.authed && cmd.arityOK(len(args)) && len(c.inflight) < maxInflight) {
 		if c.readCanPass(cmd, args) {
@@ -485,11 +492,11 @@ func (c *client) execData(cmd *command, args [][]byte) {
 	// The op lives in the client so that handing it on does not cost a
 	// heap allocation per command.
 	c.op = op
-	if g := c.s.group; g != nil && op.Kind.IsWrite() && c.multi == nil && !c.inLocalRetry {
+	if g := c.u.group; g != nil && op.Kind.IsWrite() && c.multi == nil && !c.inLocalRetry {
 		p, err := g.Submit(&c.op)
 		c.op = shard.Op{}
 		if err == nil {
-			c.inflight = append(c.inflight, inflight{cmd: cmd, late: late, p: p})
+			c.inflight = append(c.inflight, inflight{cmd: cmd, u: c.u, late: late, p: p})
 			if cmd.first <= 0 {
 				c.inflightAll = true
 			}
@@ -506,15 +513,15 @@ func (c *client) execData(cmd *command, args [][]byte) {
 	write := c.op.Kind.IsWrite()
 	c.op = shard.Op{}
 	if err != nil {
-		if c.s.group != nil && errors.Is(err, replication.ErrNotLeader) && !c.inLocalRetry {
+		if c.u.group != nil && errors.Is(err, replication.ErrNotLeader) && !c.inLocalRetry {
 			c.forward(args, cmd.has(flagWrite), func() { c.execData(cmd, args) })
 			return
 		}
 		c.replicationError(err)
 		return
 	}
-	if write && c.s.group != nil {
-		c.lastWrite = c.s.group.AppliedIndex()
+	if write {
+		c.wrote(c.u)
 	}
 	c.w.resultOrLateError(cmd, res, late)
 	// The reply is written: the list it held can take the next read's,
@@ -525,13 +532,22 @@ func (c *client) execData(cmd *command, args [][]byte) {
 	}
 }
 
-// execOp sends a write through the Applier and answers a read locally.
+// execOp sends a write through the command's group's Applier and
+// answers a read from its store.
 func (c *client) execOp(op *shard.Op) (shard.Result, error) {
 	if op.Kind.IsWrite() {
-		return c.s.applier.Apply(c.s.ctx, op)
+		return c.u.applier.Apply(c.s.ctx, op)
 	}
 	if err := c.readBarrier(); err != nil {
 		return shard.Result{}, err
 	}
-	return c.s.store.Read(op), nil
+	return c.u.store.Read(op), nil
+}
+
+// wrote records that this connection's last write went to u and has
+// been applied (WAIT counts the replicas that applied as much).
+func (c *client) wrote(u *unit) {
+	if u.group != nil {
+		c.lastWrite, c.lastUnit = u.group.AppliedIndex(), u
+	}
 }

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"net"
+	"strconv"
 	"strings"
 	"time"
 
@@ -37,19 +38,27 @@ func parseJoin(v string) ([]string, error) {
 // joinRetry is how long a joining node waits between attempts.
 const joinRetry = 500 * time.Millisecond
 
-// runJoin asks the cluster at one of addrs to add this node, until it is a
-// member with a known leader or the server stops.
+// runJoin asks the cluster at one of addrs to add this node to every
+// shard group, until it is a member of each with a known leader or the
+// server stops.
 func (s *Server) runJoin(addrs []string) {
 	defer s.wg.Done()
-	g := s.group
 	for i := 0; s.ctx.Err() == nil; i++ {
-		if s.joined() {
-			s.log.Info("joined the cluster", "node", g.NodeID())
+		var pending []*unit
+		for _, u := range s.units {
+			if !joined(u) {
+				pending = append(pending, u)
+			}
+		}
+		if len(pending) == 0 {
+			s.log.Info("joined the cluster", "node", s.selfID())
 			return
 		}
 		addr := addrs[i%len(addrs)]
-		if err := s.askJoin(addr); err != nil {
-			s.log.Warn("join: asking failed; retrying", "via", addr, "err", err)
+		for _, u := range pending {
+			if err := s.askJoin(addr, u); err != nil {
+				s.log.Warn("join: asking failed; retrying", "via", addr, "group", u.idx, "err", err)
+			}
 		}
 		select {
 		case <-s.ctx.Done():
@@ -59,9 +68,9 @@ func (s *Server) runJoin(addrs []string) {
 	}
 }
 
-// joined reports whether this node is a voter of a group with a leader.
-func (s *Server) joined() bool {
-	g := s.group
+// joined reports whether this node is a voter of u's group with a leader.
+func joined(u *unit) bool {
+	g := u.group
 	if _, _, ok := g.Leader(); !ok && !g.IsLeader() {
 		return false
 	}
@@ -73,8 +82,8 @@ func (s *Server) joined() bool {
 	return false
 }
 
-// askJoin sends SESSIOND-JOIN id raft-addr client-addr to addr.
-func (s *Server) askJoin(addr string) error {
+// askJoin sends SESSIOND-JOIN id raft-addr client-addr [group] to addr.
+func (s *Server) askJoin(addr string, u *unit) error {
 	ctx, cancel := context.WithTimeout(s.ctx, 10*time.Second)
 	defer cancel()
 	var d net.Dialer
@@ -110,14 +119,23 @@ func (s *Server) askJoin(addr string) error {
 			return fmt.Errorf("AUTH: %w", err)
 		}
 	}
-	g := s.group
-	return send("SESSIOND-JOIN", g.NodeID(), g.RaftAddr(), g.ClientAddr())
+	g := u.group
+	args := []string{"SESSIOND-JOIN", g.NodeID(), g.RaftAddr(), g.ClientAddr()}
+	if s.sharded() {
+		args = append(args, strconv.Itoa(u.idx))
+	}
+	return send(args...)
 }
 
-// cmdSessiondJoin adds a node: SESSIOND-JOIN id raft-addr client-addr.
-// It runs on the leader (a follower forwards it) and answers once the
-// node is a voter and its client address is in the log.
+// cmdSessiondJoin adds a node to a shard group: SESSIOND-JOIN id
+// raft-addr client-addr [group] (default the first). It runs on the
+// group's leader (a follower forwards it) and answers once the node is a
+// voter and its client address is in the log.
 func cmdSessiondJoin(c *client, args [][]byte) {
+	if !c.groupArg(args, 4) {
+		return
+	}
+	u := c.u
 	id, raftAddr, clientAddr := string(args[1]), string(args[2]), string(args[3])
 	for _, a := range []string{raftAddr, clientAddr} {
 		if _, _, err := net.SplitHostPort(a); err != nil {
@@ -129,7 +147,7 @@ func cmdSessiondJoin(c *client, args [][]byte) {
 		c.w.errorText("ERR invalid node id")
 		return
 	}
-	c.onLeader(args, func() error { return c.s.admit(id, raftAddr, clientAddr) })
+	c.onLeader(args, func() error { return c.s.admit(u, id, raftAddr, clientAddr) })
 }
 
 // joinCatchUp bounds how long one SESSIOND-JOIN waits for the new node to
@@ -143,8 +161,8 @@ var errCatchingUp = errors.New("TRYAGAIN sessiond: the node is catching up; ask 
 // quorum does not grow before the node has the log; once its follower
 // link acknowledges what was applied when it was added, as a voter. Its
 // client address goes into the log for CLUSTER SLOTS/NODES.
-func (s *Server) admit(id, raftAddr, clientAddr string) error {
-	g := s.group
+func (s *Server) admit(u *unit, id, raftAddr, clientAddr string) error {
+	g := u.group
 	for _, m := range g.Members() {
 		if m.ID == id && m.RaftAddr == raftAddr {
 			return g.RecordNode(id, clientAddr) // already a voter
@@ -166,7 +184,7 @@ func (s *Server) admit(id, raftAddr, clientAddr string) error {
 		if !g.IsLeader() {
 			return replication.ErrNotLeader
 		}
-		for _, r := range s.replicas() {
+		for _, r := range s.replicas(u) {
 			// An acknowledgement sent after the node was added, on its
 			// link, for the index applied then.
 			if r.id == id && r.offset >= target && r.lastAck >= start.UnixMilli() {
@@ -184,12 +202,20 @@ func (s *Server) admit(id, raftAddr, clientAddr string) error {
 	}
 }
 
-// cmdSessiondLeave removes a node: SESSIOND-LEAVE node, where node is its
-// Raft ID or its 40-hex cluster name. Removing the leader hands leadership
-// over first. A node already removed is answered OK, so the command can
-// be sent to every node.
+// cmdSessiondLeave removes a node: SESSIOND-LEAVE node [group], where
+// node is its Raft ID or its 40-hex cluster name; without a group, from
+// every shard group. Removing the leader hands leadership over first. A
+// node already removed is answered OK, so the command can be sent to
+// every node.
 func cmdSessiondLeave(c *client, args [][]byte) {
-	c.leave(string(args[1]), args)
+	if len(args) == 2 {
+		c.leave(string(args[1]))
+		return
+	}
+	if !c.groupArg(args, 2) {
+		return
+	}
+	c.leaveGroup(string(args[1]))
 }
 
 // cmdClusterForget is CLUSTER FORGET node: SESSIOND-LEAVE in Redis's
@@ -197,41 +223,49 @@ func cmdSessiondLeave(c *client, args [][]byte) {
 // As redis-cli --cluster del-node sends it to every remaining node, a node
 // already removed is answered OK.
 func cmdClusterForget(c *client, args [][]byte) {
-	if id, ok := c.s.nodeID(string(args[2])); ok && id == c.s.group.NodeID() {
+	if id, ok := c.s.nodeID(string(args[2])); ok && id == c.s.selfID() {
 		c.w.errorText("ERR I tried hard but I can't forget myself...")
 		return
 	}
-	c.leave(string(args[2]), nil)
+	c.leave(string(args[2]))
 }
 
-// leave removes node name through the leader; args is the command to
-// forward (nil: SESSIOND-LEAVE id).
-func (c *client) leave(name string, args [][]byte) {
+// leave removes node name from every shard group, through each group's
+// leader, and answers OK or the first error.
+func (c *client) leave(name string) {
+	replies := c.eachUnit(c.s.units, func() { c.leaveGroup(name) })
+	c.w.firstErrorOrOK(replies)
+}
+
+// leaveGroup removes node name from the current group (c.u) through its
+// leader.
+func (c *client) leaveGroup(name string) {
 	id, ok := c.s.nodeID(name)
 	if !ok {
 		c.w.errorText("ERR Unknown node " + name)
 		return
 	}
+	g := c.u.group
 	member := false
-	for _, m := range c.s.group.Servers() {
+	for _, m := range g.Servers() {
 		member = member || m.ID == id
 	}
 	if !member {
 		c.w.ok() // already removed
 		return
 	}
-	if args == nil {
-		args = [][]byte{[]byte("SESSIOND-LEAVE"), []byte(id)}
-	}
-	c.onLeader(args, func() error { return c.s.group.RemoveServer(id) })
+	c.onLeader(c.groupArgs("SESSIOND-LEAVE", id), func() error { return g.RemoveServer(id) })
 }
 
-// nodeID finds a node by Raft ID or cluster name among the group's
-// servers and the nodes the log recorded (removed ones included).
+// nodeID finds a node by Raft ID or cluster name among the groups'
+// servers and the nodes their logs recorded (removed ones included).
 func (s *Server) nodeID(name string) (string, bool) {
-	ids := s.group.RecordedIDs()
-	for _, m := range s.group.Servers() {
-		ids = append(ids, m.ID)
+	var ids []string
+	for _, u := range s.units {
+		ids = append(ids, u.group.RecordedIDs()...)
+		for _, m := range u.group.Servers() {
+			ids = append(ids, m.ID)
+		}
 	}
 	for _, id := range ids {
 		if id == name || clusterName(id) == name {
@@ -241,12 +275,12 @@ func (s *Server) nodeID(name string) (string, bool) {
 	return "", false
 }
 
-// onLeader runs change on the leader and answers OK or its error: here
-// when this node leads, else by forwarding args. A change that finds
-// leadership moved (a leader that removed itself hands it over) is
-// forwarded to the new leader.
+// onLeader runs change on the leader of the current group (c.u) and
+// answers OK or its error: here when this node leads, else by forwarding
+// args. A change that finds leadership moved (a leader that removed
+// itself hands it over) is forwarded to the new leader.
 func (c *client) onLeader(args [][]byte, change func() error) {
-	g := c.s.group
+	g := c.u.group
 	if g == nil {
 		c.w.errorText("ERR this node has no Raft group")
 		return

@@ -87,8 +87,8 @@ type memoryState struct {
 	fastLeft  atomic.Int64 // checkOOM calls that may skip the exact reading
 
 	mu     sync.Mutex // serialises evictions; guards pool and policy
-	pool   *shard.EvictionPool
-	policy shard.Policy // the policy pool was filled for
+	pools  []*shard.EvictionPool // one per shard group
+	policy shard.Policy          // the policy pools were filled for
 }
 
 // mem returns s's memory bookkeeping.
@@ -115,7 +115,9 @@ func (m *memoryState) startupBytes() int64 {
 // peak.
 func (s *Server) usedMemory() (used, dataset int64) {
 	m := s.mem()
-	dataset = s.store.MemoryUsage().Bytes()
+	for _, u := range s.units {
+		dataset += u.store.MemoryUsage().Bytes()
+	}
 	used = m.startupBytes() + dataset
 	for {
 		p := m.peak.Load()
@@ -139,7 +141,7 @@ func (s *Server) memoryInfo() memoryStats {
 		Peak:        max(m.peak.Load(), used),
 		MaxMemory:   cfg.MaxMemory,
 		Policy:      cfg.MaxMemoryPolicy,
-		EvictedKeys: s.store.Stats().EvictedKeys.Load(),
+		EvictedKeys: s.storeStats().evictedKeys,
 	}
 }
 
@@ -312,8 +314,8 @@ func applyMemoryConfig(s *Server, _ *Config) {
 	m := s.mem()
 	m.fastLeft.Store(0)
 	m.mu.Lock()
-	if m.pool != nil {
-		m.pool.Reset()
+	for _, p := range m.pools {
+		p.Reset()
 	}
 	m.mu.Unlock()
 }
@@ -341,27 +343,37 @@ func (s *Server) performEvictions() int {
 	if !ok || policy == shard.NoEviction {
 		return evictFail
 	}
-	if m.pool == nil {
-		m.pool = shard.NewEvictionPool(nil)
+	if m.pools == nil {
+		for range s.units {
+			m.pools = append(m.pools, shard.NewEvictionPool(nil))
+		}
 	}
 	if policy != m.policy {
-		m.pool.Reset()
+		for _, p := range m.pools {
+			p.Reset()
+		}
 		m.policy = policy
 	}
 	now := s.clock.Now().UnixMilli()
-	for evicted := 0; used > limit; {
+	for evicted, next, empty := 0, 0, 0; used > limit; next++ {
 		if evicted >= maxEvictionsPerCall {
 			return evictRunning
 		}
-		keys, found := s.pickVictims(m.pool, policy, cfg.MaxMemorySamples, now, used-limit)
+		// The groups take turns, so that each gives up keys.
+		u := s.units[next%len(s.units)]
+		keys, found := s.pickVictims(u, m.pools[u.idx], policy, cfg.MaxMemorySamples, now, used-limit)
 		if len(keys) == 0 {
 			if found {
 				return evictRunning
 			}
-			return evictFail
+			if empty++; empty >= len(s.units) {
+				return evictFail
+			}
+			continue
 		}
+		empty = 0
 		op := shard.Op{Kind: shard.KindEvict, Now: now, Args: keys}
-		if _, err := s.applier.Apply(s.ctx, &op); err != nil {
+		if _, err := u.applier.Apply(s.ctx, &op); err != nil {
 			// Not the leader, or shutting down: the command itself
 			// will meet the same fate.
 			s.log.Debug("eviction failed", "err", err)
@@ -376,13 +388,13 @@ func (s *Server) performEvictions() int {
 // pickVictims chooses up to evictBatch keys to evict under policy whose
 // accounted sizes add up to need bytes, sampling once per key as Redis
 // does. found is false when the store has no key the policy may evict.
-func (s *Server) pickVictims(pool *shard.EvictionPool, policy shard.Policy, samples int, now, need int64) (keys [][]byte, found bool) {
+func (s *Server) pickVictims(u *unit, pool *shard.EvictionPool, policy shard.Policy, samples int, now, need int64) (keys [][]byte, found bool) {
 	var freed int64
 	for tries := 0; len(keys) < evictBatch && freed < need && tries < 2*evictBatch; tries++ {
-		if !s.store.SampleEviction(pool, policy, samples, now) {
+		if !u.store.SampleEviction(pool, policy, samples, now) {
 			return keys, len(keys) > 0
 		}
-		k, size, ok := s.store.NextEviction(pool, policy)
+		k, size, ok := u.store.NextEviction(pool, policy)
 		if !ok || containsKey(keys, k) {
 			continue
 		}

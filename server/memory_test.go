@@ -120,7 +120,7 @@ func TestMaxMemoryAllKeysLRU(t *testing.T) {
 	if info.EvictedKeys == 0 {
 		t.Fatal("no key was evicted")
 	}
-	keys, _ := ts.store.Len()
+	keys, _ := ts.Store().Len()
 	if int64(keys)+info.EvictedKeys != n {
 		t.Errorf("%d keys left + %d evicted != %d written", keys, info.EvictedKeys, n)
 	}

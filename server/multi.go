@@ -45,7 +45,7 @@ func cmdWatch(c *client, args [][]byte) {
 			}
 		}
 		if !dup {
-			c.watches = append(c.watches, c.s.store.WatchKey(k))
+			c.watches = append(c.watches, c.s.unitOfKey(k).store.WatchKey(k))
 		}
 	}
 	c.w.ok()
@@ -105,21 +105,25 @@ func cmdExec(c *client, _ [][]byte) {
 		}
 		cmds[i] = q
 	}
-	if g := c.s.group; g != nil && !g.IsLeader() && (len(op.Subs) > 0 || len(op.Watch) > 0) {
+	u, ok := c.execUnit(cmds, watches)
+	if !ok {
+		c.w.errorText(errExecGroups)
+		return
+	}
+	c.u = u
+	if g := u.group; g != nil && !g.IsLeader() && (len(op.Subs) > 0 || len(op.Watch) > 0) {
 		c.forwardExec(m.queued, watches)
 		return
 	}
 	var res shard.Result
 	if len(op.Subs) > 0 || len(op.Watch) > 0 {
 		var err error
-		res, err = c.s.applier.Apply(c.s.ctx, &op)
+		res, err = u.applier.Apply(c.s.ctx, &op)
 		if err != nil {
 			c.replicationError(err)
 			return
 		}
-		if c.s.group != nil {
-			c.lastWrite = c.s.group.AppliedIndex()
-		}
+		c.wrote(u)
 		if res.Kind == shard.RNilList {
 			c.w.nullArray()
 			return
@@ -136,4 +140,38 @@ func cmdExec(c *client, _ [][]byte) {
 			q.cmd.run(c, q.args)
 		}
 	}
+}
+
+// errExecGroups answers an EXEC whose keys (queued or WATCHed) are held by
+// different shard groups: a transaction is one entry in one group's log.
+const errExecGroups = "EXECABORT Transaction discarded because of: sessiond: keys of the transaction are in different shard groups (keep them in one with a {hash tag})"
+
+// execUnit returns the shard group a transaction runs in: the one holding
+// every key its data commands and WATCH name. ok is false when they span
+// groups.
+func (c *client) execUnit(cmds []queuedCmd, watches []shard.Watch) (u *unit, ok bool) {
+	if !c.s.sharded() {
+		return c.s.units[0], true
+	}
+	ok = true
+	see := func(k []byte) {
+		switch ku := c.s.unitOfKey(k); {
+		case u == nil:
+			u = ku
+		case ku != u:
+			ok = false
+		}
+	}
+	for _, w := range watches {
+		see(w.Key)
+	}
+	for _, q := range cmds {
+		if q.cmd != nil && q.cmd.parse != nil {
+			forKeys(q.cmd, q.args, see)
+		}
+	}
+	if u == nil {
+		u = c.s.units[0]
+	}
+	return u, ok
 }

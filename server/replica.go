@@ -45,6 +45,7 @@ const (
 // replicaLink is what the leader knows of a follower: the connection it
 // keeps open with REPLCONF and acknowledges applied entries on.
 type replicaLink struct {
+	unit    int // the shard group it follows (REPLCONF group)
 	id      string
 	ip      string
 	port    int
@@ -84,7 +85,7 @@ func (a *ackBoard) signal() {
 // routeRemote reports whether a data command must go to the leader
 // instead of being executed here, and if so sends it there.
 func (c *client) routeRemote(cmd *command, args [][]byte) bool {
-	g := c.s.group
+	g := c.u.group
 	if g == nil || g.IsLeader() {
 		return false
 	}
@@ -98,15 +99,15 @@ func (c *client) routeRemote(cmd *command, args [][]byte) bool {
 	return true
 }
 
-// forward sends a command to the leader and relays its reply, waiting up
-// to forwardWait for a leader. A write whose request may have reached the
+// forward sends a command to the leader of the command's group (c.u) and
+// relays its reply, waiting up to forwardWait for a leader. A write whose request may have reached the
 // leader but whose reply was lost is answered errUnknownOutcome, never
 // retried. If this node turns out to be the leader, local runs the
 // command here (once).
 func (c *client) forward(args [][]byte, write bool, local func()) {
 	c.settle()
 	s := c.s
-	g := s.group
+	g := c.u.group
 	if c.info.nameIs(forwarderName) {
 		c.w.errorText(errNotLeaderForwarded)
 		return
@@ -257,7 +258,7 @@ func (c *client) replicationError(err error) {
 // always for READONLY connections and standalone servers; on a leader
 // after its read barrier.
 func (c *client) readBarrier() error {
-	g := c.s.group
+	g := c.u.group
 	if g == nil || (c.readonly || c.s.clusterOn()) && !g.IsLeader() || g.LeaseReadOK() {
 		return nil
 	}
@@ -294,7 +295,7 @@ func cmdReplconf(c *client, args [][]byte) {
 			}
 			c.replica.offset.Store(n)
 			c.replica.lastAck.Store(time.Now().UnixMilli())
-			c.s.acks.signal()
+			c.s.units[c.replica.unit].acks.signal()
 			if c.replica.unsure.Load() {
 				c.recordReplica()
 			}
@@ -310,6 +311,13 @@ func cmdReplconf(c *client, args [][]byte) {
 			c.setReplica(func(r *replicaLink) { r.ip = val })
 		case "node-id":
 			c.setReplica(func(r *replicaLink) { r.id = val })
+		case "group": // sessiond's own: the shard group the link follows
+			n, err := strconv.Atoi(val)
+			if err != nil || n < 0 || n >= len(c.s.units) {
+				c.w.errorText("ERR invalid shard group")
+				return
+			}
+			c.setReplica(func(r *replicaLink) { r.unit = n })
 		case "capa", "rdb-only", "rdb-filter-only", "getack":
 		default:
 			c.w.errorText("ERR Unrecognized REPLCONF option: " + string(args[i]))
@@ -325,9 +333,12 @@ func cmdReplconf(c *client, args [][]byte) {
 // later ACK, at most once a second), so that every node can list it in
 // CLUSTER SLOTS and NODES.
 func (c *client) recordReplica() {
-	g := c.s.group
 	c.s.mu.Lock()
 	r := c.replica
+	var g *replication.Group
+	if r != nil {
+		g = c.s.units[r.unit].group
+	}
 	var id, addr string
 	now := time.Now().UnixMilli()
 	if r != nil && r.id != "" && r.port != 0 {
@@ -385,13 +396,13 @@ type replicaView struct {
 	lastAck int64
 }
 
-// replicas returns the followers linked to this node.
-func (s *Server) replicas() []replicaView {
+// replicas returns the followers of group u linked to this node.
+func (s *Server) replicas(u *unit) []replicaView {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	var out []replicaView
 	for _, c := range s.clients {
-		if r := c.replica; r != nil && r.port != 0 {
+		if r := c.replica; r != nil && r.port != 0 && r.unit == u.idx {
 			out = append(out, replicaView{id: r.id, ip: r.ip, port: r.port,
 				offset: r.offset.Load(), lastAck: r.lastAck.Load()})
 		}
@@ -418,7 +429,11 @@ func cmdWait(c *client, args [][]byte) {
 		c.w.errorText("ERR timeout is negative")
 		return
 	}
-	g := c.s.group
+	u := c.lastUnit
+	if u == nil {
+		u = c.s.units[0]
+	}
+	g := u.group
 	if g == nil {
 		c.w.int(0)
 		return
@@ -429,7 +444,7 @@ func cmdWait(c *client, args [][]byte) {
 	}
 	count := func() int64 {
 		var k int64
-		for _, r := range c.s.replicas() {
+		for _, r := range c.s.replicas(u) {
 			if r.offset >= c.lastWrite {
 				k++
 			}
@@ -443,7 +458,7 @@ func cmdWait(c *client, args [][]byte) {
 		timeout = t.C
 	}
 	for {
-		ch := c.s.acks.wait()
+		ch := u.acks.wait()
 		k := count()
 		if k >= n {
 			c.w.int(k)
@@ -462,14 +477,17 @@ func cmdWait(c *client, args [][]byte) {
 }
 
 // cmdRole answers ROLE in Redis's format; offsets are Raft log indexes.
+// A node that leads a shard group is a master (of the first it leads), any
+// other a replica of the first group's leader.
 func cmdRole(c *client, _ [][]byte) {
-	g := c.s.group
+	u := c.s.roleUnit()
+	g := u.group
 	if g == nil || g.IsLeader() {
 		var off uint64
 		if g != nil {
 			off = g.AppliedIndex()
 		}
-		reps := c.s.replicas()
+		reps := c.s.replicas(u)
 		c.w.array(3)
 		c.w.bulk("master")
 		c.w.int(int64(off))
@@ -482,7 +500,7 @@ func cmdRole(c *client, _ [][]byte) {
 		}
 		return
 	}
-	host, port, state := c.s.masterAddr()
+	host, port, state := c.s.masterAddr(u)
 	c.w.array(5)
 	c.w.bulk("slave")
 	c.w.bulk(host)
@@ -491,10 +509,19 @@ func cmdRole(c *client, _ [][]byte) {
 	c.w.int(int64(g.AppliedIndex()))
 }
 
-// masterAddr returns the leader's client host and port as a follower
-// sees it, and the link state ROLE reports.
-func (s *Server) masterAddr() (string, int, string) {
-	_, addr, ok := s.group.Leader()
+// roleUnit is the group whose role ROLE and INFO replication report: the
+// first group this node leads, else the first group.
+func (s *Server) roleUnit() *unit {
+	if led := s.ledUnits(); len(led) > 0 {
+		return led[0]
+	}
+	return s.units[0]
+}
+
+// masterAddr returns the leader of group u's client host and port as a
+// follower sees it, and the link state ROLE reports.
+func (s *Server) masterAddr(u *unit) (string, int, string) {
+	_, addr, ok := u.group.Leader()
 	if !ok {
 		return "?", 0, "connect"
 	}
@@ -504,17 +531,18 @@ func (s *Server) masterAddr() (string, int, string) {
 	}
 	port, _ := strconv.Atoi(p)
 	state := "connecting"
-	if s.linkUp.Load() {
+	if u.linkUp.Load() {
 		state = "connected"
 	}
 	return h, port, state
 }
 
 func (s *Server) infoReplicationRaft(b *infoBuilder) {
-	g := s.group
+	u := s.roleUnit()
+	g := u.group
 	st := g.Status()
 	if g.IsLeader() {
-		reps := s.replicas()
+		reps := s.replicas(u)
 		b.kv("role", "master")
 		b.kv("connected_slaves", len(reps))
 		now := time.Now().UnixMilli()
@@ -523,12 +551,12 @@ func (s *Server) infoReplicationRaft(b *infoBuilder) {
 				r.ip, r.port, r.offset, (now-r.lastAck)/1000))
 		}
 	} else {
-		host, port, _ := s.masterAddr()
+		host, port, _ := s.masterAddr(u)
 		b.kv("role", "slave")
 		b.kv("master_host", host)
 		b.kv("master_port", port)
 		link := "down"
-		if s.linkUp.Load() && st.LastContact >= 0 && st.LastContact < 5*time.Second {
+		if u.linkUp.Load() && st.LastContact >= 0 && st.LastContact < 5*time.Second {
 			link = "up"
 		}
 		b.kv("master_link_status", link)
@@ -556,9 +584,11 @@ func (s *Server) infoReplicationRaft(b *infoBuilder) {
 	b.kv("repl_backlog_histlen", "0")
 }
 
-// infoRaft is the INFO raft section (sessiond's own).
+// infoRaft is the INFO raft section (sessiond's own). Its raft_* fields
+// describe the first shard group; with several, raft_shards and one
+// raft_groupN line per group follow.
 func (s *Server) infoRaft(b *infoBuilder) {
-	g := s.group
+	g := s.units[0].group
 	if g == nil {
 		b.kv("raft_enabled", 0)
 		return
@@ -589,18 +619,27 @@ func (s *Server) infoRaft(b *infoBuilder) {
 		rc = "linearizable"
 	}
 	b.kv("raft_read_consistency", rc)
+	if !s.sharded() {
+		return
+	}
+	b.kv("raft_shards", len(s.units))
+	for _, u := range s.units {
+		st := u.group.Status()
+		b.kv(fmt.Sprintf("raft_group%d", u.idx), fmt.Sprintf("slots=%d-%d,state=%s,term=%d,leader=%s,commit=%d,applied=%d,last_contact_ms=%d",
+			u.lo, u.hi, strings.ToLower(st.State), st.Term, st.LeaderID, st.CommitIndex, st.AppliedIndex, max(st.LastContact.Milliseconds(), -1)))
+	}
 }
 
-// runFollowerLink keeps a REPLCONF link to the leader while this node
-// follows, acknowledging the applied index whenever it moves (and once a
-// second), so the leader can answer WAIT and list its replicas.
-func (s *Server) runFollowerLink() {
+// runFollowerLink keeps a REPLCONF link to group u's leader while this
+// node follows it, acknowledging the applied index whenever it moves (and
+// once a second), so the leader can answer WAIT and list its replicas.
+func (s *Server) runFollowerLink(u *unit) {
 	defer s.wg.Done()
 	for s.ctx.Err() == nil {
-		g := s.group
+		g := u.group
 		id, addr, ok := g.Leader()
 		if !ok || id == g.NodeID() {
-			s.linkUp.Store(false)
+			u.linkUp.Store(false)
 			select {
 			case <-s.ctx.Done():
 				return
@@ -608,8 +647,8 @@ func (s *Server) runFollowerLink() {
 			}
 			continue
 		}
-		err := s.followerLink(id, addr)
-		s.linkUp.Store(false)
+		err := s.followerLink(u, id, addr)
+		u.linkUp.Store(false)
 		if err != nil && s.ctx.Err() == nil {
 			s.log.Debug("replica link ended", "leader", addr, "err", err)
 			select {
@@ -621,7 +660,7 @@ func (s *Server) runFollowerLink() {
 	}
 }
 
-func (s *Server) followerLink(leaderID, addr string) error {
+func (s *Server) followerLink(u *unit, leaderID, addr string) error {
 	d := net.Dialer{Timeout: 2 * time.Second}
 	nc, err := d.DialContext(s.ctx, "tcp", addr)
 	if err != nil {
@@ -665,22 +704,26 @@ func (s *Server) followerLink(leaderID, addr string) error {
 			ip = h
 		}
 	}
-	if err := send("REPLCONF", "listening-port", strconv.Itoa(s.tcpPort(cfg)), "ip-address", ip,
-		"node-id", s.group.NodeID()); err != nil {
+	hello := []string{"REPLCONF", "listening-port", strconv.Itoa(s.tcpPort(cfg)), "ip-address", ip,
+		"node-id", u.group.NodeID()}
+	if s.sharded() {
+		hello = append(hello, "group", strconv.Itoa(u.idx))
+	}
+	if err := send(hello...); err != nil {
 		return err
 	}
 	if err := expectOK(); err != nil {
 		return err
 	}
-	s.linkUp.Store(true)
+	u.linkUp.Store(true)
 	var last uint64
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	for {
-		if id, _, ok := s.group.Leader(); !ok || id != leaderID {
+		if id, _, ok := u.group.Leader(); !ok || id != leaderID {
 			return nil
 		}
-		if a := s.group.AppliedIndex(); a != last || last == 0 {
+		if a := u.group.AppliedIndex(); a != last || last == 0 {
 			last = a
 			nc.SetWriteDeadline(time.Now().Add(5 * time.Second))
 			if err := send("REPLCONF", "ACK", strconv.FormatUint(a, 10)); err != nil {
@@ -690,18 +733,18 @@ func (s *Server) followerLink(leaderID, addr string) error {
 		select {
 		case <-s.ctx.Done():
 			return nil
-		case <-s.applied:
+		case <-u.applied:
 		case <-tick.C:
 			last = 0 // re-acknowledge once a second even when idle
 		}
 	}
 }
 
-// notifyApplied wakes the follower link after the FSM applied entries.
-// It never blocks (Group calls it from the FSM goroutine).
-func (s *Server) notifyApplied() {
+// notifyApplied wakes the group's follower link after its FSM applied
+// entries. It never blocks (Group calls it from the FSM goroutine).
+func (u *unit) notifyApplied() {
 	select {
-	case s.applied <- struct{}{}:
+	case u.applied <- struct{}{}:
 	default:
 	}
 }
@@ -712,20 +755,29 @@ func cmdDebug(c *client, args [][]byte) {
 	sub := strings.ToLower(string(args[1]))
 	switch {
 	case sub == "digest" && len(args) == 2:
-		c.w.simple(c.s.store.Digest())
+		c.w.simple(c.s.digest())
+	case sub == "digest-group" && len(args) == 3:
+		n, ok := shard.ParseInt(args[2])
+		if !ok || n < 0 || n >= int64(len(c.s.units)) {
+			c.w.errorText("ERR invalid shard group")
+			return
+		}
+		c.w.simple(c.s.units[n].store.Digest())
 	case sub == "digest-value":
 		c.w.array(len(args) - 2)
 		for _, k := range args[2:] {
-			c.w.simple(c.s.store.DigestValue(k))
+			c.w.simple(c.s.unitOfKey(k).store.DigestValue(k))
 		}
 	case sub == "raft-snapshot" && len(args) == 2:
-		if c.s.group == nil {
+		if !c.s.replicated() {
 			c.w.errorText("ERR replication is not enabled")
 			return
 		}
-		if err := c.s.group.Snapshot(); err != nil {
-			c.w.err(err)
-			return
+		for _, u := range c.s.units {
+			if err := u.group.Snapshot(); err != nil {
+				c.w.err(err)
+				return
+			}
 		}
 		c.w.ok()
 	case sub == "help":
@@ -733,6 +785,8 @@ func cmdDebug(c *client, args [][]byte) {
 			"DEBUG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
 			"DIGEST",
 			"    Output a hex signature representing the current DB content.",
+			"DIGEST-GROUP <n>",
+			"    Output the signature of shard group <n>'s data (sessiond).",
 			"DIGEST-VALUE <key> [<key> ...]",
 			"    Output a hex signature of the values of all the specified keys.",
 			"RAFT-SNAPSHOT",
@@ -758,9 +812,9 @@ func replicationCommands(run func(*command, runFunc) *command) []*command {
 		run(def("wait", 3, flagNoScript, noKeys, "@slow @connection"), cmdWait),
 		run(def("role", 1, flagNoScript|flagLoading|flagStale|flagFast, noKeys, "@admin @fast @dangerous"), cmdRole),
 		run(def("sessiond-exec", -3, flagWrite|flagNoScript, noKeys, "@write @slow @transaction"), cmdSessiondExec),
-		run(def("sessiond-join", 4, flagAdmin|flagNoScript|flagStale, noKeys, "@admin @slow @dangerous"), cmdSessiondJoin),
-		run(def("sessiond-leave", 2, flagAdmin|flagNoScript|flagStale, noKeys, "@admin @slow @dangerous"), cmdSessiondLeave),
-		run(def("sessiond-failover", 2, flagAdmin|flagNoScript|flagStale, noKeys, "@admin @slow @dangerous"), cmdSessiondFailover),
+		run(def("sessiond-join", -4, flagAdmin|flagNoScript|flagStale, noKeys, "@admin @slow @dangerous"), cmdSessiondJoin),
+		run(def("sessiond-leave", -2, flagAdmin|flagNoScript|flagStale, noKeys, "@admin @slow @dangerous"), cmdSessiondLeave),
+		run(def("sessiond-failover", -2, flagAdmin|flagNoScript|flagStale, noKeys, "@admin @slow @dangerous"), cmdSessiondFailover),
 		run(def("debug", -2, flagAdmin|flagNoScript|flagLoading|flagStale, noKeys, "@admin @slow @dangerous"), cmdDebug),
 	}
 }

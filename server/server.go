@@ -38,8 +38,6 @@ type Server struct {
 	conf    atomic.Pointer[Config]
 	confMu  sync.Mutex // serialises CONFIG SET
 	clock   ttl.Clock
-	store   *shard.Store
-	applier Applier
 	log     *slog.Logger
 	cmds    map[string]*command
 	started time.Time
@@ -57,12 +55,12 @@ type Server struct {
 	memState memoryState // maxmemory bookkeeping (memory.go)
 	ops      opsSampler  // instantaneous_ops_per_sec
 
-	// Replication (replica.go); group is nil on a standalone server.
-	group   *replication.Group
-	up      *upstreamPool // connections a follower forwards commands on
-	acks    ackBoard      // WAIT sleeps on followers' acknowledgements
-	applied chan struct{} // the FSM applied entries (wakes the follower link)
-	linkUp  atomic.Bool   // the follower link to the leader is established
+	// The shard groups (units.go), in slot order, and which one holds
+	// each slot. A standalone server has one unit without a Raft group.
+	units    []*unit
+	slotUnit []uint8
+
+	up *upstreamPool // connections a follower forwards commands on (replica.go)
 }
 
 // serverStats are the counters INFO stats reports.
@@ -76,18 +74,39 @@ type serverStats struct {
 	reaperCycles  atomic.Int64
 }
 
-// New returns a Server for cfg. Store and Applier may be nil: New then
-// makes a store from cfg and applies to it directly.
+// New returns a Server for cfg with one shard group. Store and Applier
+// may be nil: New then makes a store from cfg and applies to it directly.
 func New(cfg Config, store *shard.Store, applier Applier) (*Server, error) {
+	return NewSharded(cfg, []Unit{{Store: store, Applier: applier}})
+}
+
+// NewSharded returns a Server for cfg whose slots are split over the
+// groups of units, in slot order (group i holds SlotRange(i, len(units))).
+// A nil Store or Applier is filled in as New does. Either every Applier
+// is a *replication.Group or none is.
+func NewSharded(cfg Config, units []Unit) (*Server, error) {
 	cfg.setDefaults()
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	if store == nil {
-		store = shard.New(shard.Config{Clock: cfg.Clock})
+	if len(units) == 0 || len(units) > MaxShards {
+		return nil, fmt.Errorf("shards: %d groups (1 to %d)", len(units), MaxShards)
 	}
-	if applier == nil {
-		applier = LocalApplier{Store: store}
+	units = append([]Unit(nil), units...)
+	raft := 0
+	for i := range units {
+		if units[i].Store == nil {
+			units[i].Store = shard.New(shard.Config{Clock: cfg.Clock})
+		}
+		if units[i].Applier == nil {
+			units[i].Applier = LocalApplier{Store: units[i].Store}
+		}
+		if _, ok := units[i].Applier.(*replication.Group); ok {
+			raft++
+		}
+	}
+	if raft != 0 && raft != len(units) {
+		return nil, errors.New("shards: either every group is replicated or none is")
 	}
 	logger := cfg.Logger
 	if logger == nil {
@@ -95,17 +114,11 @@ func New(cfg Config, store *shard.Store, applier Applier) (*Server, error) {
 	}
 	s := &Server{
 		clock:   cfg.Clock,
-		store:   store,
-		applier: applier,
 		log:     logger,
 		clients: make(map[int64]*client),
 		started: cfg.Clock.Now(),
 	}
-	if g, ok := applier.(*replication.Group); ok {
-		s.group = g
-		s.applied = make(chan struct{}, 1)
-		g.OnApply(s.notifyApplied)
-	}
+	s.units, s.slotUnit = newUnits(units, func(u *unit) func() { return u.notifyApplied })
 	s.up = newUpstreamPool(upstreamConfig{Password: cfg.RequirePass, ClientName: forwarderName})
 	c := cfg
 	s.conf.Store(&c)
@@ -114,8 +127,9 @@ func New(cfg Config, store *shard.Store, applier Applier) (*Server, error) {
 	return s, nil
 }
 
-// Store returns the server's store.
-func (s *Server) Store() *shard.Store { return s.store }
+// Store returns the store of the server's first shard group (its only
+// one unless sharded).
+func (s *Server) Store() *shard.Store { return s.units[0].store }
 
 // config returns the current configuration. Callers must not modify it.
 func (s *Server) config() *Config { return s.conf.Load() }
@@ -224,9 +238,11 @@ func (s *Server) startBackground() {
 		r.Run(s.ctx)
 	}()
 	s.startMemoryLoop()
-	if s.group != nil {
-		s.wg.Add(1)
-		go s.runFollowerLink()
+	if s.replicated() {
+		for _, u := range s.units {
+			s.wg.Add(1)
+			go s.runFollowerLink(u)
+		}
 		if addrs, _ := parseJoin(s.config().Join); len(addrs) > 0 {
 			s.wg.Add(1)
 			go s.runJoin(addrs)
@@ -242,28 +258,37 @@ func (s *Server) startBackground() {
 // timeTick is how often (Unix ms) an idle leader replicates its clock.
 const timeTick = 250
 
-// reapDue proposes one reap op for up to max due keys. Only the leader
-// reaps; the op goes through the Applier like any write.
+// reapDue proposes, for each group this node leads, one reap op for up
+// to max due keys. Only a group's leader reaps; the op goes through the
+// group's Applier like any write.
 func (s *Server) reapDue(now int64, max int) int {
-	if s.group != nil && !s.group.Ready() {
+	start := int(s.stats.reaperCycles.Add(1))
+	n := 0
+	for _, u := range s.units {
+		n += s.reapUnit(u, now, max, start)
+	}
+	return n
+}
+
+func (s *Server) reapUnit(u *unit, now int64, max, start int) int {
+	if u.group != nil && !u.group.Ready() {
 		return 0
 	}
-	start := int(s.stats.reaperCycles.Add(1))
-	keys := s.store.DueKeys(now, max, start)
+	keys := u.store.DueKeys(now, max, start)
 	if len(keys) == 0 {
-		if s.group != nil && now-s.store.LastNow() >= timeTick {
+		if u.group != nil && now-u.store.LastNow() >= timeTick {
 			// Nothing written for a while: replicate the leader's time
 			// anyway, so that a new leader with a slower clock never
 			// shows a key this one already considered expired.
 			op := shard.Op{Kind: shard.KindReap, Now: now}
-			if _, err := s.applier.Apply(s.ctx, &op); err != nil {
+			if _, err := u.applier.Apply(s.ctx, &op); err != nil {
 				s.log.Debug("time tick failed", "err", err)
 			}
 		}
 		return 0
 	}
 	op := shard.Op{Kind: shard.KindReap, Now: now, Args: keys}
-	_, err := s.applier.Apply(s.ctx, &op)
+	_, err := u.applier.Apply(s.ctx, &op)
 	if err != nil {
 		s.log.Debug("reap failed", "err", err)
 		return 0

@@ -1,0 +1,229 @@
+package server
+
+import (
+	"crypto/sha1"
+	"encoding/hex"
+	"strconv"
+	"strings"
+	"sync/atomic"
+
+	"sessiond/replication"
+	"sessiond/shard"
+)
+
+// Shard groups. The 16384 hash slots are split into G contiguous ranges
+// (--shards G); each range is a shard group: a Raft group of its own with
+// a store of its own. A node holds a replica of every group (R = the
+// number of nodes), so every command can run here or be forwarded to its
+// group's leader. A unit is one group as this node holds it.
+
+// NumSlots is the number of hash slots, as in Redis Cluster.
+const NumSlots = 16384
+
+// MaxShards bounds --shards: each group is a Raft instance with its own
+// heartbeats and log.
+const MaxShards = 64
+
+// Unit is what New needs for one shard group: the store the group's
+// log applies to and the Applier writes go through (a
+// *replication.Group, or nil to apply locally).
+type Unit struct {
+	Store   *shard.Store
+	Applier Applier
+}
+
+// unit is one shard group on this node.
+type unit struct {
+	idx     int
+	lo, hi  int                // the group's slots, inclusive
+	group   *replication.Group // nil on a standalone server
+	store   *shard.Store
+	applier Applier
+
+	acks    ackBoard      // WAIT sleeps on followers' acknowledgements
+	applied chan struct{} // the FSM applied entries (wakes the follower link)
+	linkUp  atomic.Bool   // the follower link to the group's leader is established
+}
+
+// SlotRange returns the slots [lo, hi] of group i of n: the range Redis's
+// `redis-cli --cluster create` would give the i-th of n masters.
+func SlotRange(i, n int) (lo, hi int) {
+	return i * NumSlots / n, (i+1)*NumSlots/n - 1
+}
+
+// newUnits makes the server's units from specs, in slot order, and the
+// slot-to-unit table.
+func newUnits(specs []Unit, notify func(*unit) func()) ([]*unit, []uint8) {
+	us := make([]*unit, len(specs))
+	for i, sp := range specs {
+		u := &unit{idx: i, store: sp.Store, applier: sp.Applier}
+		u.lo, u.hi = SlotRange(i, len(specs))
+		if g, ok := sp.Applier.(*replication.Group); ok {
+			u.group = g
+			u.applied = make(chan struct{}, 1)
+			g.OnApply(notify(u))
+		}
+		us[i] = u
+	}
+	table := make([]uint8, NumSlots)
+	for _, u := range us {
+		for sl := u.lo; sl <= u.hi; sl++ {
+			table[sl] = uint8(u.idx)
+		}
+	}
+	return us, table
+}
+
+// replicated reports whether the server's writes go through Raft.
+func (s *Server) replicated() bool { return s.units[0].group != nil }
+
+// sharded reports whether the keyspace is split over several groups.
+func (s *Server) sharded() bool { return len(s.units) > 1 }
+
+// unitOfSlot returns the group that holds slot (0 <= slot < NumSlots).
+func (s *Server) unitOfSlot(slot int) *unit {
+	if len(s.units) == 1 {
+		return s.units[0]
+	}
+	return s.units[s.slotUnit[slot]]
+}
+
+// unitOfKey returns the group that holds key.
+func (s *Server) unitOfKey(key []byte) *unit {
+	if len(s.units) == 1 {
+		return s.units[0]
+	}
+	return s.unitOfSlot(shard.KeySlot(key))
+}
+
+// cmdUnit returns the group a command runs in: its first key's, or the
+// first group for a command without keys.
+func (s *Server) cmdUnit(cmd *command, args [][]byte) *unit {
+	if len(s.units) == 1 || cmd == nil || cmd.first <= 0 || cmd.first >= len(args) {
+		return s.units[0]
+	}
+	return s.unitOfKey(args[cmd.first])
+}
+
+// storeCounters are the store counters INFO reports, summed over the
+// groups.
+type storeCounters struct {
+	expiredKeys, expiredFields, evictedKeys, hits, misses int64
+	keys, volatile                                        int
+}
+
+// storeStats sums the groups' store counters.
+func (s *Server) storeStats() storeCounters {
+	var t storeCounters
+	for _, u := range s.units {
+		ss := u.store.Stats()
+		t.expiredKeys += ss.ExpiredKeys.Load()
+		t.expiredFields += ss.ExpiredFields.Load()
+		t.evictedKeys += ss.EvictedKeys.Load()
+		t.hits += ss.Hits.Load()
+		t.misses += ss.Misses.Load()
+		k, v := u.store.Len()
+		t.keys += k
+		t.volatile += v
+	}
+	return t
+}
+
+// ledUnits returns the groups this node leads (every group on a
+// standalone server).
+func (s *Server) ledUnits() []*unit {
+	var out []*unit
+	for _, u := range s.units {
+		if u.group == nil || u.group.IsLeader() {
+			out = append(out, u)
+		}
+	}
+	return out
+}
+
+// selfID returns this node's Raft ID ("" on a standalone server).
+func (s *Server) selfID() string {
+	if g := s.units[0].group; g != nil {
+		return g.NodeID()
+	}
+	return ""
+}
+
+// digest is DEBUG DIGEST's answer: the store's digest with one group; with
+// several, a SHA-1 over the groups' digests in slot order (equal on two
+// nodes exactly when every group's data is).
+func (s *Server) digest() string {
+	if !s.sharded() {
+		return s.units[0].store.Digest()
+	}
+	h := sha1.New()
+	for _, u := range s.units {
+		h.Write([]byte(u.store.Digest()))
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// eachUnit runs fn once per group of us, with c.u set to it, and returns
+// the reply fn wrote for each (its in-flight writes settled), leaving the
+// connection's reply buffer as it was. Commands that span groups (the
+// fan-out ones, membership changes) are made of such runs.
+func (c *client) eachUnit(us []*unit, fn func()) [][]byte {
+	c.settle()
+	saved := c.u
+	mark := len(c.w.b)
+	out := make([][]byte, len(us))
+	for i, u := range us {
+		c.u = u
+		fn()
+		c.settle()
+		out[i] = append([]byte(nil), c.w.b[mark:]...)
+		c.w.b = c.w.b[:mark]
+	}
+	c.u = saved
+	return out
+}
+
+// firstErrorOrOK writes the first error among replies, else +OK.
+func (w *replyWriter) firstErrorOrOK(replies [][]byte) {
+	for _, r := range replies {
+		if len(r) > 0 && r[0] == '-' {
+			w.b = append(w.b, r...)
+			return
+		}
+	}
+	w.ok()
+}
+
+// groupArgs is a sessiond-internal command for the current group (c.u):
+// name, args, then the group's index when the node has several.
+func (c *client) groupArgs(name string, args ...string) [][]byte {
+	out := [][]byte{[]byte(name)}
+	for _, a := range args {
+		out = append(out, []byte(a))
+	}
+	if c.s.sharded() {
+		out = append(out, []byte(strconv.Itoa(c.u.idx)))
+	}
+	return out
+}
+
+// groupArg sets c.u from the optional shard group index at args[i] of a
+// sessiond-internal command (see groupArgs); it answers an error and
+// returns false when the index is malformed or unknown here.
+func (c *client) groupArg(args [][]byte, i int) bool {
+	c.u = c.s.units[0]
+	if len(args) <= i {
+		return true
+	}
+	if len(args) > i+1 {
+		c.w.errorText("ERR wrong number of arguments for '" + strings.ToLower(string(args[0])) + "' command")
+		return false
+	}
+	n, ok := shard.ParseInt(args[i])
+	if !ok || n < 0 || n >= int64(len(c.s.units)) {
+		c.w.errorText("ERR sessiond: unknown shard group '" + string(args[i]) + "' (this node has " + strconv.Itoa(len(c.s.units)) + ")")
+		return false
+	}
+	c.u = c.s.units[n]
+	return true
+}

@@ -86,7 +86,7 @@ type memoryState struct {
 	peak      atomic.Int64 // used_memory_peak
 	fastLeft  atomic.Int64 // checkOOM calls that may skip the exact reading
 
-	mu     sync.Mutex // serialises evictions; guards pool and policy
+	mu     sync.Mutex            // serialises evictions; guards pool and policy
 	pools  []*shard.EvictionPool // one per shard group
 	policy shard.Policy          // the policy pools were filled for
 }

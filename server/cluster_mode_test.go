@@ -16,7 +16,7 @@ import (
 // has gone through the log).
 func startClusterMode(t *testing.T, n int) (*testCluster, *testNode) {
 	t.Helper()
-	tc := startCluster(t, n, Config{ClusterEnabled: "yes"}, nil)
+	tc := startCluster(t, n, Config{ClusterEnabled: "yes", Shards: 1}, nil)
 	l := tc.leader()
 	deadline := time.Now().Add(20 * time.Second)
 	for _, tn := range tc.nodes {

@@ -132,7 +132,9 @@ func (tc *testCluster) stop(tn *testNode) {
 		return
 	}
 	tn.node.Server.Close()
-	tn.node.Group.Close()
+	for _, g := range tn.node.Groups {
+		g.Close()
+	}
 	<-tn.done
 	tn.node, tn.stream = nil, nil
 }
@@ -150,6 +152,23 @@ func (tc *testCluster) leader() *testNode {
 		time.Sleep(10 * time.Millisecond) // polling for an election, bounded
 	}
 	tc.t.Fatal("no leader within 20s")
+	return nil
+}
+
+// groupLeader waits for the node that leads shard group i and is ready,
+// and returns it.
+func (tc *testCluster) groupLeader(i int) *testNode {
+	tc.t.Helper()
+	deadline := time.Now().Add(20 * time.Second)
+	for time.Now().Before(deadline) {
+		for _, tn := range tc.nodes {
+			if tn.node != nil && tn.node.Groups[i].Ready() {
+				return tn
+			}
+		}
+		time.Sleep(10 * time.Millisecond) // polling for an election, bounded
+	}
+	tc.t.Fatalf("no leader of group %d within 20s", i)
 	return nil
 }
 
@@ -181,22 +200,25 @@ func (tc *testCluster) converge() string {
 	for time.Now().Before(deadline) {
 		last = last[:0]
 		l := tc.leader()
-		want := l.node.Group.AppliedIndex()
 		ok := true
+		for i := range l.node.Groups {
+			want := tc.groupLeader(i).node.Groups[i].AppliedIndex()
+			for _, tn := range tc.nodes {
+				if tn.node != nil && tn.node.Groups[i].AppliedIndex() < want {
+					ok = false
+				}
+			}
+		}
 		for _, tn := range tc.nodes {
-			if tn.node == nil {
-				continue
+			if tn.node != nil {
+				last = append(last, tn.id+":"+tn.node.Server.digest())
 			}
-			if tn.node.Group.AppliedIndex() < want {
-				ok = false
-			}
-			last = append(last, tn.id+":"+tn.node.Server.Store().Digest())
 		}
 		if ok {
-			d := l.node.Server.Store().Digest()
+			d := l.node.Server.digest()
 			same := true
 			for _, tn := range tc.nodes {
-				if tn.node != nil && tn.node.Server.Store().Digest() != d {
+				if tn.node != nil && tn.node.Server.digest() != d {
 					same = false
 				}
 			}

@@ -35,6 +35,8 @@ type Config struct {
 	ReadConsistency string // read-consistency: lease (default) or linearizable
 	ClusterEnabled  string // cluster-enabled: yes (Redis Cluster semantics, cluster.go) or no (default)
 	Join            string // join: "host:port,..." of existing nodes to ask to add this one (membership.go)
+	Shards          int    // shards: shard groups the slots are split over; 0: 1, or the number of peers in cluster mode (units.go)
+	Replicas        int    // replicas: replicas per group; 0: every node (the only layout so far)
 
 	// ManageGC says the process's garbage collector settings are the
 	// server's: main calls TuneGC at start and sets it, so that CONFIG SET

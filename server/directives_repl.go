@@ -52,6 +52,8 @@ func replicationDirectives() []directive {
 			func(c *Config) *string { return &c.ReadConsistency }, nil), immutable),
 		withMode(enumDirective("cluster-enabled", []string{"yes", "no"},
 			func(c *Config) *string { return &c.ClusterEnabled }, nil), immutable),
+		intDirective("shards", "", 0, MaxShards, immutable, func(c *Config) *int { return &c.Shards }),
+		intDirective("replicas", "", 0, math.MaxInt32, immutable, func(c *Config) *int { return &c.Replicas }),
 	}
 }
 

@@ -16,11 +16,12 @@ import (
 	"sessiond/shard"
 )
 
-// Node is a running sessiond node: its store, its Raft group and its
-// RESP server.
+// Node is a running sessiond node: its shard groups (a Raft group and a
+// store each) and its RESP server.
 type Node struct {
 	Server *Server
-	Group  *replication.Group
+	Group  *replication.Group   // the first group (the only one unless --shards)
+	Groups []*replication.Group // every group, in slot order
 }
 
 // NodeOptions are test hooks for OpenNode; the zero value is production.
@@ -32,9 +33,10 @@ type NodeOptions struct {
 	Tune func(*replication.Config)
 }
 
-// OpenNode makes a node serving clients on ln: a store, a Raft group
-// under cfg.Dir (a one-member group unless cfg.Peers names others) and
-// the server. The caller runs Serve(ln) and, to stop, Shutdown.
+// OpenNode makes a node serving clients on ln: for each shard group a
+// store and a Raft group under cfg.Dir (one-member groups unless
+// cfg.Peers names others), all on one Raft port, and the server. The
+// caller runs Serve(ln) and, to stop, Shutdown.
 func OpenNode(cfg Config, ln net.Listener, opt NodeOptions) (*Node, error) {
 	cfg.setDefaults()
 	if err := cfg.validate(); err != nil {
@@ -74,17 +76,21 @@ func OpenNode(cfg Config, ln net.Listener, opt NodeOptions) (*Node, error) {
 		}
 	}
 	clientAddr := net.JoinHostPort(host, strconv.Itoa(tcp.Port))
-	store := shard.New(shard.Config{Clock: cfg.Clock})
+	shards, err := layout(cfg, len(peers))
+	if err != nil {
+		return nil, err
+	}
+	if err := keepShards(cfg.Dir, shards); err != nil {
+		return nil, err
+	}
 	rc := replication.Config{
 		NodeID:       id,
-		Dir:          cfg.Dir,
 		Bind:         cfg.RaftBind(),
 		Peers:        peers,
 		Join:         cfg.Join != "",
 		ClientAddr:   clientAddr,
 		Fsync:        fsync,
 		Linearizable: cfg.ReadConsistency == "linearizable",
-		Store:        store,
 		Logger:       cfg.Logger,
 		Port:         opt.Port,
 	}
@@ -92,23 +98,102 @@ func OpenNode(cfg Config, ln net.Listener, opt NodeOptions) (*Node, error) {
 		_, port, _ := net.SplitHostPort(rc.Bind)
 		rc.Advertise = net.JoinHostPort(cfg.AnnounceIP, port)
 	}
-	if opt.Tune != nil {
-		opt.Tune(&rc)
+	if rc.Port == nil && shards > 1 {
+		// One Raft port for every group: each connection names its group.
+		if rc.Port, err = replication.Listen(rc.Bind, rc.Advertise); err != nil {
+			return nil, err
+		}
 	}
-	g, err := replication.Open(rc)
-	if err != nil {
+	var groups []*replication.Group
+	var units []Unit
+	fail := func(err error) (*Node, error) {
+		for _, g := range groups {
+			g.Close()
+		}
+		if rc.Port != nil && opt.Port == nil && len(groups) == 0 {
+			rc.Port.Close()
+		}
 		return nil, err
 	}
-	if ms := g.Members(); cfg.Join != "" && len(ms) == 1 && ms[0].ID == id {
-		g.Close()
-		return nil, fmt.Errorf("--join: %s already holds a one-node group of this node's own; a joining node needs an empty dir", cfg.Dir)
+	for i := 0; i < shards; i++ {
+		gc := rc
+		gc.Store = shard.New(shard.Config{Clock: cfg.Clock})
+		gc.GroupID = byte(i)
+		gc.Dir = groupDir(cfg.Dir, i)
+		if opt.Tune != nil {
+			opt.Tune(&gc)
+		}
+		g, err := replication.Open(gc)
+		if err != nil {
+			return fail(fmt.Errorf("shard group %d: %w", i, err))
+		}
+		groups = append(groups, g)
+		units = append(units, Unit{Store: gc.Store, Applier: g})
+		if ms := g.Members(); cfg.Join != "" && len(ms) == 1 && ms[0].ID == id {
+			return fail(fmt.Errorf("--join: %s already holds a one-node group of this node's own; a joining node needs an empty dir", cfg.Dir))
+		}
 	}
-	srv, err := New(cfg, store, g)
+	srv, err := NewSharded(cfg, units)
 	if err != nil {
-		g.Close()
-		return nil, err
+		return fail(err)
 	}
-	return &Node{Server: srv, Group: g}, nil
+	return &Node{Server: srv, Group: groups[0], Groups: groups}, nil
+}
+
+// layout returns the number of shard groups for cfg on a cluster of
+// peers nodes (0 for a single node): --shards, else 1 with cluster mode
+// off and one per node with it on. Every node holds a replica of every
+// group, so --replicas may only name that.
+func layout(cfg Config, peers int) (int, error) {
+	nodes := max(peers, 1)
+	if cfg.Replicas != 0 && cfg.Replicas != nodes && cfg.Join == "" {
+		return 0, fmt.Errorf("--replicas %d: every node holds a replica of every shard group, so replicas must equal the number of nodes (%d); fewer replicas per group is not supported yet", cfg.Replicas, nodes)
+	}
+	switch {
+	case cfg.Shards > 0:
+		return cfg.Shards, nil
+	case cfg.ClusterEnabled == "yes":
+		return min(nodes, MaxShards), nil
+	}
+	return 1, nil
+}
+
+// groupDir is where shard group i keeps its log and snapshots: dir for
+// the first (the layout of a node with one group), dir/g<i> for others.
+func groupDir(dir string, i int) string {
+	if i == 0 {
+		return dir
+	}
+	return filepath.Join(dir, "g"+strconv.Itoa(i))
+}
+
+// keepShards records the number of shard groups in dir on first start and
+// refuses to start with another: the slots of each group are fixed by it.
+func keepShards(dir string, n int) error {
+	p := filepath.Join(dir, "shards")
+	b, err := os.ReadFile(p)
+	switch {
+	case err == nil:
+		have, perr := strconv.Atoi(strings.TrimSpace(string(b)))
+		if perr != nil {
+			return fmt.Errorf("%s: %q is not a number of shard groups", p, strings.TrimSpace(string(b)))
+		}
+		if have != n {
+			return fmt.Errorf("%s was created with %d shard group(s); this start asks for %d (--shards / --cluster-enabled); the slots of each group are fixed, so start with the same layout or an empty dir", dir, have, n)
+		}
+		return nil
+	case !errors.Is(err, os.ErrNotExist):
+		return fmt.Errorf("shards: %w", err)
+	}
+	if n == 1 {
+		if _, err := os.Stat(filepath.Join(dir, "raft")); err == nil {
+			return nil // a node from before shard groups: one group, keep it so
+		}
+	}
+	if err := os.WriteFile(p, []byte(strconv.Itoa(n)+"\n"), 0o644); err != nil {
+		return fmt.Errorf("shards: %w", err)
+	}
+	return nil
 }
 
 // WaitSingleLeader waits, up to timeout, until a node whose group has
@@ -117,12 +202,14 @@ func OpenNode(cfg Config, ln net.Listener, opt NodeOptions) (*Node, error) {
 // returns at once for a node of a larger group (which needs its peers).
 func (n *Node) WaitSingleLeader(timeout time.Duration) {
 	deadline := time.Now().Add(timeout)
-	for time.Now().Before(deadline) {
-		st := n.Group.Status()
-		if len(st.Voters) != 1 || n.Group.Ready() {
-			return
+	for _, g := range n.Groups {
+		for time.Now().Before(deadline) {
+			st := g.Status()
+			if len(st.Voters) != 1 || g.Ready() {
+				break
+			}
+			time.Sleep(5 * time.Millisecond) // polling for the election, bounded
 		}
-		time.Sleep(5 * time.Millisecond) // polling for the election, bounded
 	}
 }
 
@@ -130,22 +217,30 @@ func (n *Node) WaitSingleLeader(timeout time.Duration) {
 // leadership to another voter (so clients of the other nodes see no
 // error), then the server stops and Raft shuts down.
 func (n *Node) Shutdown() error {
-	if err := n.Group.TransferLeadership(); err != nil {
-		n.Server.log.Warn("leadership transfer failed", "err", err)
-	} else {
-		// Let in-flight commands on this node's connections be forwarded
-		// to the new leader before they close.
-		deadline := time.Now().Add(2 * time.Second)
+	var moved []*replication.Group
+	for i, g := range n.Groups {
+		if err := g.TransferLeadership(); err != nil {
+			n.Server.log.Warn("leadership transfer failed", "group", i, "err", err)
+		} else {
+			moved = append(moved, g)
+		}
+	}
+	// Let in-flight commands on this node's connections be forwarded to
+	// the new leaders before they close.
+	deadline := time.Now().Add(2 * time.Second)
+	for _, g := range moved {
 		for time.Now().Before(deadline) {
-			if _, _, ok := n.Group.Leader(); ok || n.Group.IsLeader() {
+			if _, _, ok := g.Leader(); ok || g.IsLeader() {
 				break
 			}
 			time.Sleep(10 * time.Millisecond) // polling for the new leader, bounded
 		}
 	}
 	err := n.Server.Close()
-	if gerr := n.Group.Close(); err == nil {
-		err = gerr
+	for _, g := range n.Groups {
+		if gerr := g.Close(); err == nil {
+			err = gerr
+		}
 	}
 	return err
 }

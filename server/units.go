@@ -3,6 +3,7 @@ package server
 import (
 	"crypto/sha1"
 	"encoding/hex"
+	"math"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -45,10 +46,21 @@ type unit struct {
 	linkUp  atomic.Bool   // the follower link to the group's leader is established
 }
 
-// SlotRange returns the slots [lo, hi] of group i of n: the range Redis's
-// `redis-cli --cluster create` would give the i-th of n masters.
+// SlotRange returns the slots [lo, hi] of group i of n: the range
+// `redis-cli --cluster create` gives the i-th of n masters (each range
+// ends at the rounded multiple of 16384/n, the last at 16383).
 func SlotRange(i, n int) (lo, hi int) {
-	return i * NumSlots / n, (i+1)*NumSlots/n - 1
+	end := func(j int) int {
+		if j == n-1 {
+			return NumSlots - 1
+		}
+		per := float64(NumSlots) / float64(n)
+		return int(math.Round(float64(j)*per + per - 1))
+	}
+	if i > 0 {
+		lo = end(i-1) + 1
+	}
+	return lo, end(i)
 }
 
 // newUnits makes the server's units from specs, in slot order, and the

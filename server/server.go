@@ -243,6 +243,10 @@ func (s *Server) startBackground() {
 			s.wg.Add(1)
 			go s.runFollowerLink(u)
 		}
+		if s.sharded() {
+			s.wg.Add(1)
+			go s.runBalancer()
+		}
 		if addrs, _ := parseJoin(s.config().Join); len(addrs) > 0 {
 			s.wg.Add(1)
 			go s.runJoin(addrs)

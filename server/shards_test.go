@@ -187,3 +187,76 @@ func TestSlotRange(t *testing.T) {
 		}
 	}
 }
+
+// waitSpread waits until group i is led by node i (the preferred leader
+// of each group: its (i mod 3)-th voter by ID) and returns the leaders.
+func waitSpread(t *testing.T, tc *testCluster) {
+	t.Helper()
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		spread := true
+		var got []string
+		for i := range tc.nodes[0].node.Groups {
+			tn := tc.nodes[i%len(tc.nodes)]
+			spread = spread && tn.node != nil && tn.node.Groups[i].Ready()
+			for _, o := range tc.nodes {
+				if o.node != nil && o.node.Groups[i].IsLeader() {
+					got = append(got, fmt.Sprintf("g%d:%s", i, o.id))
+				}
+			}
+		}
+		if spread {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("leaders not spread within 30s: %v", got)
+		}
+		time.Sleep(20 * time.Millisecond) // polling for leadership transfers, bounded
+	}
+}
+
+// TestShardsLeadersSpread checks that the three groups' leaderships
+// spread one per node, stay available when a node crashes, and that a
+// restarted node takes its leadership back with every write kept.
+func TestShardsLeadersSpread(t *testing.T) {
+	tc := startSharded(t, 3, 3, Config{})
+	waitSpread(t, tc)
+	ctx := context.Background()
+	c := tc.client(tc.nodes[0])
+	for k := 0; k < 100; k++ {
+		if err := c.Set(ctx, fmt.Sprintf("a%d", k), k, 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	victim := tc.nodes[1]
+	tc.stop(victim)
+	// Group 1 elects a new leader; the others never lost theirs.
+	for i := range tc.nodes[0].node.Groups {
+		tc.groupLeader(i)
+	}
+	for k := 0; k < 100; k++ {
+		key := fmt.Sprintf("b%d", k)
+		deadline := time.Now().Add(10 * time.Second)
+		for {
+			err := c.Set(ctx, key, k, 0).Err()
+			if err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("SET %s with %s down: %v", key, victim.id, err)
+			}
+			time.Sleep(20 * time.Millisecond) // an election is under way, bounded
+		}
+	}
+	tc.open(victim)
+	waitSpread(t, tc)
+	tc.converge()
+	vc := tc.client(victim)
+	for _, p := range []string{"a", "b"} {
+		for k := 0; k < 100; k++ {
+			if v, err := vc.Get(ctx, fmt.Sprintf("%s%d", p, k)).Result(); err != nil || v != fmt.Sprint(k) {
+				t.Fatalf("GET %s%d via the restarted node = %q, %v", p, k, v, err)
+			}
+		}
+	}
+}

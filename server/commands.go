@@ -60,6 +60,7 @@ type command struct {
 	reply       replyFunc
 	run         runFunc
 	subs        []*command // subcommands, for COMMAND INFO/DOCS
+	fan         fanKind    // how it runs over several shard groups (fanout.go)
 }
 
 func (c *command) has(f cmdFlag) bool { return c.flags&f != 0 }
@@ -232,6 +233,7 @@ func (s *Server) commandTable() map[string]*command {
 	list = append(list, replicationCommands(run)...)
 	m := make(map[string]*command, len(list))
 	for _, c := range list {
+		c.fan = fanKinds[c.name]
 		m[c.name] = c
 	}
 	addSubcommands(m)

@@ -409,6 +409,9 @@ func (c *client) dispatch(args [][]byte) {
 		cmd.run(c, args)
 		return
 	}
+	if cmd.parse != nil && s.sharded() && c.routeGroups(cmd, args) {
+		return
+	}
 	if cmd.parse != nil && c.routeRemote(cmd, args) {
 		return
 	}

@@ -167,6 +167,9 @@ func (c *client) execUnit(cmds []queuedCmd, watches []shard.Watch) (u *unit, ok 
 	}
 	for _, q := range cmds {
 		if q.cmd != nil && q.cmd.parse != nil {
+			if q.cmd.first <= 0 && !c.s.clusterOn() {
+				ok = false // FLUSHALL, DBSIZE...: every group
+			}
 			forKeys(q.cmd, q.args, see)
 		}
 	}

@@ -95,8 +95,30 @@ func (c *client) routeRemote(cmd *command, args [][]byte) bool {
 	if c.s.clusterOn() {
 		return false // clusterRoute let it through: it runs here
 	}
-	c.forward(args, cmd.has(flagWrite), func() { c.execData(cmd, args) })
+	fwd := args
+	if c.s.sharded() && cmd.first <= 0 {
+		// A keyless command (DBSIZE, FLUSHALL...) names no key the leader
+		// could find the group by: name the group.
+		fwd = append([][]byte{[]byte("sessiond-in"), []byte(strconv.Itoa(c.u.idx))}, args...)
+	}
+	c.forward(fwd, cmd.has(flagWrite), func() { c.execData(cmd, args) })
 	return true
+}
+
+// cmdSessiondIn is SESSIOND-IN group command [arg ...]: a keyless data
+// command forwarded for one shard group (routeRemote), run in that group
+// only.
+func cmdSessiondIn(c *client, args [][]byte) {
+	if !c.groupArg(args[:2], 1) {
+		return
+	}
+	inner := args[2:]
+	cmd := c.lookup(inner[0])
+	if cmd == nil || cmd.parse == nil || cmd.first > 0 || !cmd.arityOK(len(inner)) {
+		c.w.errorText("ERR sessiond-in: not a keyless data command")
+		return
+	}
+	c.execData(cmd, inner)
 }
 
 // forward sends a command to the leader of the command's group (c.u) and
@@ -811,6 +833,7 @@ func replicationCommands(run func(*command, runFunc) *command) []*command {
 		run(def("replconf", -1, flagAdmin|flagNoScript|flagLoading|flagStale|flagAllowBusy, noKeys, "@admin @slow @dangerous"), cmdReplconf),
 		run(def("wait", 3, flagNoScript, noKeys, "@slow @connection"), cmdWait),
 		run(def("role", 1, flagNoScript|flagLoading|flagStale|flagFast, noKeys, "@admin @fast @dangerous"), cmdRole),
+		run(def("sessiond-in", -3, flagWrite|flagNoScript, noKeys, "@write @slow"), cmdSessiondIn),
 		run(def("sessiond-exec", -3, flagWrite|flagNoScript, noKeys, "@write @slow @transaction"), cmdSessiondExec),
 		run(def("sessiond-join", -4, flagAdmin|flagNoScript|flagStale, noKeys, "@admin @slow @dangerous"), cmdSessiondJoin),
 		run(def("sessiond-leave", -2, flagAdmin|flagNoScript|flagStale, noKeys, "@admin @slow @dangerous"), cmdSessiondLeave),

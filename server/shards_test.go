@@ -260,3 +260,126 @@ func TestShardsLeadersSpread(t *testing.T) {
 		}
 	}
 }
+
+// TestShardsFanOut checks that a plain client never meets a cross-group
+// error for the fanned-out commands, on a node that leads some groups and
+// follows others, and that commands that need one group say so.
+func TestShardsFanOut(t *testing.T) {
+	tc := startSharded(t, 3, 3, Config{})
+	ctx := context.Background()
+	c := tc.client(tc.nodes[0])
+	var pairs []any
+	var names []string
+	want := map[string]bool{}
+	for k := 0; k < 30; k++ {
+		pairs = append(pairs, fmt.Sprintf("f%d", k), fmt.Sprintf("v%d", k))
+		names = append(names, fmt.Sprintf("f%d", k))
+		want[fmt.Sprintf("f%d", k)] = true
+	}
+	if us := map[int]bool{}; true {
+		for _, n := range names {
+			us[tc.nodes[0].node.Server.unitOfKey([]byte(n)).idx] = true
+		}
+		if len(us) != 3 {
+			t.Fatalf("test keys cover %d groups, want 3", len(us))
+		}
+	}
+	if err := c.MSet(ctx, pairs...).Err(); err != nil {
+		t.Fatalf("MSET: %v", err)
+	}
+	vals, err := c.MGet(ctx, append(names, "missing")...).Result()
+	if err != nil || len(vals) != 31 {
+		t.Fatalf("MGET: %v %v", vals, err)
+	}
+	for i, v := range vals[:30] {
+		if v != fmt.Sprintf("v%d", i) {
+			t.Fatalf("MGET[%d] = %v", i, v)
+		}
+	}
+	if vals[30] != nil {
+		t.Fatalf("MGET missing = %v", vals[30])
+	}
+	check := func(what string, got int64, err error, want int64) {
+		t.Helper()
+		if err != nil || got != want {
+			t.Fatalf("%s = %d, %v; want %d", what, got, err, want)
+		}
+	}
+	n, err := c.Exists(ctx, append(names, "missing", "f0")...).Result()
+	check("EXISTS", n, err, 31)
+	n, err = c.Touch(ctx, names...).Result()
+	check("TOUCH", n, err, 30)
+	n, err = c.DBSize(ctx).Result()
+	check("DBSIZE", n, err, 30)
+	keys, err := c.Keys(ctx, "f*").Result()
+	if err != nil || len(keys) != 30 {
+		t.Fatalf("KEYS: %d keys, %v", len(keys), err)
+	}
+	seen := map[string]bool{}
+	var cursor uint64
+	for i := 0; ; i++ {
+		var page []string
+		page, cursor, err = c.Scan(ctx, cursor, "", 4).Result()
+		if err != nil || i > 1000 {
+			t.Fatalf("SCAN: %v after %d calls", err, i)
+		}
+		for _, k := range page {
+			seen[k] = true
+		}
+		if cursor == 0 {
+			break
+		}
+	}
+	if len(seen) != 30 {
+		t.Fatalf("SCAN found %d distinct keys, want 30", len(seen))
+	}
+	for k := range seen {
+		if !want[k] {
+			t.Fatalf("SCAN found %q", k)
+		}
+	}
+	if k, err := c.RandomKey(ctx).Result(); err != nil || !want[k] {
+		t.Fatalf("RANDOMKEY = %q, %v", k, err)
+	}
+	// Commands that need their keys in one group.
+	for _, args := range [][]any{{"rename", "f0", "f1"}, {"msetnx", "f0", "x", "f1", "y"}} {
+		if u0, u1 := tc.nodes[0].node.Server.unitOfKey([]byte("f0")), tc.nodes[0].node.Server.unitOfKey([]byte("f1")); u0 == u1 {
+			t.Fatal("f0 and f1 share a group: pick other keys")
+		}
+		if err := c.Do(ctx, args...).Err(); err == nil || err.Error() != errGroupsSpan {
+			t.Fatalf("%v: %v, want %s", args, err, errGroupsSpan)
+		}
+	}
+	if err := c.Rename(ctx, "{t}a", "{t}b").Err(); err == nil || err.Error() != "ERR no such key" {
+		t.Fatalf("RENAME in one group: %v", err)
+	}
+	_, err = c.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Set(ctx, "f0", "1", 0)
+		p.Set(ctx, "f1", "1", 0)
+		return nil
+	})
+	if err == nil || !strings.HasPrefix(err.Error(), "EXECABORT") {
+		t.Fatalf("MULTI over two groups: %v", err)
+	}
+	if _, err := c.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.Set(ctx, "{t}a", "1", 0)
+		p.Set(ctx, "{t}b", "1", 0)
+		return nil
+	}); err != nil {
+		t.Fatalf("MULTI in one group: %v", err)
+	}
+	n, err = c.Del(ctx, append(names, "{t}a", "{t}b")...).Result()
+	check("DEL", n, err, 32)
+	n, err = c.DBSize(ctx).Result()
+	check("DBSIZE after DEL", n, err, 0)
+	c.Set(ctx, "f0", "1", 0)
+	c.Set(ctx, "f1", "1", 0)
+	if err := c.FlushAll(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	n, err = c.DBSize(ctx).Result()
+	check("DBSIZE after FLUSHALL", n, err, 0)
+	if err := c.RandomKey(ctx).Err(); err != redis.Nil {
+		t.Fatalf("RANDOMKEY on an empty keyspace: %v", err)
+	}
+}

@@ -84,5 +84,12 @@ bench: build deps
 bench-repl: build deps
 	$(GO) run ./bench/cmd/sessiond-bench -suite replication $(BENCHFLAGS)
 
+# bench-cluster: 3-node sessiond cluster (cluster-enabled yes, --shards 3)
+# vs 3-node Redis Cluster, both appendfsync everysec, with
+# redis-benchmark --cluster (bench/README.md).
+.PHONY: bench-cluster
+bench-cluster: build deps
+	$(GO) run ./bench/cmd/sessiond-bench -suite cluster $(BENCHFLAGS)
+
 clean:
 	rm -rf bin

@@ -178,10 +178,14 @@ func version(line string) string {
 
 // Markdown renders the report as Markdown: a header describing the run,
 // the throughput and latency table, the failures, and the memory table;
-// for the replication suite, its three-server table and the targets.
+// for the replication suite, its three-server table and the targets; for
+// the cluster suite, its two-cluster table and the targets.
 func Markdown(rep *Report) string {
-	if rep.Config.Suite == SuiteReplication {
+	switch rep.Config.Suite {
+	case SuiteReplication:
 		return markdownRepl(rep)
+	case SuiteCluster:
+		return markdownCluster(rep)
 	}
 	var b strings.Builder
 	c, e := rep.Config, rep.Env
@@ -278,8 +282,8 @@ func WriteFiles(dir string, rep *Report) (string, error) {
 		return "", err
 	}
 	name := "sessiond-bench-"
-	if rep.Config.Suite == SuiteReplication {
-		name += SuiteReplication + "-"
+	if s := rep.Config.Suite; s == SuiteReplication || s == SuiteCluster {
+		name += s + "-"
 	}
 	base := filepath.Join(dir, name+rep.Started.Format("20060102-150405"))
 	js, err := json.MarshalIndent(rep, "", "  ")

@@ -46,10 +46,14 @@ type Config struct {
 	MemSessions  int           `json:"mem_sessions"` // 0 skips the memory pass
 	MemTTL       int           `json:"mem_ttl_s"`    // EXPIRE seconds on the memory pass's sessions
 	// Suite is SuiteCompare (or "") for Run, SuiteReplication for
-	// RunReplication, which also starts Cluster.
-	Suite   string      `json:"suite,omitempty"`
-	Cluster ClusterSpec `json:"cluster,omitempty"`
-	Log     io.Writer   `json:"-"` // progress lines; nil discards them
+	// RunReplication, which also starts Cluster, SuiteCluster for
+	// RunCluster, which starts Cluster in cluster mode with Shards Raft
+	// groups and a Redis Cluster of Redis's binary joined with RedisCli.
+	Suite    string      `json:"suite,omitempty"`
+	Cluster  ClusterSpec `json:"cluster,omitempty"`
+	Shards   int         `json:"shards,omitempty"`
+	RedisCli string      `json:"redis_cli,omitempty"`
+	Log      io.Writer   `json:"-"` // progress lines; nil discards them
 }
 
 // Sample is one run of one workload on one server. Error is set when the
@@ -89,6 +93,9 @@ type Pass struct {
 	// LeaderSeconds is how long the cluster took, after every node
 	// answered PING, to report a leader.
 	LeaderSeconds float64 `json:"leader_seconds,omitempty"`
+	// ReadySeconds is how long a cluster of the cluster suite took from
+	// starting its processes until every node served every slot.
+	ReadySeconds float64 `json:"ready_seconds,omitempty"`
 }
 
 // Env describes the machine and the software measured.
@@ -120,6 +127,9 @@ type Report struct {
 	Memory   []MemResult `json:"memory,omitempty"`
 	// ReplRows is the replication suite's summary (RunReplication).
 	ReplRows []ReplRow `json:"replication_summary,omitempty"`
+	// ClusterRows is the cluster suite's summary (RunCluster): Redis is
+	// redis-cluster, Sessiond sessiond-cluster.
+	ClusterRows []Row `json:"cluster_summary,omitempty"`
 	// Interrupted is set when the run was cancelled before it finished;
 	// Truncated when RoundsBudget stopped it before the last round.
 	Interrupted string `json:"interrupted,omitempty"`

@@ -28,6 +28,9 @@ func TestParseOptions(t *testing.T) {
 		{name: "replication suite explicit budget", args: []string{"-suite", "replication", "-rounds-budget", "5m"}, rounds: 3, n: 150_000,
 			np: 1_000_000, mem: 1_000_000, mixTime: 3 * time.Second, wantBudget: 5 * time.Minute},
 		{name: "unknown suite", args: []string{"-suite", "raft"}, wantErr: true},
+		{name: "cluster suite", args: []string{"-suite", "cluster", "-quick", "-shards", "1"}, rounds: 1, n: 20_000, np: 100_000, mem: 100_000,
+			mixTime: time.Second, wantQuick: true, wantBudget: replRoundsBudget},
+		{name: "zero shards", args: []string{"-suite", "cluster", "-shards", "0"}, wantErr: true},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

@@ -206,10 +206,14 @@ func clusterView(ctx context.Context, addr string) (*slotMap, error) {
 	return m, nil
 }
 
-// waitClusterReady polls every node until each says cluster_state:ok and
-// its CLUSTER SLOTS covers all 16384 slots, and returns the first node's
-// slot map. It fails when a node exits, ctx ends or timeout passes.
-func waitClusterReady(ctx context.Context, c *cluster, timeout time.Duration) (*slotMap, error) {
+// waitClusterReady polls every node until each says cluster_state:ok, its
+// CLUSTER SLOTS covers all 16384 slots with masters distinct masters and
+// every node names the same master for each slot, and returns the first
+// node's slot map. (A sessiond cluster spreads its group leaders over the
+// nodes after start-up; redis-benchmark --cluster gives up when a master
+// changes under it.) It fails when a node exits, ctx ends or timeout
+// passes.
+func waitClusterReady(ctx context.Context, c *cluster, timeout time.Duration, masters int) (*slotMap, error) {
 	deadline := time.Now().Add(timeout)
 	for {
 		var first *slotMap
@@ -223,8 +227,15 @@ func waitClusterReady(ctx context.Context, c *cluster, timeout time.Duration) (*
 				last = err
 				break
 			}
+			if len(m.masters) < masters {
+				last = fmt.Errorf("%s: %d masters, want %d", n.Name, len(m.masters), masters)
+				break
+			}
 			if first == nil {
 				first = m
+			} else if first.addr != m.addr {
+				last = fmt.Errorf("%s: another slot map than %s's", n.Name, c.nodes[0].Name)
+				break
 			}
 		}
 		if last == nil {
@@ -284,7 +295,7 @@ func startRedisCluster(ctx context.Context, spec ServerSpec, cli, taskset, cpu, 
 	if out, err := exec.CommandContext(cctx, args[0], args[1:]...).CombinedOutput(); err != nil {
 		return fail(fmt.Errorf("redis-cli --cluster create: %v: %s", err, lastLines(out, 3)))
 	}
-	m, err := waitClusterReady(ctx, c, clusterReadyTimeout)
+	m, err := waitClusterReady(ctx, c, clusterReadyTimeout, len(c.nodes))
 	if err != nil {
 		return fail(err)
 	}
@@ -330,7 +341,7 @@ func startSessiondClusterOnce(ctx context.Context, spec ClusterSpec, shards int,
 		c.stop()
 		return nil, err
 	}
-	m, err := waitClusterReady(ctx, c, clusterReadyTimeout)
+	m, err := waitClusterReady(ctx, c, clusterReadyTimeout, min(max(shards, 1), len(c.nodes)))
 	if err != nil {
 		c.stop()
 		return nil, err

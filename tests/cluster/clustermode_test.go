@@ -8,30 +8,32 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"sessiond/server"
+	"sessiond/shard"
 )
 
 // TestClusterModeTools runs Redis's own cluster tools, unmodified, against
-// three real nodes started with --cluster-enabled yes: redis-cli --cluster
-// check (which parses CLUSTER NODES and INFO of every node) and redis-cli
-// -c (which follows -MOVED from a replica). redis-benchmark --cluster
-// needs at least two masters, so it waits for slots over several groups.
+// three real nodes started with --cluster-enabled yes (three shard groups,
+// one led by each node): redis-cli --cluster check (which parses CLUSTER
+// NODES and INFO of every node), redis-cli -c (which follows -MOVED) and
+// redis-benchmark --cluster (which needs two masters or more).
 func TestClusterModeTools(t *testing.T) {
-	if _, err := exec.LookPath("redis-cli"); err != nil {
-		t.Skipf("SKIP: redis-cli is not installed (make deps installs it): %v", err)
-	}
-	nodes := startNodes(t, []string{"n1", "n2", "n3"}, true, "--cluster-enabled", "yes")
-	leader := findLeader(t, nodes, 30*time.Second)
-	var follower *node
-	for _, n := range nodes {
-		if n != leader {
-			follower = n
-			break
+	for _, tool := range []string{"redis-cli", "redis-benchmark"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("SKIP: %s is not installed (make deps installs it): %v", tool, err)
 		}
 	}
+	nodes := startNodes(t, []string{"n1", "n2", "n3"}, true, "--cluster-enabled", "yes")
+	waitClusterNodes(t, nodes)
+	// "sess:{42}" is slot 3339, in the first group, which n1 leads once
+	// the leaderships are spread: n2 is a replica of it.
+	leader, follower := nodes[0], nodes[1]
 	run := func(name string, args ...string) string {
 		t.Helper()
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
@@ -43,8 +45,6 @@ func TestClusterModeTools(t *testing.T) {
 		return string(out)
 	}
 	port := func(n *node) string { return strconv.Itoa(n.port) }
-
-	waitClusterNodes(t, nodes)
 
 	for _, n := range []*node{leader, follower} {
 		out := run("redis-cli", "--cluster", "check", n.addr())
@@ -61,19 +61,44 @@ func TestClusterModeTools(t *testing.T) {
 	if out := run("redis-cli", "-c", "-p", port(follower), "get", "sess:{42}"); strings.TrimSpace(out) != "v1" {
 		t.Fatalf("redis-cli -c GET through a replica: %q", out)
 	}
+	out := run("redis-benchmark", "--cluster", "-p", port(follower), "-t", "set,get,hset", "-n", "3000", "-c", "10", "-q")
+	for _, want := range []string{"Cluster has 3 master nodes", "SET: ", "GET: ", "HSET: "} {
+		if !strings.Contains(out, want) {
+			t.Fatalf("redis-benchmark --cluster: no %q in:\n%s", want, out)
+		}
+	}
+	if strings.Contains(out, "rror") {
+		t.Fatalf("redis-benchmark --cluster reported errors:\n%s", out)
+	}
 }
 
 // waitClusterNodes waits until every node's CLUSTER NODES lists all of
-// nodes, one of them serving every slot (followers' addresses reach the
-// others through the log).
+// nodes, each the master of its own group's slots (n1 of 0-5460, n2 of
+// 5461-10922, n3 of 10923-16383: the leaderships are spread by node ID),
+// and every CLUSTER SLOTS range lists all three nodes (followers' addresses
+// reach the others through the log).
 func waitClusterNodes(t *testing.T, nodes []*node) {
 	t.Helper()
-	deadline := time.Now().Add(30 * time.Second)
+	ranges := []string{"0-5460", "5461-10922", "10923-16383"}
+	deadline := time.Now().Add(60 * time.Second)
 	for _, n := range nodes {
 		c := newClient(n.addr(), 5*time.Second)
 		for {
 			out, err := c.ClusterNodes(context.Background()).Result()
-			if err == nil && strings.Count(out, " connected") == len(nodes) && strings.Contains(out, "0-16383") {
+			ok := err == nil && strings.Count(out, " connected") == len(nodes)
+			for i, m := range nodes {
+				ok = ok && strings.Contains(out, fmt.Sprintf("127.0.0.1:%d@", m.port)) &&
+					strings.Contains(lineOf(out, fmt.Sprintf(":%d@", m.port)), "master - ") &&
+					strings.HasSuffix(lineOf(out, fmt.Sprintf(":%d@", m.port)), " "+ranges[i])
+			}
+			if ok {
+				slots, serr := c.ClusterSlots(context.Background()).Result()
+				ok = serr == nil && len(slots) == 3
+				for _, s := range slots {
+					ok = ok && len(s.Nodes) == len(nodes)
+				}
+			}
+			if ok {
 				break
 			}
 			if time.Now().After(deadline) {
@@ -86,16 +111,18 @@ func waitClusterNodes(t *testing.T, nodes []*node) {
 	}
 }
 
-// TestClusterModeKillLeader drives a go-redis ClusterClient against three
-// real nodes in cluster mode: 100,000 keys over all slots, then kill -9 of
-// the leader (the master of every slot). The client must find the new
-// master by itself (CLUSTER SLOTS, MOVED); every acknowledged key must be
-// readable; the restarted node must catch up to the same digest. It logs
-// how long writes were unavailable.
-func TestClusterModeKillLeader(t *testing.T) {
+// TestClusterModeKillNode drives a go-redis ClusterClient against three
+// real nodes in cluster mode, three shard groups of three replicas each:
+// 100,000 keys over all slots, then kill -9 of n2 (the master of the
+// second group's slots). The client must find the group's new master by
+// itself (CLUSTER SLOTS, MOVED); every slot must be writable again; every
+// acknowledged key must be readable; the restarted node must catch up to
+// the same data in every group. It logs, per group, how long writes were
+// unavailable (only the dead node's group should see any).
+func TestClusterModeKillNode(t *testing.T) {
 	nodes := startNodes(t, []string{"n1", "n2", "n3"}, true, "--cluster-enabled", "yes")
-	leader := findLeader(t, nodes, 30*time.Second)
 	waitClusterNodes(t, nodes)
+	victim := nodes[1]
 	var addrs []string
 	for _, n := range nodes {
 		addrs = append(addrs, n.addr())
@@ -132,23 +159,48 @@ func TestClusterModeKillLeader(t *testing.T) {
 		t.Fatalf("%d of %d writes acknowledged before any failure", len(acked), before)
 	}
 
-	leader.kill()
+	victim.kill()
 	killed := time.Now()
-	next := before
-	for {
-		err := cc.Set(ctx, key(next), next, 0).Err()
-		if err == nil {
-			acked = append(acked, next)
-			next++
-			break
-		}
-		next++
-		if time.Since(killed) > 30*time.Second {
-			t.Fatalf("no write acknowledged within 30s of killing the leader: %v", err)
-		}
-		time.Sleep(20 * time.Millisecond) // retry interval while the survivors elect
+	// One prober per group writes keys of that group's slots until one is
+	// acknowledged.
+	var mu sync.Mutex
+	var wg sync.WaitGroup
+	downFor := make([]time.Duration, 3)
+	for g := range 3 {
+		lo, hi := server.SlotRange(g, 3)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := 0; ; i++ {
+				k := fmt.Sprintf("probe:%d:%d", g, i)
+				if s := shard.KeySlot([]byte(k)); s < lo || s > hi {
+					continue
+				}
+				err := cc.Set(ctx, k, k, 0).Err()
+				if err == nil {
+					mu.Lock()
+					downFor[g] = time.Since(killed)
+					mu.Unlock()
+					return
+				}
+				if time.Since(killed) > 30*time.Second {
+					t.Errorf("group %d: no write acknowledged within 30s of killing %s: %v", g, victim.id, err)
+					return
+				}
+				time.Sleep(20 * time.Millisecond) // retry interval while the survivors elect
+			}
+		}()
 	}
-	t.Logf("writes unavailable for %v after kill -9 of the leader %s", time.Since(killed).Round(time.Millisecond), leader.id)
+	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
+	for g, d := range downFor {
+		t.Logf("group %d (slots %d-%d): first write acknowledged %v after kill -9 of %s", g,
+			func() int { lo, _ := server.SlotRange(g, 3); return lo }(), func() int { _, hi := server.SlotRange(g, 3); return hi }(),
+			d.Round(time.Millisecond), victim.id)
+	}
+	next := before
 	write(next, next+5000)
 
 	missing := 0
@@ -172,8 +224,25 @@ func TestClusterModeKillLeader(t *testing.T) {
 	if missing > 0 {
 		t.Fatalf("%d of %d acknowledged writes lost", missing, len(acked))
 	}
-	restart(t, leader)
+	restart(t, victim)
 	waitDigestsEqual(t, nodes, 60*time.Second)
+	for g := range 3 {
+		var ds []string
+		for _, n := range nodes {
+			c := newClient(n.addr(), 5*time.Second)
+			d, err := c.Do(ctx, "debug", "digest-group", g).Text()
+			c.Close()
+			if err != nil {
+				t.Fatalf("DEBUG DIGEST-GROUP %d on %s: %v", g, n.id, err)
+			}
+			ds = append(ds, d)
+		}
+		if ds[0] != ds[1] || ds[0] != ds[2] {
+			t.Fatalf("group %d digests differ: %v", g, ds)
+		}
+	}
+	// The restarted node takes its group's leadership back.
+	waitClusterNodes(t, nodes)
 }
 
 // systemPython is Debian's interpreter, which sees the python3-redis
@@ -204,4 +273,14 @@ func TestClusterModeRedisPy(t *testing.T) {
 		t.Fatalf("redis-py RedisCluster: %v\n%s", err, out)
 	}
 	t.Log(string(out[strings.LastIndex(string(out), "ok: redis-py"):]))
+}
+
+// lineOf returns the line of out that contains sub, or "".
+func lineOf(out, sub string) string {
+	for _, l := range strings.Split(out, "\n") {
+		if strings.Contains(l, sub) {
+			return strings.TrimSpace(l)
+		}
+	}
+	return ""
 }

@@ -31,9 +31,9 @@ func TestClusterModeTools(t *testing.T) {
 	}
 	nodes := startNodes(t, []string{"n1", "n2", "n3"}, true, "--cluster-enabled", "yes")
 	waitClusterNodes(t, nodes)
-	// "sess:{42}" is slot 3339, in the first group, which n1 leads once
-	// the leaderships are spread: n2 is a replica of it.
-	leader, follower := nodes[0], nodes[1]
+	// "sess:{42}" is slot 8000, in the second group, which n2 leads once
+	// the leaderships are spread: n1 is a replica of it.
+	leader, follower := nodes[1], nodes[0]
 	run := func(name string, args ...string) string {
 		t.Helper()
 		ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)

@@ -34,16 +34,21 @@ func redirect(ctx context.Context, addr string) error {
 	return c.Set(ctx, "sess:moved", "x", 0).Err()
 }
 
-// TestComposePartition runs docker-compose.yml, cuts the Raft leader off
-// the cluster network, and checks that the isolated node acknowledges no
-// write, that the majority elects a leader and takes writes, and that
-// after the network is back every node serves every acknowledged key.
+// TestComposePartition runs docker-compose.yml (three nodes, three shard
+// groups of three replicas), cuts the first group's leader off the
+// cluster network, and checks that the isolated node acknowledges no
+// write for the group it led, that the majority elects a leader for it
+// and takes writes for every group, and that after the network is back
+// every node serves every acknowledged key.
 func TestComposePartition(t *testing.T) {
 	requireDocker(t)
 	redis.SetLogger(quietLogger{})
 	root := repoRoot(t)
 	image := buildImage(t, root)
 	c := startCluster(t, root, image)
+	if err := waitSpread(c.nodes, startTimeout); err != nil {
+		t.Fatal(err)
+	}
 
 	leader, states := findLeader(c.nodes, startTimeout)
 	if leader == nil {
@@ -58,15 +63,26 @@ func TestComposePartition(t *testing.T) {
 		lc := newClient(leader.clientAddr(), 3*time.Second)
 		defer lc.Close()
 		slots, err := lc.ClusterSlots(ctx).Result()
+		for err == nil && len(slots) != 3 && ctx.Err() == nil {
+			<-time.After(100 * time.Millisecond) // poll interval, bounded by ctx
+			slots, err = lc.ClusterSlots(ctx).Result()
+		}
 		if err != nil {
 			t.Fatalf("CLUSTER SLOTS: %v", err)
 		}
-		if len(slots) != 1 || slots[0].Start != 0 || slots[0].End != 16383 || len(slots[0].Nodes) == 0 ||
+		if len(slots) != 3 || slots[0].Start != 0 || slots[0].End != 5460 || len(slots[0].Nodes) == 0 ||
 			slots[0].Nodes[0].Addr != leader.announced() {
-			t.Errorf("CLUSTER SLOTS = %+v, want 0-16383 served by %s", slots, leader.announced())
+			t.Errorf("CLUSTER SLOTS = %+v, want three ranges, 0-5460 served by %s", slots, leader.announced())
+		}
+		// "sess:moved" is slot 11132, in the third group.
+		var master string
+		for _, s := range slots {
+			if s.Start <= 11132 && 11132 <= s.End && len(s.Nodes) > 0 {
+				master = s.Nodes[0].Addr
+			}
 		}
 		for _, n := range c.nodes {
-			if n == leader {
+			if n.announced() == master {
 				continue
 			}
 			// A follower may not know the leader for a moment.
@@ -75,14 +91,14 @@ func TestComposePartition(t *testing.T) {
 				<-time.After(100 * time.Millisecond) // poll interval, bounded by ctx
 				err = redirect(ctx, n.clientAddr())
 			}
-			if err == nil || !strings.HasPrefix(err.Error(), "MOVED ") || !strings.HasSuffix(err.Error(), " "+leader.announced()) {
-				t.Errorf("SET on follower %s: %v, want -MOVED to %s", n.service, err, leader.announced())
+			if err == nil || !strings.HasPrefix(err.Error(), "MOVED ") || !strings.HasSuffix(err.Error(), " "+master) {
+				t.Errorf("SET on replica %s: %v, want -MOVED to %s", n.service, err, master)
 			}
 		}
 	}()
 
 	acked := keys("before", keysPerPhase)
-	if err := writeAll(leader.clientAddr(), acked, 20*time.Second); err != nil {
+	if err := writeAll(c.nodes, acked, 20*time.Second); err != nil {
 		t.Fatal(err)
 	}
 
@@ -95,14 +111,14 @@ func TestComposePartition(t *testing.T) {
 		defer ic.Close()
 		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 		defer cancel()
-		err := ic.Set(ctx, key, "lost", 0).Err()
+		err := ic.Set(ctx, key, "lost", 0).Err() // the key is in the group it led
 		if err == nil {
 			t.Errorf("isolated %s acknowledged SET %s", leader.service, key)
 			return
 		}
 		t.Logf("isolated %s refused SET %s: %v", leader.service, key, err)
 	}
-	isolatedWrite("isolated:early")
+	isolatedWrite("isolated:{b}:early") // {b}: slot 3300, the first group
 
 	var majority []*node
 	for _, n := range c.nodes {
@@ -116,14 +132,14 @@ func TestComposePartition(t *testing.T) {
 		t.Fatalf("majority elected no leader within %v: %s", failoverTimeout, states)
 	}
 	after := keys("after", keysPerPhase)
-	if err := writeAll(newLeader.clientAddr(), after, failoverTimeout); err != nil {
+	if err := writeAll(majority, after, failoverTimeout); err != nil {
 		t.Fatal(err)
 	}
 	t.Logf("majority leader %s; %d writes acknowledged %v after the partition", newLeader.service, len(after), time.Since(start).Round(time.Millisecond))
 	for k, v := range after {
 		acked[k] = v
 	}
-	isolatedWrite("isolated:late")
+	isolatedWrite("isolated:{b}:late")
 
 	c.heal(leader)
 	t.Logf("reconnected %s to %s at %s", leader.service, c.raftNet, leader.raftIP)

@@ -50,7 +50,7 @@ func raftState(ctx context.Context, addr string) (string, error) {
 }
 
 // findLeader polls nodes until every one answers INFO raft and exactly
-// one says it is the leader, or timeout passes. It returns that leader,
+// one says it is the leader of the first shard group, or timeout passes. It returns that leader,
 // or nil and a description of the last states seen.
 func findLeader(nodes []*node, timeout time.Duration) (*node, string) {
 	deadline := time.Now().Add(timeout)
@@ -87,22 +87,35 @@ func findLeader(nodes []*node, timeout time.Duration) (*node, string) {
 // is acknowledged (an unacknowledged attempt may or may not have been
 // applied; the value is the same either way) or timeout passes. It
 // returns the first error when the deadline passed.
-func writeAll(addr string, kv map[string]string, timeout time.Duration) error {
-	c := newClient(addr, 3*time.Second)
-	defer c.Close()
+func writeAll(nodes []*node, kv map[string]string, timeout time.Duration) error {
+	clients := map[*node]*redis.Client{}
+	for _, n := range nodes {
+		clients[n] = newClient(n.clientAddr(), 3*time.Second)
+		defer clients[n].Close()
+	}
 	deadline := time.Now().Add(timeout)
 	for k, v := range kv {
+		at := nodes[0]
 		for {
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
-			err := c.Set(ctx, k, v, 0).Err()
+			err := clients[at].Set(ctx, k, v, 0).Err()
 			cancel()
 			if err == nil {
 				break
 			}
-			if time.Now().After(deadline) {
-				return fmt.Errorf("SET %s through %s not acknowledged within %v: %w", k, addr, timeout, err)
+			// -MOVED slot ip:port names the master by its announced
+			// address: follow it when it is one of nodes.
+			if f := strings.Fields(err.Error()); len(f) == 3 && f[0] == "MOVED" {
+				for _, n := range nodes {
+					if n.announced() == f[2] {
+						at = n
+					}
+				}
 			}
-			<-time.After(100 * time.Millisecond) // retry interval, bounded by deadline
+			if time.Now().After(deadline) {
+				return fmt.Errorf("SET %s through %s not acknowledged within %v: %w", k, at.service, timeout, err)
+			}
+			<-time.After(50 * time.Millisecond) // retry interval, bounded by deadline
 		}
 	}
 	return nil
@@ -168,4 +181,46 @@ func converged(nodes []*node, kv map[string]string) (bool, string) {
 		}
 	}
 	return true, ""
+}
+
+// waitSpread waits until every node's CLUSTER SLOTS shows three ranges
+// with three distinct masters (the group leaderships spread one per node
+// after start-up) and all nodes agree.
+func waitSpread(nodes []*node, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	var last string
+	for {
+		var first string
+		ok := true
+		for _, n := range nodes {
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+			c := newClient(n.clientAddr(), 2*time.Second)
+			slots, err := c.ClusterSlots(ctx).Result()
+			c.Close()
+			cancel()
+			masters := map[string]bool{}
+			var view []string
+			for _, s := range slots {
+				if len(s.Nodes) > 0 {
+					masters[s.Nodes[0].Addr] = true
+					view = append(view, fmt.Sprintf("%d-%d@%s", s.Start, s.End, s.Nodes[0].Addr))
+				}
+			}
+			v := strings.Join(view, " ")
+			if first == "" {
+				first = v
+			}
+			if err != nil || len(slots) != 3 || len(masters) != 3 || v != first {
+				ok = false
+				last = fmt.Sprintf("%s: %s %v", n.service, v, err)
+			}
+		}
+		if ok {
+			return nil
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("group leaders not spread within %v: %s", timeout, last)
+		}
+		<-time.After(100 * time.Millisecond) // poll interval, bounded by deadline
+	}
 }

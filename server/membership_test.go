@@ -14,7 +14,7 @@ import (
 )
 
 // waitMembers polls until every running node of tc sees exactly want
-// (sorted) as the group's voters.
+// (sorted) as the voters of each of its groups.
 func waitMembers(t *testing.T, tc *testCluster, want ...string) {
 	t.Helper()
 	deadline := time.Now().Add(20 * time.Second)
@@ -25,14 +25,16 @@ func waitMembers(t *testing.T, tc *testCluster, want ...string) {
 			if tn.node == nil {
 				continue
 			}
-			var ids []string
-			for _, m := range tn.node.Group.Members() {
-				ids = append(ids, m.ID)
-			}
-			slices.Sort(ids)
-			seen = append(seen, fmt.Sprintf("%s:%v", tn.id, ids))
-			if fmt.Sprint(ids) != fmt.Sprint(want) {
-				ok = false
+			for i, g := range tn.node.Groups {
+				var ids []string
+				for _, m := range g.Members() {
+					ids = append(ids, m.ID)
+				}
+				slices.Sort(ids)
+				seen = append(seen, fmt.Sprintf("%s/g%d:%v", tn.id, i, ids))
+				if fmt.Sprint(ids) != fmt.Sprint(want) {
+					ok = false
+				}
 			}
 		}
 		if ok {

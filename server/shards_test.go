@@ -10,6 +10,7 @@ import (
 
 	"github.com/redis/go-redis/v9"
 
+	"sessiond/replication"
 	"sessiond/shard"
 )
 
@@ -143,6 +144,27 @@ func TestShardsClusterMode(t *testing.T) {
 		if v, err := cc.Get(ctx, fmt.Sprintf("key:%d", k)).Result(); err != nil || v != fmt.Sprint(k) {
 			t.Fatalf("cluster GET key:%d = %q, %v", k, v, err)
 		}
+	}
+	// Replica reads: READONLY connections to the followers of each group.
+	for _, opt := range []*redis.ClusterOptions{{ReadOnly: true}, {RouteByLatency: true}, {RouteRandomly: true}} {
+		opt.Addrs = []string{tc.nodes[1].addr}
+		rc := redis.NewClusterClient(opt)
+		for k := 0; k < 300; k++ {
+			key := fmt.Sprintf("key:%d", k)
+			deadline := time.Now().Add(10 * time.Second)
+			for {
+				// A follower applies a little after the leader answered.
+				v, err := rc.Get(ctx, key).Result()
+				if err == nil && v == fmt.Sprint(k) {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("replica read of %s (%+v) = %q, %v", key, opt, v, err)
+				}
+				time.Sleep(10 * time.Millisecond) // polling for the follower to apply, bounded
+			}
+		}
+		rc.Close()
 	}
 	nodes, err := c.ClusterNodes(ctx).Result()
 	if err != nil {
@@ -382,4 +404,68 @@ func TestShardsFanOut(t *testing.T) {
 	if err := c.RandomKey(ctx).Err(); err != redis.Nil {
 		t.Fatalf("RANDOMKEY on an empty keyspace: %v", err)
 	}
+}
+
+// TestShardsJoinAndLeave adds a fourth node to three nodes holding four
+// shard groups: it joins every group, catches up, and takes the
+// leadership of the group it is now the preferred leader of (the fourth);
+// then SESSIOND-LEAVE removes it from every group and nothing is lost.
+func TestShardsJoinAndLeave(t *testing.T) {
+	tc := startSharded(t, 3, 4, Config{})
+	ctx := context.Background()
+	c1 := tc.client(tc.nodes[0])
+	for i := range 200 {
+		if err := c1.Set(ctx, fmt.Sprintf("k%d", i), i, 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	n4 := &testNode{id: "n4", dir: t.TempDir()}
+	st, err := replication.Listen("127.0.0.1:0", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n4.stream, n4.raftAddr = st, st.Addr().String()
+	tc.nodeCfg = func(i int, c *Config) {
+		if i == 3 {
+			c.Peers, c.Join = "", tc.nodes[1].addr
+		}
+	}
+	tc.nodes = append(tc.nodes, n4)
+	tc.open(n4)
+	waitMembers(t, tc, "n1", "n2", "n3", "n4")
+	deadline := time.Now().Add(30 * time.Second)
+	for !n4.node.Groups[3].Ready() {
+		if time.Now().After(deadline) {
+			t.Fatal("n4 never took the leadership of group 3")
+		}
+		time.Sleep(20 * time.Millisecond) // polling for the leadership transfer, bounded
+	}
+	tc.converge()
+	c4 := tc.client(n4)
+	for i := range 200 {
+		if v, err := c4.Get(ctx, fmt.Sprintf("k%d", i)).Result(); err != nil || v != fmt.Sprint(i) {
+			t.Fatalf("GET k%d on the joined node: %q %v", i, v, err)
+		}
+	}
+	if err := c4.Set(ctx, "via-n4", "x", 0).Err(); err != nil {
+		t.Fatalf("write through the joined node: %v", err)
+	}
+	if err := c1.Do(ctx, "SESSIOND-LEAVE", "n4").Err(); err != nil {
+		t.Fatalf("SESSIOND-LEAVE n4: %v", err)
+	}
+	tc.stop(n4)
+	tc.nodes = tc.nodes[:3]
+	waitMembers(t, tc, "n1", "n2", "n3")
+	for i := range 4 {
+		tc.groupLeader(i)
+	}
+	for _, k := range []string{"k0", "k199", "via-n4"} {
+		if err := c1.Get(ctx, k).Err(); err != nil {
+			t.Fatalf("GET %s after n4 left: %v", k, err)
+		}
+	}
+	if err := c1.Set(ctx, "after", "y", 0).Err(); err != nil {
+		t.Fatalf("write after n4 left: %v", err)
+	}
+	tc.converge()
 }

@@ -185,10 +185,12 @@ func keepShards(dir string, n int) error {
 	case !errors.Is(err, os.ErrNotExist):
 		return fmt.Errorf("shards: %w", err)
 	}
-	if n == 1 {
-		if _, err := os.Stat(filepath.Join(dir, "raft")); err == nil {
-			return nil // a node from before shard groups: one group, keep it so
+	if _, err := os.Stat(filepath.Join(dir, "raft")); err == nil {
+		// A node from before shard groups: it holds one group.
+		if n != 1 {
+			return fmt.Errorf("%s holds one shard group (it was created before --shards); this start asks for %d; start with --shards 1 or an empty dir", dir, n)
 		}
+		return nil
 	}
 	if err := os.WriteFile(p, []byte(strconv.Itoa(n)+"\n"), 0o644); err != nil {
 		return fmt.Errorf("shards: %w", err)

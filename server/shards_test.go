@@ -3,6 +3,8 @@ package server
 import (
 	"context"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
@@ -468,4 +470,55 @@ func TestShardsJoinAndLeave(t *testing.T) {
 		t.Fatalf("write after n4 left: %v", err)
 	}
 	tc.converge()
+}
+
+// TestShardsLayoutKept checks that a data dir keeps the number of shard
+// groups it was created with, and the --replicas rule.
+func TestShardsLayoutKept(t *testing.T) {
+	dir := t.TempDir()
+	if err := keepShards(dir, 3); err != nil {
+		t.Fatal(err)
+	}
+	if err := keepShards(dir, 3); err != nil {
+		t.Fatalf("same layout again: %v", err)
+	}
+	if err := keepShards(dir, 1); err == nil || !strings.Contains(err.Error(), "was created with 3 shard group(s)") {
+		t.Fatalf("another layout: %v", err)
+	}
+	old := t.TempDir()
+	if err := os.Mkdir(filepath.Join(old, "raft"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	if err := keepShards(old, 3); err == nil || !strings.Contains(err.Error(), "holds one shard group") {
+		t.Fatalf("a one-group dir from before --shards, started with 3: %v", err)
+	}
+	if err := keepShards(old, 1); err != nil {
+		t.Fatalf("a one-group dir from before --shards: %v", err)
+	}
+	for _, tt := range []struct {
+		cfg   Config
+		peers int
+		want  int
+		err   string
+	}{
+		{Config{}, 0, 1, ""},
+		{Config{}, 3, 1, ""},
+		{Config{ClusterEnabled: "yes"}, 3, 3, ""},
+		{Config{ClusterEnabled: "yes"}, 0, 1, ""},
+		{Config{ClusterEnabled: "yes", Shards: 1}, 3, 1, ""},
+		{Config{Shards: 8}, 3, 8, ""},
+		{Config{Replicas: 3}, 3, 1, ""},
+		{Config{Replicas: 2}, 3, 0, "replicas must equal the number of nodes (3)"},
+	} {
+		got, err := layout(tt.cfg, tt.peers)
+		if tt.err != "" {
+			if err == nil || !strings.Contains(err.Error(), tt.err) {
+				t.Errorf("layout(%+v, %d): %v, want error %q", tt.cfg, tt.peers, err, tt.err)
+			}
+			continue
+		}
+		if err != nil || got != tt.want {
+			t.Errorf("layout(%+v, %d) = %d, %v; want %d", tt.cfg, tt.peers, got, err, tt.want)
+		}
+	}
 }

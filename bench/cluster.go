@@ -506,34 +506,13 @@ func RunCluster(ctx context.Context, cfg Config) (*Report, error) {
 		rep.finish()
 		rep.ClusterRows = SummarizeCluster(rep.Samples)
 	}()
-	cases := ClusterCases(cfg.Workloads, cfg.Pipelines)
-	var lastRound time.Duration
-	for round := 1; round <= cfg.Rounds; round++ {
-		if cfg.RoundsBudget > 0 && round > 1 && time.Since(rep.Started)+lastRound > cfg.RoundsBudget {
-			rep.Truncated = fmt.Sprintf("stopped after %d of %d rounds: another round (about %s) would pass the %s budget",
-				round-1, cfg.Rounds, lastRound.Round(time.Second), cfg.RoundsBudget)
-			r.logf("%s", rep.Truncated)
-			break
+	order := func(round, ci int) []string {
+		if (round+ci)%2 == 0 {
+			return []string{SessiondCluster, RedisCluster}
 		}
-		roundStart := time.Now()
-		for ci, c := range cases {
-			order := []string{RedisCluster, SessiondCluster}
-			if (round+ci)%2 == 0 {
-				slices.Reverse(order)
-			}
-			for _, name := range order {
-				pass, s := r.clusterPass(ctx, round, name, c)
-				rep.Passes = append(rep.Passes, pass)
-				rep.Samples = append(rep.Samples, s)
-				if err := ctx.Err(); err != nil {
-					rep.Interrupted = err.Error()
-					return rep, err
-				}
-			}
-		}
-		lastRound = time.Since(roundStart)
+		return []string{RedisCluster, SessiondCluster}
 	}
-	return rep, nil
+	return rep, r.rounds(ctx, rep, ClusterCases(cfg.Workloads, cfg.Pipelines), order, r.clusterPass)
 }
 
 // clusterPass starts a fresh cluster of kind name, loads the dataset c

@@ -1,13 +1,10 @@
 package bench
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"os/exec"
 	"strconv"
 	"strings"
 	"sync"
@@ -305,37 +302,10 @@ func (w *clusterMixWorker) run(ctx context.Context, cfg MixConfig, rng *rand.Ran
 // pinned to the client CPU against rc's first node, and stores its
 // figures in s; redirects become a note.
 func (r *runner) clusterMix(ctx context.Context, rc *runningCluster, pl int, s *Sample) error {
-	mc := MixConfig{
-		Addr: rc.nodes[0].Addr, Conns: r.cfg.Clients, Pipeline: pl, Requests: s.Requests,
-		Duration: r.cfg.MixTime, Keys: r.cfg.Keys, ReadPercent: 80, Seed: uint64(s.Round),
-	}
-	args := pinned(r.cfg.Taskset, r.cfg.ClientCPU, append([]string{r.cfg.Self, "cluster-mix"}, mc.Args()...))
-	ctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
-	var stdout, stderr bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	cmd.WaitDelay = 5 * time.Second
-	if err := cmd.Run(); err != nil {
-		if ctx.Err() != nil {
-			return fmt.Errorf("cluster mix stopped after %s: %w", r.cfg.Timeout, ctx.Err())
-		}
-		return fmt.Errorf("cluster mix: %v: %s", err, strings.TrimSpace(stderr.String()))
-	}
 	var res ClusterMixResult
-	if err := json.Unmarshal(stdout.Bytes(), &res); err != nil {
-		return fmt.Errorf("cluster mix output: %w", err)
-	}
-	s.Measure = Measure{RPS: res.RPS, AvgMs: res.AvgMs, P50Ms: res.P50Ms, P95Ms: res.P95Ms, P99Ms: res.P99Ms, MaxMs: res.MaxMs}
-	s.Done, s.Misses = res.Ops, res.Misses
+	err := r.mixProcess(ctx, "cluster-mix", rc.nodes[0].Addr, pl, s, &res, &res.MixResult)
 	if res.Redirects > 0 {
 		s.Note = fmt.Sprintf("%d operations followed a -MOVED reply", res.Redirects)
 	}
-	switch {
-	case res.Errors > 0:
-		return fmt.Errorf("%d error replies, first: %w", res.Errors, &ReplyError{Msg: res.FirstError})
-	case res.Ops == 0:
-		return errors.New("cluster mix completed no operation")
-	}
-	return nil
+	return err
 }

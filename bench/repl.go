@@ -269,8 +269,21 @@ func RunReplication(ctx context.Context, cfg Config) (*Report, error) {
 		rep.finish()
 		rep.ReplRows = SummarizeRepl(rep.Samples)
 	}()
-	cases := ReplCases(cfg.Workloads, cfg.Pipelines)
 	servers := []string{RedisAOF, Sessiond, Cluster3}
+	order := func(round, ci int) []string {
+		k := (round - 1 + ci) % len(servers)
+		return append(slices.Clone(servers[k:]), servers[:k]...)
+	}
+	return rep, r.rounds(ctx, rep, ReplCases(cfg.Workloads, cfg.Pipelines), order, r.replPass)
+}
+
+// rounds runs cases for cfg.Rounds rounds (fewer when RoundsBudget runs
+// out), each case on every server order(round, case index) names, in
+// that order, through pass, and records the passes and samples in rep.
+// It returns an error only when ctx is cancelled.
+func (r *runner) rounds(ctx context.Context, rep *Report, cases []ReplCase, order func(round, ci int) []string,
+	pass func(ctx context.Context, round int, name string, c ReplCase) (Pass, Sample)) error {
+	cfg := r.cfg
 	var lastRound time.Duration
 	for round := 1; round <= cfg.Rounds; round++ {
 		if cfg.RoundsBudget > 0 && round > 1 && time.Since(rep.Started)+lastRound > cfg.RoundsBudget {
@@ -281,21 +294,19 @@ func RunReplication(ctx context.Context, cfg Config) (*Report, error) {
 		}
 		roundStart := time.Now()
 		for ci, c := range cases {
-			k := (round - 1 + ci) % len(servers)
-			order := append(slices.Clone(servers[k:]), servers[:k]...)
-			for _, name := range order {
-				pass, s := r.replPass(ctx, round, name, c)
-				rep.Passes = append(rep.Passes, pass)
+			for _, name := range order(round, ci) {
+				p, s := pass(ctx, round, name, c)
+				rep.Passes = append(rep.Passes, p)
 				rep.Samples = append(rep.Samples, s)
 				if err := ctx.Err(); err != nil {
 					rep.Interrupted = err.Error()
-					return rep, err
+					return err
 				}
 			}
 		}
 		lastRound = time.Since(roundStart)
 	}
-	return rep, nil
+	return nil
 }
 
 // replPass starts a fresh server of kind name, loads the dataset c needs,

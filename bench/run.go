@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -305,14 +304,19 @@ func (r *runner) sample(ctx context.Context, p *serverProc, popErrs map[dataset]
 // mix runs the session mix in a child process pinned to the client CPU and
 // stores its figures in s.
 func (r *runner) mix(ctx context.Context, p *serverProc, pl int, s *Sample) error {
+	var res MixResult
+	return r.mixProcess(ctx, "mix", p.Addr, pl, s, &res, &res)
+}
+
+// mixProcess runs `sessiond-bench sub` (a session mix against addr at
+// pipeline pl) pinned to the client CPU, decodes its JSON output into out
+// and stores the figures of res (which out holds) in s.
+func (r *runner) mixProcess(ctx context.Context, sub, addr string, pl int, s *Sample, out any, res *MixResult) error {
 	mc := MixConfig{
-		Addr: p.Addr, Conns: r.cfg.Clients, Pipeline: pl, Requests: s.Requests,
+		Addr: addr, Conns: r.cfg.Clients, Pipeline: pl, Requests: s.Requests,
 		Duration: r.cfg.MixTime, Keys: r.cfg.Keys, ReadPercent: 80, Seed: uint64(s.Round),
 	}
-	args := append([]string{r.cfg.Self, "mix"}, mc.Args()...)
-	if r.cfg.Taskset != "" {
-		args = append([]string{r.cfg.Taskset, "-c", r.cfg.ClientCPU}, args...)
-	}
+	args := pinned(r.cfg.Taskset, r.cfg.ClientCPU, append([]string{r.cfg.Self, sub}, mc.Args()...))
 	ctx, cancel := context.WithTimeout(ctx, r.cfg.Timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, args[0], args[1:]...)
@@ -321,13 +325,12 @@ func (r *runner) mix(ctx context.Context, p *serverProc, pl int, s *Sample) erro
 	cmd.WaitDelay = 5 * time.Second
 	if err := cmd.Run(); err != nil {
 		if ctx.Err() != nil {
-			return fmt.Errorf("mix stopped after %s: %w", r.cfg.Timeout, ctx.Err())
+			return fmt.Errorf("%s stopped after %s: %w", sub, r.cfg.Timeout, ctx.Err())
 		}
-		return fmt.Errorf("mix: %v: %s", err, strings.TrimSpace(stderr.String()))
+		return fmt.Errorf("%s: %v: %s", sub, err, strings.TrimSpace(stderr.String()))
 	}
-	var res MixResult
-	if err := json.Unmarshal(stdout.Bytes(), &res); err != nil {
-		return fmt.Errorf("mix output: %w", err)
+	if err := json.Unmarshal(stdout.Bytes(), out); err != nil {
+		return fmt.Errorf("%s output: %w", sub, err)
 	}
 	s.Measure = Measure{RPS: res.RPS, AvgMs: res.AvgMs, P50Ms: res.P50Ms, P95Ms: res.P95Ms, P99Ms: res.P99Ms, MaxMs: res.MaxMs}
 	s.Done, s.Misses = res.Ops, res.Misses
@@ -335,7 +338,7 @@ func (r *runner) mix(ctx context.Context, p *serverProc, pl int, s *Sample) erro
 	case res.Errors > 0:
 		return fmt.Errorf("%d error replies, first: %w", res.Errors, &ReplyError{Msg: res.FirstError})
 	case res.Ops == 0:
-		return errors.New("mix completed no operation")
+		return fmt.Errorf("%s completed no operation", sub)
 	}
 	return nil
 }

@@ -112,6 +112,7 @@ func pinned(taskset, cpu string, args []string) []string {
 type slotMap struct {
 	addr    [shard.SlotCount]string // host:port of the slot's master, "" when none
 	masters []string                // distinct masters, in CLUSTER SLOTS order
+	ranges  []string                // the master of each range, in CLUSTER SLOTS order
 }
 
 // owner returns the address of the master serving key's slot.
@@ -159,6 +160,7 @@ func parseClusterSlots(rep Reply, defaultHost string) (*slotMap, error) {
 		if !slices.Contains(m.masters, addr) {
 			m.masters = append(m.masters, addr)
 		}
+		m.ranges = append(m.ranges, addr)
 	}
 	return m, nil
 }
@@ -208,12 +210,13 @@ func clusterView(ctx context.Context, addr string) (*slotMap, error) {
 
 // waitClusterReady polls every node until each says cluster_state:ok, its
 // CLUSTER SLOTS covers all 16384 slots with masters distinct masters and
-// every node names the same master for each slot, and returns the first
+// every node names the same master for each slot (and settled, when not
+// nil, accepts that slot map), and returns the first
 // node's slot map. (A sessiond cluster spreads its group leaders over the
 // nodes after start-up; redis-benchmark --cluster gives up when a master
 // changes under it.) It fails when a node exits, ctx ends or timeout
 // passes.
-func waitClusterReady(ctx context.Context, c *cluster, timeout time.Duration, masters int) (*slotMap, error) {
+func waitClusterReady(ctx context.Context, c *cluster, timeout time.Duration, masters int, settled func(*slotMap) bool) (*slotMap, error) {
 	deadline := time.Now().Add(timeout)
 	for {
 		var first *slotMap
@@ -227,8 +230,8 @@ func waitClusterReady(ctx context.Context, c *cluster, timeout time.Duration, ma
 				last = err
 				break
 			}
-			if len(m.masters) < masters {
-				last = fmt.Errorf("%s: %d masters, want %d", n.Name, len(m.masters), masters)
+			if len(m.masters) < masters || settled != nil && !settled(m) {
+				last = fmt.Errorf("%s: masters %v, want %d settled", n.Name, m.ranges, masters)
 				break
 			}
 			if first == nil {
@@ -295,7 +298,7 @@ func startRedisCluster(ctx context.Context, spec ServerSpec, cli, taskset, cpu, 
 	if out, err := exec.CommandContext(cctx, args[0], args[1:]...).CombinedOutput(); err != nil {
 		return fail(fmt.Errorf("redis-cli --cluster create: %v: %s", err, lastLines(out, 3)))
 	}
-	m, err := waitClusterReady(ctx, c, clusterReadyTimeout, len(c.nodes))
+	m, err := waitClusterReady(ctx, c, clusterReadyTimeout, len(c.nodes), nil)
 	if err != nil {
 		return fail(err)
 	}
@@ -341,7 +344,18 @@ func startSessiondClusterOnce(ctx context.Context, spec ClusterSpec, shards int,
 		c.stop()
 		return nil, err
 	}
-	m, err := waitClusterReady(ctx, c, clusterReadyTimeout, min(max(shards, 1), len(c.nodes)))
+	// sessiond hands group i to its (i mod n)-th node by ID (n1, n2...)
+	// after start-up: wait for that, or the benchmark would meet the
+	// handovers.
+	settled := func(m *slotMap) bool {
+		for i, a := range m.ranges {
+			if a != c.nodes[i%len(c.nodes)].Addr {
+				return false
+			}
+		}
+		return true
+	}
+	m, err := waitClusterReady(ctx, c, clusterReadyTimeout, min(max(shards, 1), len(c.nodes)), settled)
 	if err != nil {
 		c.stop()
 		return nil, err

@@ -453,7 +453,7 @@ func cmdWait(c *client, args [][]byte) {
 	}
 	u := c.lastUnit
 	if u == nil {
-		u = c.s.units[0]
+		u = c.s.roleUnit() // no write yet: any group this node leads
 	}
 	g := u.group
 	if g == nil {

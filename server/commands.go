@@ -61,6 +61,11 @@ type command struct {
 	run         runFunc
 	subs        []*command // subcommands, for COMMAND INFO/DOCS
 	fan         fanKind    // how it runs over several shard groups (fanout.go)
+	// keyRange, when set, gives the key positions for these arguments
+	// (first..last step 1, or first 0 for none), for commands whose keys
+	// follow a count (EVAL, ZUNIONSTORE, SINTERCARD...); first must then
+	// be > 0 so that the command counts as one with keys.
+	keyRange func(args [][]byte) (first, last int)
 }
 
 func (c *command) has(f cmdFlag) bool { return c.flags&f != 0 }
@@ -95,6 +100,13 @@ const (
 	twoKeys
 )
 
+// dataCmd makes c a data command: p parses its arguments into an op,
+// r (nil: the Result's default shape) writes the reply.
+func dataCmd(c *command, p parseFunc, r replyFunc) *command { c.parse, c.reply = p, r; return c }
+
+// runCmd makes c a command that runs by itself (not a store op).
+func runCmd(c *command, r runFunc) *command { c.run = r; return c }
+
 // def builds a table entry; keys is one of the key-position shapes above.
 func def(name string, arity int, flags cmdFlag, keys int, acl string) *command {
 	c := &command{name: name, arity: arity, flags: flags, acl: acl}
@@ -124,8 +136,7 @@ const (
 // commandTable builds the command table. Every command sessiond knows is
 // listed here; the handlers live in the cmd_*.go file of their family.
 func (s *Server) commandTable() map[string]*command {
-	data := func(c *command, p parseFunc, r replyFunc) *command { c.parse, c.reply = p, r; return c }
-	run := func(c *command, r runFunc) *command { c.run = r; return c }
+	data, run := dataCmd, runCmd
 	list := []*command{
 		// Connection (cmd_conn.go).
 		run(def("ping", -1, connCmd, noKeys, "@fast @connection"), cmdPing),
@@ -231,6 +242,14 @@ func (s *Server) commandTable() map[string]*command {
 		run(def("lastsave", 1, flagLoading|flagStale|flagFast, noKeys, "@admin @fast @dangerous"), cmdLastSave),
 	}
 	list = append(list, replicationCommands(run)...)
+	// Lists, sets, sorted sets, pub/sub, scripts, more keyspace and
+	// server commands (issue 5), each in its own file.
+	list = append(list, listCommands()...)
+	list = append(list, setCommands()...)
+	list = append(list, zsetCommands()...)
+	list = append(list, pubsubCommands()...)
+	list = append(list, scriptCommands()...)
+	list = append(list, keysExtCommands()...)
 	m := make(map[string]*command, len(list))
 	for _, c := range list {
 		c.fan = fanKinds[c.name]

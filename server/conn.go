@@ -112,6 +112,13 @@ func forKeys(cmd *command, args [][]byte, fn func(k []byte)) {
 	if cmd.first <= 0 {
 		return
 	}
+	if cmd.keyRange != nil {
+		first, last := cmd.keyRange(args)
+		for i := first; first > 0 && i <= last && i < len(args); i++ {
+			fn(args[i])
+		}
+		return
+	}
 	last := cmd.last
 	if last < 0 {
 		last += len(args)

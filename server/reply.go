@@ -72,6 +72,18 @@ func (w *replyWriter) null() {
 	w.b = redcon.AppendNull(w.b)
 }
 
+// doubleText writes a score already formatted as Redis formats it
+// ("1.5", "inf", "-inf"): a RESP3 double, or a RESP2 bulk string.
+func (w *replyWriter) doubleText(s string) {
+	if w.resp3 {
+		w.b = append(w.b, ',')
+		w.b = append(w.b, s...)
+		w.b = append(w.b, '\r', '\n')
+		return
+	}
+	w.bulk(s)
+}
+
 // nullArray writes a null array (RESP2 *-1, RESP3 _).
 func (w *replyWriter) nullArray() {
 	if w.resp3 {
@@ -243,6 +255,31 @@ func (w *replyWriter) result(r shard.Result) {
 		w.array(len(r.Subs))
 		for _, s := range r.Subs {
 			w.result(s)
+		}
+	case shard.RSet:
+		w.setHeader(len(r.Vals))
+		w.valsBody(r.Vals)
+	case shard.RDouble:
+		w.doubleText(r.Str)
+	case shard.RScored:
+		if w.resp3 {
+			w.array(len(r.Vals) / 2)
+			for i := 0; i+1 < len(r.Vals); i += 2 {
+				w.array(2)
+				w.val(r.Vals[i])
+				w.doubleText(r.Vals[i+1].S)
+			}
+			return
+		}
+		w.vals(r.Vals)
+	case shard.RDoubles:
+		w.array(len(r.Vals))
+		for _, v := range r.Vals {
+			if v.Nil {
+				w.null()
+			} else {
+				w.doubleText(v.S)
+			}
 		}
 	default:
 		w.errorText("ERR internal error: unknown result kind")

@@ -114,6 +114,16 @@ func (s *Server) cmdUnit(cmd *command, args [][]byte) *unit {
 	if len(s.units) == 1 || cmd == nil || cmd.first <= 0 || cmd.first >= len(args) {
 		return s.units[0]
 	}
+	if cmd.keyRange != nil {
+		u := s.units[0]
+		done := false
+		forKeys(cmd, args, func(k []byte) {
+			if !done {
+				u, done = s.unitOfKey(k), true
+			}
+		})
+		return u
+	}
 	return s.unitOfKey(args[cmd.first])
 }
 

@@ -60,7 +60,12 @@ type hkey struct {
 }
 
 // size is the accounted size of a large value beyond its entry.
-func (l *large) size() int64 { return l.bytes }
+func (l *large) size() int64 {
+	if l.coll != nil {
+		return l.coll.size()
+	}
+	return l.bytes
+}
 
 // freeze marks l as shared with a reader that runs outside the stripe
 // lock: the next write to the key copies the map and heap instead of
@@ -77,7 +82,9 @@ func newLarge(n int) *large {
 func (l *large) edit() *large {
 	nl := *l
 	nl.frozen = false
-	if l.frozen {
+	if l.frozen && l.coll != nil {
+		nl.coll = l.coll.clone()
+	} else if l.frozen {
 		nl.hash = make(map[string]hfield, len(l.hash))
 		for f, hf := range l.hash {
 			nl.hash[f] = hf

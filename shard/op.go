@@ -182,5 +182,5 @@ func (k Kind) IsWrite() bool {
 	case KindGetEx:
 		return true // GETEX without options is still a write in Redis's table
 	}
-	return true
+	return !extIsRead(k)
 }

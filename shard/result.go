@@ -19,6 +19,10 @@ const (
 	RNilList                   // null array (RESP2 *-1, RESP3 _): e.g. EXEC aborted by WATCH
 	RPairs                     // Vals as pairs: RESP3 array of 2-arrays, RESP2 flat (HRANDFIELD WITHVALUES)
 	RStatus                    // Str as a simple string (TYPE)
+	RSet                       // Vals as a set: RESP3 set (~), RESP2 array (SMEMBERS, SINTER...)
+	RDouble                    // Str, a score formatted as Redis does: RESP3 double, RESP2 bulk (ZSCORE, ZINCRBY)
+	RScored                    // Vals as member, score pairs: RESP3 array of [bulk, double], RESP2 flat array of bulks (ZRANGE WITHSCORES)
+	RDoubles                   // Vals as scores: RESP3 array of doubles (Nil: null), RESP2 array of bulks (ZMSCORE)
 )
 
 // Val is one element of a list result.

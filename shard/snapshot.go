@@ -42,6 +42,7 @@ const (
 	encString byte = 1 // TypeString: the value's bytes
 	encPacked byte = 2 // TypeHash: the packed hash (hash_pack.go format)
 	encBig    byte = 3 // TypeHash: field count, then fields by name
+	encColl   byte = 4 // TypeList, TypeSet, TypeZSet: the collection's own format (collection.write)
 
 	// snapMaxStripes bounds the delVer table a reader accepts.
 	snapMaxStripes = 1 << 20
@@ -161,6 +162,11 @@ func writeValue(w *bufio.Writer, e entry, names []string) []string {
 	switch {
 	case e.typ == TypeString:
 		w.WriteByte(encString)
+	case e.big != nil && e.big.coll != nil:
+		w.WriteByte(encColl)
+		putVarint(w, e.exp)
+		e.big.coll.write(w)
+		return names
 	case e.big != nil:
 		w.WriteByte(encBig)
 	default:
@@ -496,6 +502,10 @@ func (d *snapDecoder) record(h *snapHeader, names map[string]struct{}) (string, 
 		}
 	case e.typ == TypeHash && enc == encBig:
 		e.big = d.bigHash(k)
+	case enc == encColl && (e.typ == TypeList || e.typ == TypeSet || e.typ == TypeZSet):
+		if c := d.collection(k, e.typ); c != nil {
+			e.big = &large{coll: c}
+		}
 	default:
 		d.corrupt("key %q: type %d with encoding %d", k, e.typ, enc)
 	}

@@ -20,6 +20,9 @@ const (
 	TypeNone   Type = 0
 	TypeString Type = 1
 	TypeHash   Type = 2
+	TypeList   Type = 3
+	TypeSet    Type = 4
+	TypeZSet   Type = 5
 )
 
 // String returns the name TYPE replies with.
@@ -29,6 +32,12 @@ func (t Type) String() string {
 		return "string"
 	case TypeHash:
 		return "hash"
+	case TypeList:
+		return "list"
+	case TypeSet:
+		return "set"
+	case TypeZSet:
+		return "zset"
 	}
 	return "none"
 }
@@ -44,6 +53,14 @@ type Config struct {
 	// There are no size limits here: a write carries them (Op.Limit,
 	// Op.HashEntries, Op.HashValue), so that Apply reads no per-node
 	// setting.
+
+	// Events, when set, receives the keyspace events of applied writes
+	// while EnableEvents is on (ext.go). It is called with stripes
+	// locked, from Apply's goroutine: it must not block or call the store.
+	Events func(Event)
+	// Scripts runs EVAL's Lua on every replica (script.go); nil: scripts
+	// are refused.
+	Scripts ScriptEngine
 }
 
 // entry is one key's value. Entries are stored by value in the stripe map
@@ -71,6 +88,10 @@ type large struct {
 	minExp int64  // earliest field deadline, 0 if none (exact)
 	order  []hkey // cache: fields by xxhash, built by reads; nil when stale
 	frozen bool   // shared with a reader outside the lock: copy before writing
+
+	// coll is a list's, set's or sorted set's value (ext.go); the hash
+	// fields above are then unused.
+	coll collection
 }
 
 // hfield is one field of a large hash.
@@ -97,6 +118,7 @@ type Store struct {
 	seq     atomic.Uint64 // versions handed to writes
 	lastNow atomic.Int64  // highest Op.Now applied: time never goes back
 	warmed  atomic.Int64  // keys Prefetch found (keeps its lookups observable)
+	events  atomic.Bool   // report keyspace events (EnableEvents)
 	stats   Stats
 }
 
@@ -226,6 +248,12 @@ func (t *txn) collect(op *Op, idx []int) []int {
 		}
 	case KindScan, KindKeys, KindRandomKey, KindDBSize, KindFlush:
 	default:
+		if keys, ok := extMultiKeys(op); ok {
+			for _, k := range keys {
+				idx = append(idx, s.stripeOf(k))
+			}
+			break
+		}
 		idx = append(idx, s.stripeOf(op.Key))
 	}
 	return idx
@@ -243,7 +271,7 @@ func (s *Store) begin(t *txn, op *Op, now int64) {
 		}
 		return
 	}
-	if singleKey(op.Kind) {
+	if singleKey(op) {
 		t.one, t.n = s.stripeOf(op.Key), 1
 		s.stripes[t.one].mu.Lock()
 		return
@@ -314,21 +342,25 @@ func needsAll(op *Op) bool {
 			case KindFlush, KindScan, KindKeys, KindRandomKey, KindDBSize:
 				return true
 			}
+			if extNeedsAll(&op.Subs[i]) {
+				return true
+			}
 		}
 	}
-	return false
+	return extNeedsAll(op)
 }
 
-// singleKey reports whether kind touches exactly op.Key (collect's
+// singleKey reports whether op touches exactly op.Key (collect's
 // default case).
-func singleKey(kind Kind) bool {
-	switch kind {
+func singleKey(op *Op) bool {
+	switch op.Kind {
 	case KindMGet, KindDel, KindExists, KindTouch, KindReap, KindEvict,
 		KindMSet, KindMSetNX, KindRename, KindMulti,
 		KindScan, KindKeys, KindRandomKey, KindDBSize, KindFlush:
 		return false
 	}
-	return true
+	_, multi := extMultiKeys(op)
+	return !multi
 }
 
 // stripe returns the (locked) stripe that holds key.
@@ -578,5 +610,5 @@ func (t *txn) exec(op *Op) Result {
 	case KindEvict:
 		return t.evict(op)
 	}
-	return Err(ErrUnknownOp)
+	return t.execExt(op)
 }

@@ -1,0 +1,6 @@
+package server
+
+// List commands: to be built (issue 5).
+
+// listCommands returns the list commands for the command table.
+func listCommands() []*command { return nil }

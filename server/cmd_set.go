@@ -1,0 +1,6 @@
+package server
+
+// Set commands: to be built (issue 5).
+
+// setCommands returns the set commands for the command table.
+func setCommands() []*command { return nil }

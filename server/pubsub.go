@@ -1,0 +1,6 @@
+package server
+
+// Pub/sub and keyspace notifications: to be built (issue 5).
+
+// pubsubCommands returns the pub/sub commands for the command table.
+func pubsubCommands() []*command { return nil }

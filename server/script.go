@@ -1,0 +1,6 @@
+package server
+
+// Scripting (EVAL, EVALSHA, SCRIPT): to be built (issue 5).
+
+// scriptCommands returns the scripting commands for the command table.
+func scriptCommands() []*command { return nil }

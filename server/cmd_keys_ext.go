@@ -5,3 +5,7 @@ package server
 
 // keysExtCommands returns those commands for the command table.
 func keysExtCommands() []*command { return nil }
+
+// keysExtDocLines are COMMAND DOCS lines for these commands, in
+// commandDocLines's format.
+var keysExtDocLines []string

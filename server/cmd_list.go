@@ -4,3 +4,7 @@ package server
 
 // listCommands returns the list commands for the command table.
 func listCommands() []*command { return nil }
+
+// listDocLines are COMMAND DOCS lines for these commands, in
+// commandDocLines's format.
+var listDocLines []string

@@ -277,8 +277,9 @@ type commandDocEntry struct{ group, since, summary string }
 // commandDocs returns the documentation table, keyed by command name
 // ("container|sub" for subcommands).
 func commandDocs() map[string]commandDocEntry {
-	m := make(map[string]commandDocEntry, len(commandDocLines))
-	for _, l := range commandDocLines {
+	lines := allDocLines()
+	m := make(map[string]commandDocEntry, len(lines))
+	for _, l := range lines {
 		f := strings.Split(l, "|")
 		if len(f) == 5 { // a subcommand
 			f = []string{f[0] + "|" + f[1], f[2], f[3], f[4]}
@@ -286,6 +287,13 @@ func commandDocs() map[string]commandDocEntry {
 		m[f[0]] = commandDocEntry{group: f[1], since: f[2], summary: f[3]}
 	}
 	return m
+}
+
+// allDocLines returns every documentation line: commandDocLines and
+// those of the files of issue 5's commands.
+func allDocLines() []string {
+	return slices.Concat(commandDocLines, listDocLines, setDocLines, zsetDocLines,
+		pubsubDocLines, scriptDocLines, keysExtDocLines)
 }
 
 // commandDocLines is "name|group|since|summary", or for a subcommand

@@ -96,7 +96,7 @@ func TestCommandContainers(t *testing.T) {
 	}
 	// Every documentation line is well formed.
 	since := regexp.MustCompile(`^\d+\.\d+\.\d+$`)
-	for _, l := range commandDocLines {
+	for _, l := range allDocLines() {
 		f := strings.Split(l, "|")
 		if len(f) != 4 && len(f) != 5 {
 			t.Errorf("bad doc line %q", l)
@@ -107,7 +107,7 @@ func TestCommandContainers(t *testing.T) {
 			t.Errorf("bad doc line %q", l)
 		}
 	}
-	if got, want := len(commandDocs()), len(commandDocLines); got != want {
+	if got, want := len(commandDocs()), len(allDocLines()); got != want {
 		t.Errorf("commandDocs has %d entries for %d lines", got, want)
 	}
 	all := rc.do("COMMAND", "DOCS")

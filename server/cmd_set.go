@@ -4,3 +4,7 @@ package server
 
 // setCommands returns the set commands for the command table.
 func setCommands() []*command { return nil }
+
+// setDocLines are COMMAND DOCS lines for these commands, in
+// commandDocLines's format.
+var setDocLines []string

@@ -4,3 +4,7 @@ package server
 
 // zsetCommands returns the zset commands for the command table.
 func zsetCommands() []*command { return nil }
+
+// zsetDocLines are COMMAND DOCS lines for these commands, in
+// commandDocLines's format.
+var zsetDocLines []string

@@ -4,3 +4,7 @@ package server
 
 // pubsubCommands returns the pub/sub commands for the command table.
 func pubsubCommands() []*command { return nil }
+
+// pubsubDocLines are COMMAND DOCS lines for these commands, in
+// commandDocLines's format.
+var pubsubDocLines []string

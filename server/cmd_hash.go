@@ -3,7 +3,6 @@ package server
 import (
 	"errors"
 	"math"
-	"math/rand/v2"
 
 	"sessiond/shard"
 )
@@ -189,8 +188,8 @@ func parseHScan(c *client, args [][]byte, _ int64) (shard.Op, error) {
 
 // parseHRandField parses HRANDFIELD key [count [WITHVALUES]] and stamps a
 // random seed into At, so that applying the op is deterministic.
-func parseHRandField(_ *client, args [][]byte, _ int64) (shard.Op, error) {
-	op := shard.Op{Kind: shard.KindHRandField, Key: args[1], At: int64(rand.Uint64() | 1)}
+func parseHRandField(c *client, args [][]byte, _ int64) (shard.Op, error) {
+	op := shard.Op{Kind: shard.KindHRandField, Key: args[1], At: int64(c.rand() | 1)}
 	if len(args) < 3 {
 		return op, nil
 	}

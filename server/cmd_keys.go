@@ -3,7 +3,6 @@ package server
 import (
 	"errors"
 	"math"
-	"math/rand/v2"
 
 	"sessiond/shard"
 )
@@ -211,8 +210,8 @@ func parseKeys(_ *client, args [][]byte, _ int64) (shard.Op, error) {
 
 // parseRandomKey stamps a random seed into N: the store picks the key
 // from it, so that applying the op stays deterministic.
-func parseRandomKey(_ *client, _ [][]byte, _ int64) (shard.Op, error) {
-	return shard.Op{Kind: shard.KindRandomKey, N: int64(rand.Uint64())}, nil
+func parseRandomKey(c *client, _ [][]byte, _ int64) (shard.Op, error) {
+	return shard.Op{Kind: shard.KindRandomKey, N: int64(c.rand())}, nil
 }
 
 func parseDBSize(_ *client, _ [][]byte, _ int64) (shard.Op, error) {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"hash/maphash"
 	"io"
+	"math/rand/v2"
 	"net"
 	"os"
 	"runtime"
@@ -51,6 +52,21 @@ type client struct {
 	batchNow time.Time   // the clock, read once per batch of commands
 	op       shard.Op    // scratch space for the command being executed
 	vals     []shard.Val // reused by reads that return lists (Op.Scratch)
+
+	// rng, when set, is where parse functions take the random seeds they
+	// stamp into ops (c.rand): a script run inside Apply sets a seeded one
+	// so that every replica parses its commands alike.
+	rng *rand.Rand
+}
+
+// rand returns a random number for a parse function to stamp into an op
+// (SPOP, SRANDMEMBER, RANDOMKEY, HRANDFIELD seeds): from c.rng when set,
+// else from the process's generator.
+func (c *client) rand() uint64 {
+	if c.rng != nil {
+		return c.rng.Uint64()
+	}
+	return rand.Uint64()
 }
 
 // inflight is a write submitted to the replication group whose reply is

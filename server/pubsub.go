@@ -2,6 +2,10 @@ package server
 
 // Pub/sub and keyspace notifications: to be built (issue 5).
 
+// initPubSub sets up pub/sub and keyspace notifications for a new server
+// (New calls it once the units exist).
+func (s *Server) initPubSub() {}
+
 // pubsubCommands returns the pub/sub commands for the command table.
 func pubsubCommands() []*command { return nil }
 

@@ -119,6 +119,8 @@ func NewSharded(cfg Config, units []Unit) (*Server, error) {
 		started: cfg.Clock.Now(),
 	}
 	s.units, s.slotUnit = newUnits(units, func(u *unit) func() { return u.notifyApplied })
+	s.initPubSub()
+	s.initScripts()
 	s.up = newUpstreamPool(upstreamConfig{Password: cfg.RequirePass, ClientName: forwarderName})
 	c := cfg
 	s.conf.Store(&c)

@@ -15,8 +15,10 @@ const (
 	kindSetLast     Kind = 179
 	kindZSetFirst   Kind = 180 // sorted sets: 180-219
 	kindZSetLast    Kind = 219
-	kindScriptFirst Kind = 220 // scripts and pub/sub: 220-239
-	kindScriptLast  Kind = 239
+	kindScriptFirst Kind = 220 // scripts: 220-229
+	kindScriptLast  Kind = 229
+	kindPubFirst    Kind = 230 // pub/sub through the log: 230-239
+	kindPubLast     Kind = 239
 	kindKeysFirst   Kind = 240 // more keyspace commands (COPY...): 240-254
 	kindKeysLast    Kind = 254
 )
@@ -74,6 +76,8 @@ func (t *txn) execExt(op *Op) Result {
 		return t.execZSet(op)
 	case k >= kindScriptFirst && k <= kindScriptLast:
 		return t.execScript(op)
+	case k >= kindPubFirst && k <= kindPubLast:
+		return t.execPub(op)
 	case k >= kindKeysFirst && k <= kindKeysLast:
 		return t.execKeysExt(op)
 	}
@@ -91,6 +95,8 @@ func extIsRead(k Kind) bool {
 		return zsetKindIsRead(k)
 	case k >= kindScriptFirst && k <= kindScriptLast:
 		return scriptKindIsRead(k)
+	case k >= kindPubFirst && k <= kindPubLast:
+		return pubKindIsRead(k)
 	case k >= kindKeysFirst && k <= kindKeysLast:
 		return keysExtKindIsRead(k)
 	}
@@ -126,9 +132,9 @@ func extNeedsAll(op *Op) bool {
 }
 
 // Keyspace events (notify-keyspace-events). Apply reports what each write
-// did, on every replica, through Config.Events; the server filters them by
-// class and publishes them. Events are reported only while EnableEvents
-// is on, so a store nobody listens to builds none.
+// did, on every replica, to the sink SetEventSink installed; the server
+// filters them by class and publishes them. Events are reported only
+// while EnableEvents is on, so a store nobody listens to builds none.
 
 // EventClass is the class of a keyspace event, as Redis names classes
 // in notify-keyspace-events.
@@ -155,8 +161,14 @@ type Event struct {
 	Key   string
 }
 
-// EnableEvents turns the reporting of keyspace events on or off.
-func (s *Store) EnableEvents(on bool) { s.events.Store(on && s.cfg.Events != nil) }
+// SetEventSink installs where keyspace events go. sink is called with
+// stripes locked, from Apply's goroutine: it must not block or call the
+// store. Call it before the store is used.
+func (s *Store) SetEventSink(sink func(Event)) { s.sink = sink }
+
+// EnableEvents turns the reporting of keyspace events on or off (it has
+// no effect without a sink).
+func (s *Store) EnableEvents(on bool) { s.events.Store(on && s.sink != nil) }
 
 // event reports a keyspace event of a write being applied (never of a
 // read). It is cheap when events are off.
@@ -164,5 +176,5 @@ func (t *txn) event(class EventClass, name string, key []byte) {
 	if t.read || !t.s.events.Load() {
 		return
 	}
-	t.s.cfg.Events(Event{Class: class, Name: name, Key: string(key)})
+	t.s.sink(Event{Class: class, Name: name, Key: string(key)})
 }

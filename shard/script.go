@@ -1,10 +1,14 @@
 package shard
 
-// Scripts (EVAL) and pub/sub ops: to be built (issue 5). These stubs are
-// the hooks ext.go calls.
+// Scripts (EVAL): to be built (issue 5). These stubs are the hooks ext.go
+// calls.
 
-// ScriptEngine runs a script's op inside Apply (see Config.Scripts).
+// ScriptEngine runs a script's op inside Apply (SetScripts).
 type ScriptEngine interface{}
+
+// SetScripts installs the engine that runs scripts inside Apply. Call it
+// before the store is used.
+func (s *Store) SetScripts(e ScriptEngine) { s.scripts = e }
 
 // execScript runs a script op.
 func (t *txn) execScript(op *Op) Result { return Err(ErrUnknownOp) }

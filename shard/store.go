@@ -53,14 +53,6 @@ type Config struct {
 	// There are no size limits here: a write carries them (Op.Limit,
 	// Op.HashEntries, Op.HashValue), so that Apply reads no per-node
 	// setting.
-
-	// Events, when set, receives the keyspace events of applied writes
-	// while EnableEvents is on (ext.go). It is called with stripes
-	// locked, from Apply's goroutine: it must not block or call the store.
-	Events func(Event)
-	// Scripts runs EVAL's Lua on every replica (script.go); nil: scripts
-	// are refused.
-	Scripts ScriptEngine
 }
 
 // entry is one key's value. Entries are stored by value in the stripe map
@@ -119,6 +111,8 @@ type Store struct {
 	lastNow atomic.Int64  // highest Op.Now applied: time never goes back
 	warmed  atomic.Int64  // keys Prefetch found (keeps its lookups observable)
 	events  atomic.Bool   // report keyspace events (EnableEvents)
+	sink    func(Event)   // where events go (SetEventSink)
+	scripts ScriptEngine  // runs scripts inside Apply (SetScripts)
 	stats   Stats
 }
 

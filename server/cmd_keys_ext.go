@@ -45,7 +45,6 @@ var keysExtDocLines = []string{
 	"latency|help|server|2.8.13|Returns helpful text about the different subcommands.",
 }
 
-
 // parseCopy parses COPY source destination [DB destination-db] [REPLACE].
 func parseCopy(_ *client, args [][]byte, _ int64) (shard.Op, error) {
 	op := shard.Op{Kind: shard.KindCopy, Key: args[1], Args: args[2:3]}

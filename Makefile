@@ -91,5 +91,11 @@ bench-repl: build deps
 bench-cluster: build deps
 	$(GO) run ./bench/cmd/sessiond-bench -suite cluster $(BENCHFLAGS)
 
+# bench-types: issue 5's workloads (ZADD, SADD, LPUSH, LPOP, an EVALSHA
+# lock) on a single node and a 3-node cluster vs redis-server with the AOF.
+.PHONY: bench-types
+bench-types: build deps
+	$(GO) run ./bench/cmd/sessiond-bench -suite replication -workloads ZADD,SADD,LPUSH,LPOP,LOCK $(BENCHFLAGS)
+
 clean:
 	rm -rf bin

@@ -2,6 +2,8 @@ package bench
 
 import (
 	"context"
+	"crypto/sha1"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"strconv"
@@ -66,7 +68,22 @@ const (
 	noData     dataset = iota
 	stringData         // strKey(i) = the string value, i in [0, keys)
 	hashData           // sessKey(i) = the ten-field session, i in [0, keys)
+	listData           // listKey: 10*keys elements, for LPOP on a fresh server
 )
+
+// listKey is the list LPUSH fills and LPOP empties.
+const listKey = "queue"
+
+// lockScript takes a lock (SET NX PX) and releases it with the
+// compare-and-delete every Redis lock library sends: one EVALSHA per
+// acquire/release pair.
+const lockScript = `if redis.call("set", KEYS[1], ARGV[1], "NX", "PX", 30000) then if redis.call("get", KEYS[1]) == ARGV[1] then return redis.call("del", KEYS[1]) end end return 0`
+
+// lockSHA is lockScript's SHA-1, as EVALSHA names it.
+func lockSHA() string {
+	sum := sha1.Sum([]byte(lockScript))
+	return hex.EncodeToString(sum[:])
+}
 
 // MarshalText writes the dataset's name into JSON reports.
 func (d dataset) MarshalText() ([]byte, error) { return []byte(d.String()), nil }
@@ -78,6 +95,8 @@ func (d dataset) String() string {
 		return "string keys"
 	case hashData:
 		return "session hashes"
+	case listData:
+		return "list elements"
 	}
 	return "none"
 }
@@ -89,6 +108,8 @@ type Workload struct {
 	Name    string   `json:"name"`
 	Needs   dataset  `json:"needs"`
 	Command []string `json:"command,omitempty"`
+	// Setup are commands sent once before the run (SCRIPT LOAD).
+	Setup [][]string `json:"setup,omitempty"`
 }
 
 // IsMix reports whether w is the session mix.
@@ -106,7 +127,7 @@ func (w Workload) probes() [][]string {
 	for i, a := range w.Command {
 		cmd[i] = strings.ReplaceAll(a, randInt, strings.Repeat("0", 12))
 	}
-	return [][]string{cmd}
+	return append(append([][]string(nil), w.Setup...), cmd)
 }
 
 // MixName is the name of the session-mix workload.
@@ -123,6 +144,13 @@ func Workloads(value string) []Workload {
 		{Name: "SETEX", Needs: stringData, Command: []string{"SETEX", strPrefix + randInt, sessionTTL, value}},
 		{Name: "EXPIRE", Needs: hashData, Command: []string{"EXPIRE", sessPrefix + randInt, sessionTTL}},
 		{Name: MixName, Needs: hashData},
+		// Issue 5: what session stores send besides strings and hashes.
+		{Name: "ZADD", Command: []string{"ZADD", "sess:expirations", "1700000000000", sessPrefix + randInt}},
+		{Name: "SADD", Command: []string{"SADD", "sess:index", sessPrefix + randInt}},
+		{Name: "LPUSH", Command: []string{"LPUSH", listKey, value}},
+		{Name: "LPOP", Needs: listData, Command: []string{"LPOP", listKey}},
+		{Name: "LOCK", Command: []string{"EVALSHA", lockSHA(), "1", "lock:" + randInt, "tok"},
+			Setup: [][]string{{"SCRIPT", "LOAD", lockScript}}},
 	}
 }
 
@@ -238,6 +266,11 @@ func populateDataset(ctx context.Context, addr string, keys int, value string, d
 		if err == nil {
 			err = checkString(ctx, addr, paddedKey(strPrefix, keys-1), value)
 		}
+	case listData:
+		err = load(ctx, addr, 10*keys, 4, 256, func(c *Conn, i int) int {
+			c.Send("RPUSH", listKey, value)
+			return 1
+		})
 	case hashData:
 		hset := append([]string{"HSET", ""}, sessionArgs()...)
 		err = load(ctx, addr, keys, 4, 256, func(c *Conn, i int) int {

@@ -57,9 +57,15 @@ func (w *replyWriter) commandInfo(cmd *command) {
 	for _, f := range flags {
 		w.simple(f)
 	}
-	w.int(int64(cmd.first))
-	w.int(int64(cmd.last))
-	w.int(int64(cmd.step))
+	if cmd.keyRange != nil {
+		w.int(0) // movable keys: Redis shows 0 0 0 for these
+		w.int(0)
+		w.int(0)
+	} else {
+		w.int(int64(cmd.first))
+		w.int(int64(cmd.last))
+		w.int(int64(cmd.step))
+	}
 	acl := cmd.aclList()
 	w.setHeader(len(acl))
 	for _, a := range acl {
@@ -229,14 +235,8 @@ func cmdCommandGetKeys(c *client, args [][]byte) {
 		c.w.errorText("ERR Invalid number of arguments specified for command")
 		return
 	}
-	last := cmd.last
-	if last < 0 {
-		last += len(line)
-	}
 	var keys [][]byte
-	for i := cmd.first; i <= last && i < len(line); i += max(cmd.step, 1) {
-		keys = append(keys, line[i])
-	}
+	forKeys(cmd, line, func(k []byte) { keys = append(keys, k) })
 	if len(keys) == 0 {
 		c.w.errorText("ERR Invalid arguments specified for command")
 		return

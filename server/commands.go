@@ -85,6 +85,9 @@ func (c *command) flagList() []string {
 			out = append(out, fn.name)
 		}
 	}
+	if c.keyRange != nil {
+		out = append(out, "movablekeys") // keys follow a count: Redis's getkeys_proc commands
+	}
 	return out
 }
 

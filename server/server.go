@@ -161,10 +161,10 @@ func (s *Server) ListenAndServe() error {
 // runs the expiry reaper and the eviction loop. It returns nil after Close.
 func (s *Server) Serve(ln net.Listener) error {
 	s.mu.Lock()
-	if s.closed {
+	if s.closed { // closed before it served: nothing to do, as after Close
 		s.mu.Unlock()
 		ln.Close()
-		return errors.New("server closed")
+		return nil
 	}
 	s.ln = ln
 	s.mu.Unlock()

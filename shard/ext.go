@@ -28,8 +28,10 @@ const (
 // by writes: each write installs a new *large header (edit) sharing the
 // collection, unless a snapshot froze the header, in which case edit
 // clones the collection first (copy on write). Readers hold the stripe
-// lock. An empty collection is never stored: the key is deleted instead,
-// as Redis does.
+// lock. Every write installs a new header (never the old one again), so
+// that put can account the old size (recorded in the old header) and the
+// new one. An empty collection is never stored: the key is deleted
+// instead, as Redis does.
 type collection interface {
 	// size is the accounted bytes of the value beyond its entry: what it
 	// adds to the live heap (elements at their allocation size, plus the

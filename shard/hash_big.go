@@ -60,12 +60,10 @@ type hkey struct {
 }
 
 // size is the accounted size of a large value beyond its entry.
-func (l *large) size() int64 {
-	if l.coll != nil {
-		return l.coll.size()
-	}
-	return l.bytes
-}
+// For a collection, bytes is the collection's size when the header was
+// installed (put records it), since the collection is shared with, and
+// changed under, the key's older headers.
+func (l *large) size() int64 { return l.bytes }
 
 // freeze marks l as shared with a reader that runs outside the stripe
 // lock: the next write to the key copies the map and heap instead of

@@ -504,7 +504,7 @@ func (d *snapDecoder) record(h *snapHeader, names map[string]struct{}) (string, 
 		e.big = d.bigHash(k)
 	case enc == encColl && (e.typ == TypeList || e.typ == TypeSet || e.typ == TypeZSet):
 		if c := d.collection(k, e.typ); c != nil {
-			e.big = &large{coll: c}
+			e.big = &large{coll: c, bytes: c.size()}
 		}
 	default:
 		d.corrupt("key %q: type %d with encoding %d", k, e.typ, enc)

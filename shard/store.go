@@ -400,6 +400,14 @@ func (t *txn) lookup(key []byte) (entry, bool) {
 func (t *txn) put(key []byte, e entry) {
 	st := t.stripe(key)
 	old, had := st.m[string(key)]
+	if e.big != nil && e.big.coll != nil {
+		// The collection may have changed in place since old's header
+		// was installed: this header records its size now.
+		e.big.bytes = e.big.coll.size()
+	}
+	if !had {
+		t.event(EventNew, "new", key)
+	}
 	e.ver = t.ver
 	if e.lru == 0 || e.lru == old.lru {
 		e.lru = writeClock(old.lru, t.now, key)

@@ -1,19 +1,703 @@
 package shard
 
-// ZSets: to be built (issue 5). These stubs are the hooks ext.go calls.
+import (
+	"errors"
+	"math"
+	"sort"
+)
+
+// Sorted sets (Redis 7.0 semantics). The value is a zset (zset_list.go)
+// kept in entry.big.coll and changed in place; scores are parsed and
+// formatted in zset_score.go. The server validates every argument before
+// an op is built (so that syntax errors come before WRONGTYPE, as in
+// Redis); Apply parses the same texts again, which cannot fail then.
+
+// Sorted set op kinds. Persisted: never renumber or reuse.
+const (
+	// KindZAdd: Key, Args = score, member pairs (score texts as given);
+	// Flags NX XX GT LT; N: ZAddCH | ZAddIncr. ZINCRBY is ZAddIncr.
+	KindZAdd Kind = 180
+	// KindZRem: Key, Args = members.
+	KindZRem Kind = 181
+	// KindZScore: Key, Args[0] = member.
+	KindZScore Kind = 182
+	// KindZMScore: Key, Args = members.
+	KindZMScore Kind = 183
+	// KindZCard: Key.
+	KindZCard Kind = 184
+	// KindZCount: Key, Args = min, max (score range texts).
+	KindZCount Kind = 185
+	// KindZLexCount: Key, Args = min, max (lex range texts).
+	KindZLexCount Kind = 186
+	// KindZRank: Key, Args[0] = member; N = 1 for ZREVRANK.
+	KindZRank Kind = 187
+	// KindZRange: Key, Args = min, max, offset, count (decimal texts;
+	// count -1: no limit); N: ZRangeByScore | ZRangeByLex | ZRangeRev |
+	// ZRangeWithScores. For a reversed score or lex range Args[0] is
+	// still the lower end.
+	KindZRange Kind = 188
+	// KindZRemRange: Key, Args = min, max; N: 0 by rank, 1 by score,
+	// 2 by lex.
+	KindZRemRange Kind = 189
+	// KindZPop: Key, N = count (-1: none given), At = 1 for ZPOPMAX.
+	KindZPop Kind = 190
+	// KindZScan: Key, N = cursor, At = count; Match: Args[0].
+	KindZScan Kind = 191
+)
+
+// Kinds 192-219 are reserved for ZUNIONSTORE, ZINTERSTORE, ZDIFFSTORE and
+// ZRANGESTORE (not built yet).
+
+// KindZAdd options (Op.N).
+const (
+	ZAddCH   = 1 << 0 // count changed members, not only added ones
+	ZAddIncr = 1 << 1 // INCR (ZINCRBY): one pair, reply the new score
+)
+
+// KindZRange options (Op.N).
+const (
+	ZRangeByScore    = 1 << 0
+	ZRangeByLex      = 1 << 1
+	ZRangeRev        = 1 << 2
+	ZRangeWithScores = 1 << 3
+)
+
+// KindZRemRange modes (Op.N).
+const (
+	ZRemByRank  = 0
+	ZRemByScore = 1
+	ZRemByLex   = 2
+)
+
+// ErrZSetNaN is the error of a ZADD INCR or ZINCRBY that would make a
+// score NaN.
+var ErrZSetNaN = errors.New("ERR resulting score is not a number (NaN)")
+
+// zscanDefaultCount is ZSCAN's COUNT when none is given.
+const zscanDefaultCount = 10
 
 // execZSet runs a zset op.
-func (t *txn) execZSet(op *Op) Result { return Err(ErrUnknownOp) }
+func (t *txn) execZSet(op *Op) Result {
+	switch op.Kind {
+	case KindZAdd:
+		return t.zadd(op)
+	case KindZRem:
+		return t.zrem(op)
+	case KindZScore:
+		return t.zscore(op)
+	case KindZMScore:
+		return t.zmscore(op)
+	case KindZCard:
+		return t.zcard(op)
+	case KindZCount, KindZLexCount:
+		return t.zcount(op)
+	case KindZRank:
+		return t.zrank(op)
+	case KindZRange:
+		return t.zrange(op)
+	case KindZRemRange:
+		return t.zremRange(op)
+	case KindZPop:
+		return t.zpop(op)
+	case KindZScan:
+		return t.zscan(op)
+	}
+	return Err(ErrUnknownOp)
+}
 
 // zsetKindIsRead reports whether a zset kind only reads.
-func zsetKindIsRead(k Kind) bool { return false }
+func zsetKindIsRead(k Kind) bool {
+	switch k {
+	case KindZScore, KindZMScore, KindZCard, KindZCount, KindZLexCount,
+		KindZRank, KindZRange, KindZScan:
+		return true
+	}
+	return false
+}
 
 // zsetMultiKeys returns the keys of a zset op that names several (see
 // extMultiKeys).
 func zsetMultiKeys(op *Op) ([][]byte, bool) { return nil, false }
 
-// readZSet reads a zset's snapshot encoding.
-func (d *snapDecoder) readZSet(k string) collection {
-	d.corrupt("key %q: zsets are not supported", k)
-	return nil
+// zsetOf returns the zset of a zset entry.
+func zsetOf(e entry) *zset { return e.big.coll.(zsetColl).z }
+
+// readZSet returns key's sorted set for a read, counting the hit or miss
+// and the access. z is nil when the key is absent.
+func (t *txn) readZSet(key []byte) (*zset, error) {
+	e, ok := t.lookup(key)
+	if !ok {
+		t.s.stats.Misses.Add(1)
+		return nil, nil
+	}
+	if e.typ != TypeZSet {
+		return nil, ErrWrongType
+	}
+	t.s.stats.Hits.Add(1)
+	t.access(key, e)
+	return zsetOf(e), nil
+}
+
+// zsetWrite is one write op's access to a key's sorted set: the header
+// to install (its zset may be changed in place) and the key's deadline.
+type zsetWrite struct {
+	key []byte
+	nl  *large
+	z   *zset // nil when the key holds no sorted set
+	exp int64
+}
+
+// openZSet starts a write to key's sorted set. w.z is nil when the key is
+// absent.
+func (t *txn) openZSet(key []byte) (zsetWrite, error) {
+	w := zsetWrite{key: key}
+	e, ok := t.lookup(key)
+	if !ok {
+		return w, nil
+	}
+	if e.typ != TypeZSet {
+		return w, ErrWrongType
+	}
+	w.nl = e.big.edit()
+	w.z = w.nl.coll.(zsetColl).z
+	w.exp = e.exp
+	return w, nil
+}
+
+// create gives a write to an absent key a new, empty sorted set.
+func (w *zsetWrite) create() {
+	w.z = newZSet()
+	w.nl = &large{}
+	w.exp = 0
+}
+
+// commit installs the changed sorted set, or deletes the key (with a
+// "del" event) when it is empty.
+func (t *txn) commitZSet(w *zsetWrite) {
+	if w.z.len() == 0 {
+		if t.del(w.key) {
+			t.event(EventGeneric, "del", w.key)
+		}
+		return
+	}
+	w.nl.coll = zsetColl{z: w.z, bytes: w.z.bytes}
+	t.put(w.key, entry{typ: TypeZSet, big: w.nl, exp: w.exp})
+}
+
+// add inserts member m with score s into z (absent), converting the
+// encoding first when the member outgrows the listpack limits, as Redis
+// does.
+func (z *zset) add(m string, s float64) {
+	if !z.big && (z.len()+1 > zsetListpackEntries || len(m) > zsetListpackValue) {
+		z.big = true
+	}
+	z.insert(m, normScore(z, s))
+}
+
+// normScore returns the score z stores for s: a listpack stores -0 as 0.
+func normScore(z *zset, s float64) float64 {
+	if !z.big && s == 0 {
+		return 0
+	}
+	return s
+}
+
+func (t *txn) zadd(op *Op) Result {
+	incr := op.N&ZAddIncr != 0
+	nx, xx, gt, lt := op.Has(NX), op.Has(XX), op.Has(GT), op.Has(LT)
+	w, err := t.openZSet(op.Key)
+	if err != nil {
+		return Err(err)
+	}
+	noop := Int(0)
+	if incr {
+		noop = Nil()
+	}
+	if w.z == nil {
+		if xx {
+			return noop
+		}
+		w.create()
+	}
+	var added, updated, processed int64
+	var last float64
+	var nanErr bool
+	for i := 0; i+1 < len(op.Args); i += 2 {
+		s, ok := ParseScore(op.Args[i])
+		if !ok {
+			return Err(ErrNotFloat)
+		}
+		m := op.Args[i+1]
+		n := w.z.dict[string(m)]
+		if n == nil {
+			if xx {
+				continue
+			}
+			w.z.add(string(m), s)
+			added++
+			processed++
+			last = s
+			continue
+		}
+		if nx {
+			continue
+		}
+		cur := n.score
+		if incr {
+			s += cur
+			if math.IsNaN(s) {
+				nanErr = true
+				break
+			}
+		}
+		if (lt && s >= cur) || (gt && s <= cur) {
+			continue
+		}
+		processed++
+		last = s
+		if s != cur {
+			w.z.setScore(n, normScore(w.z, s))
+			updated++
+		}
+	}
+	if added+updated > 0 {
+		t.commitZSet(&w)
+		name := "zadd"
+		if incr {
+			name = "zincr"
+		}
+		t.event(EventZSet, name, op.Key)
+	}
+	switch {
+	case nanErr:
+		return Err(ErrZSetNaN)
+	case incr && processed == 0:
+		return Nil()
+	case incr:
+		return Result{Kind: RDouble, Str: FormatScore(last)}
+	case op.N&ZAddCH != 0:
+		return Int(added + updated)
+	}
+	return Int(added)
+}
+
+func (t *txn) zrem(op *Op) Result {
+	w, err := t.openZSet(op.Key)
+	if err != nil {
+		return Err(err)
+	}
+	if w.z == nil {
+		return Int(0)
+	}
+	var n int64
+	for _, m := range op.Args {
+		if x := w.z.dict[string(m)]; x != nil {
+			w.z.remove(x)
+			n++
+		}
+	}
+	if n > 0 {
+		t.event(EventZSet, "zrem", op.Key)
+		t.commitZSet(&w)
+	}
+	return Int(n)
+}
+
+func (t *txn) zscore(op *Op) Result {
+	z, err := t.readZSet(op.Key)
+	if err != nil {
+		return Err(err)
+	}
+	if z == nil {
+		return Nil()
+	}
+	if n := z.dict[string(op.Args[0])]; n != nil {
+		return Result{Kind: RDouble, Str: FormatScore(n.score)}
+	}
+	return Nil()
+}
+
+func (t *txn) zmscore(op *Op) Result {
+	z, err := t.readZSet(op.Key)
+	if err != nil {
+		return Err(err)
+	}
+	vals := make([]Val, len(op.Args))
+	for i, m := range op.Args {
+		var n *znode
+		if z != nil {
+			n = z.dict[string(m)]
+		}
+		if n == nil {
+			vals[i] = Val{Nil: true}
+		} else {
+			vals[i] = Val{S: FormatScore(n.score)}
+		}
+	}
+	return Result{Kind: RDoubles, Vals: vals}
+}
+
+func (t *txn) zcard(op *Op) Result {
+	z, err := t.readZSet(op.Key)
+	if err != nil {
+		return Err(err)
+	}
+	if z == nil {
+		return Int(0)
+	}
+	return Int(int64(z.len()))
+}
+
+// scoreSpan returns the ranks [start, end) of the members whose score
+// is within min..max (texts).
+func (z *zset) scoreSpan(minArg, maxArg []byte) (start, end int, ok bool) {
+	lo, loEx, ok1 := ParseScoreBound(minArg)
+	hi, hiEx, ok2 := ParseScoreBound(maxArg)
+	if !ok1 || !ok2 {
+		return 0, 0, false
+	}
+	start = z.count(func(n *znode) bool {
+		if loEx {
+			return n.score <= lo
+		}
+		return n.score < lo
+	})
+	end = z.count(func(n *znode) bool {
+		if hiEx {
+			return n.score < hi
+		}
+		return n.score <= hi
+	})
+	return start, max(start, end), true
+}
+
+// lexSpan returns the ranks [start, end) of the members within the lex
+// range min..max (texts). Like Redis, it assumes all scores are equal.
+func (z *zset) lexSpan(minArg, maxArg []byte) (start, end int, ok bool) {
+	lo, ok1 := parseLexBound(string(minArg))
+	hi, ok2 := parseLexBound(string(maxArg))
+	if !ok1 || !ok2 {
+		return 0, 0, false
+	}
+	start = z.count(func(n *znode) bool {
+		c := cmpLex(n.member, lo)
+		if lo.ex {
+			return c <= 0
+		}
+		return c < 0
+	})
+	end = z.count(func(n *znode) bool {
+		c := cmpLex(n.member, hi)
+		if hi.ex {
+			return c < 0
+		}
+		return c <= 0
+	})
+	return start, max(start, end), true
+}
+
+// rankSpan returns the ranks [start, end) that Redis's rank arguments
+// start..stop (inclusive, negative from the end) select in a set of
+// length n.
+func rankSpan(startArg, stopArg []byte, n int) (start, end int, ok bool) {
+	a, ok1 := ParseInt(startArg)
+	b, ok2 := ParseInt(stopArg)
+	if !ok1 || !ok2 {
+		return 0, 0, false
+	}
+	ln := int64(n)
+	if a < 0 {
+		a += ln
+	}
+	if b < 0 {
+		b += ln
+	}
+	if a < 0 {
+		a = 0
+	}
+	if a > b || a >= ln {
+		return 0, 0, true
+	}
+	if b >= ln {
+		b = ln - 1
+	}
+	return int(a), int(b) + 1, true
+}
+
+// errRange is returned when an op's range texts do not parse (the server
+// checks them first, so this does not happen).
+var errRange = errors.New("ERR min or max is not a float")
+
+func (t *txn) zcount(op *Op) Result {
+	z, err := t.readZSet(op.Key)
+	if err != nil {
+		return Err(err)
+	}
+	if z == nil {
+		return Int(0)
+	}
+	span := z.scoreSpan
+	if op.Kind == KindZLexCount {
+		span = z.lexSpan
+	}
+	start, end, ok := span(op.Args[0], op.Args[1])
+	if !ok {
+		return Err(errRange)
+	}
+	return Int(int64(end - start))
+}
+
+func (t *txn) zrank(op *Op) Result {
+	z, err := t.readZSet(op.Key)
+	if err != nil {
+		return Err(err)
+	}
+	if z == nil {
+		return Nil()
+	}
+	n := z.dict[string(op.Args[0])]
+	if n == nil {
+		return Nil()
+	}
+	r := z.rank(n)
+	if op.N == 1 {
+		r = z.len() - 1 - r
+	}
+	return Int(int64(r))
+}
+
+// zpick is one member a range selects.
+type zpick struct {
+	m string
+	s float64
+}
+
+// selectRange returns the members op (a KindZRange's N and Args) selects
+// in z, in reply order.
+func (z *zset) selectRange(mode int64, args [][]byte) ([]zpick, bool) {
+	rev := mode&ZRangeRev != 0
+	var start, end int
+	var ok bool
+	switch {
+	case mode&ZRangeByScore != 0:
+		start, end, ok = z.scoreSpan(args[0], args[1])
+	case mode&ZRangeByLex != 0:
+		start, end, ok = z.lexSpan(args[0], args[1])
+	default:
+		start, end, ok = rankSpan(args[0], args[1], z.len())
+		if ok && rev {
+			start, end = z.len()-end, z.len()-start
+		}
+	}
+	if !ok {
+		return nil, false
+	}
+	if mode&(ZRangeByScore|ZRangeByLex) != 0 && len(args) >= 4 {
+		offset, ok1 := ParseInt(args[2])
+		limit, ok2 := ParseInt(args[3])
+		if !ok1 || !ok2 {
+			return nil, false
+		}
+		if offset < 0 {
+			return nil, true
+		}
+		if offset >= int64(end-start) {
+			start = end
+		} else if rev {
+			end -= int(offset)
+		} else {
+			start += int(offset)
+		}
+		if limit >= 0 && limit < int64(end-start) {
+			if rev {
+				start = end - int(limit)
+			} else {
+				end = start + int(limit)
+			}
+		}
+	}
+	if start >= end {
+		return nil, true
+	}
+	out := make([]zpick, 0, end-start)
+	if rev {
+		for n := z.at(end - 1); len(out) < end-start; n = n.back {
+			out = append(out, zpick{n.member, n.score})
+		}
+	} else {
+		for n := z.at(start); len(out) < end-start; n = n.lv[0].next {
+			out = append(out, zpick{n.member, n.score})
+		}
+	}
+	return out, true
+}
+
+// pickResult is the reply to a range: members, or member, score pairs.
+func pickResult(ps []zpick, withScores bool) Result {
+	if !withScores {
+		vals := make([]Val, len(ps))
+		for i, p := range ps {
+			vals[i] = Val{S: p.m}
+		}
+		return Result{Kind: RList, Vals: vals}
+	}
+	vals := make([]Val, 0, 2*len(ps))
+	for _, p := range ps {
+		vals = append(vals, Val{S: p.m}, Val{S: FormatScore(p.s)})
+	}
+	return Result{Kind: RScored, Vals: vals}
+}
+
+func (t *txn) zrange(op *Op) Result {
+	withScores := op.N&ZRangeWithScores != 0
+	z, err := t.readZSet(op.Key)
+	if err != nil {
+		return Err(err)
+	}
+	if z == nil {
+		return pickResult(nil, withScores)
+	}
+	ps, ok := z.selectRange(op.N, op.Args)
+	if !ok {
+		return Err(errRange)
+	}
+	return pickResult(ps, withScores)
+}
+
+func (t *txn) zremRange(op *Op) Result {
+	w, err := t.openZSet(op.Key)
+	if err != nil {
+		return Err(err)
+	}
+	if w.z == nil {
+		return Int(0)
+	}
+	var start, end int
+	var ok bool
+	name := "zremrangebyrank"
+	switch op.N {
+	case ZRemByScore:
+		start, end, ok = w.z.scoreSpan(op.Args[0], op.Args[1])
+		name = "zremrangebyscore"
+	case ZRemByLex:
+		start, end, ok = w.z.lexSpan(op.Args[0], op.Args[1])
+		name = "zremrangebylex"
+	default:
+		start, end, ok = rankSpan(op.Args[0], op.Args[1], w.z.len())
+	}
+	if !ok {
+		return Err(errRange)
+	}
+	if start >= end {
+		return Int(0)
+	}
+	n := w.z.at(start)
+	for range end - start {
+		next := n.lv[0].next
+		w.z.remove(n)
+		n = next
+	}
+	t.event(EventZSet, name, op.Key)
+	t.commitZSet(&w)
+	return Int(int64(end - start))
+}
+
+// zpop answers ZPOPMIN and ZPOPMAX. Without a count (N = -1) the reply
+// has Int = 1, which the server writes as one flat pair in RESP3.
+func (t *txn) zpop(op *Op) Result {
+	res := Result{Kind: RScored}
+	if op.N < 0 {
+		res.Int = 1
+	}
+	count := op.N
+	if count < 0 {
+		count = 1
+	}
+	if count == 0 {
+		// Redis still checks the type.
+		if _, err := t.readZSet(op.Key); err != nil {
+			return Err(err)
+		}
+		return res
+	}
+	w, err := t.openZSet(op.Key)
+	if err != nil {
+		return Err(err)
+	}
+	if w.z == nil {
+		return res
+	}
+	k := int(min(count, int64(w.z.len())))
+	vals := make([]Val, 0, 2*k)
+	for range k {
+		n := w.z.first()
+		if op.At == 1 {
+			n = w.z.tail
+		}
+		vals = append(vals, Val{S: n.member}, Val{S: FormatScore(n.score)})
+		w.z.remove(n)
+	}
+	name := "zpopmin"
+	if op.At == 1 {
+		name = "zpopmax"
+	}
+	t.event(EventZSet, name, op.Key)
+	t.commitZSet(&w)
+	res.Vals = vals
+	return res
+}
+
+// zscan answers ZSCAN. A listpack-encoded set is returned whole with
+// cursor 0, as Redis does; a bigger one is walked in xxhash order, the
+// cursor being the hash of the next member (as HSCAN, hash_scan.go).
+func (t *txn) zscan(op *Op) Result {
+	z, err := t.readZSet(op.Key)
+	if err != nil {
+		return Err(err)
+	}
+	if z == nil {
+		return Result{Kind: RScan}
+	}
+	var pat []byte
+	if op.Has(Match) {
+		pat = op.Args[0]
+	}
+	var scratch []byte
+	match := func(m string) bool {
+		if pat == nil {
+			return true
+		}
+		scratch = append(scratch[:0], m...)
+		return globMatch(pat, scratch)
+	}
+	var vals []Val
+	if !z.big {
+		for n := z.first(); n != nil; n = n.lv[0].next {
+			if match(n.member) {
+				vals = append(vals, Val{S: n.member}, Val{S: formatListpackScore(n.score)})
+			}
+		}
+		return Result{Kind: RScan, Vals: vals}
+	}
+	count := int(op.At)
+	if count <= 0 {
+		count = zscanDefaultCount
+	}
+	o := z.sorted()
+	cursor := uint64(op.N)
+	i := sort.Search(len(o), func(i int) bool { return o[i].h >= cursor })
+	for visited := 0; i < len(o); i++ {
+		if visited >= count && o[i].h != o[i-1].h {
+			break
+		}
+		visited++
+		if m := o[i].f; match(m) {
+			vals = append(vals, Val{S: m}, Val{S: FormatScore(z.dict[m].score)})
+		}
+	}
+	var next uint64
+	if i < len(o) {
+		next = o[i].h
+	}
+	return Result{Kind: RScan, Int: int64(next), Vals: vals}
 }

@@ -139,7 +139,7 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.StringVar(&o.pipelines, "pipelines", "1,16", "comma-separated pipeline depths")
 	fs.IntVar(&o.keys, "r", 100_000, "random keys per dataset (redis-benchmark -r); prepopulated")
 	fs.IntVar(&o.valueSize, "d", 64, "bytes of the SET/SETEX value")
-	fs.StringVar(&o.workloads, "workloads", "all", "comma-separated subset of SET,GET,HSET,HGETALL,SETEX,EXPIRE,MIX; "+
+	fs.StringVar(&o.workloads, "workloads", "all", "comma-separated subset of SET,GET,HSET,HGETALL,SETEX,EXPIRE,MIX,ZADD,SADD,LPUSH,LPOP,LOCK; "+
 		"all means "+bench.ReplWorkloads+" for the replication suite, where GET and HGETALL run only at the deepest pipeline, "+
 		"and "+bench.ClusterWorkloads+" for the cluster suite")
 	fs.DurationVar(&o.mixTime, "mix-time", 3*time.Second, "time bound of each session-mix run")

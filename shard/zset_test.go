@@ -1,0 +1,401 @@
+package shard
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"strconv"
+	"strings"
+	"testing"
+)
+
+func zop(kind Kind, key string, n int64, args ...string) *Op {
+	op := &Op{Kind: kind, Key: []byte(key), N: n, Now: 1}
+	for _, a := range args {
+		op.Args = append(op.Args, []byte(a))
+	}
+	return op
+}
+
+// zres renders a Result compactly for comparisons.
+func zres(r Result) string {
+	switch r.Kind {
+	case RErr:
+		return "err:" + r.Err.Error()
+	case RNil:
+		return "nil"
+	case RInt:
+		return strconv.FormatInt(r.Int, 10)
+	case RDouble:
+		return "d:" + r.Str
+	}
+	var b strings.Builder
+	for i, v := range r.Vals {
+		if i > 0 {
+			b.WriteByte(' ')
+		}
+		if v.Nil {
+			b.WriteString("nil")
+		} else {
+			b.WriteString(v.S)
+		}
+	}
+	return b.String()
+}
+
+// checkZSet verifies the skiplist's invariants: order, back links, spans,
+// the map and the accounted size.
+func checkZSet(t *testing.T, z *zset) {
+	t.Helper()
+	n := 0
+	var prev *znode
+	bytes := int64(zsetOverhead)
+	for x := z.first(); x != nil; x = x.lv[0].next {
+		if x.back != prev {
+			t.Fatalf("bad back link at %q", x.member)
+		}
+		if prev != nil && !zless(prev.score, prev.member, x.score, x.member) {
+			t.Fatalf("out of order at %q", x.member)
+		}
+		if z.dict[x.member] != x {
+			t.Fatalf("map misses %q", x.member)
+		}
+		if z.rank(x) != n || z.at(n) != x {
+			t.Fatalf("rank of %q: %d, want %d", x.member, z.rank(x), n)
+		}
+		bytes += nodeCost(x.member, len(x.lv))
+		prev = x
+		n++
+	}
+	if z.tail != prev || n != len(z.dict) || bytes != z.bytes {
+		t.Fatalf("tail/len/bytes: %v %d/%d %d/%d", z.tail == prev, n, len(z.dict), bytes, z.bytes)
+	}
+	for i := range z.level {
+		pos := map[*znode]int{z.head: -1}
+		for x, r := z.first(), 0; x != nil; x, r = x.lv[0].next, r+1 {
+			pos[x] = r
+		}
+		for x := z.head; x.lv[i].next != nil; x = x.lv[i].next {
+			if got := pos[x.lv[i].next] - pos[x]; got != x.lv[i].span {
+				t.Fatalf("level %d span %d, want %d", i, x.lv[i].span, got)
+			}
+		}
+	}
+}
+
+// zmodel is a plain sorted slice.
+type zmodel []zpick
+
+func (m zmodel) sort() {
+	slices.SortFunc(m, func(a, b zpick) int {
+		if zless(a.s, a.m, b.s, b.m) {
+			return -1
+		}
+		return 1
+	})
+}
+
+func (m zmodel) find(k string) int {
+	for i, p := range m {
+		if p.m == k {
+			return i
+		}
+	}
+	return -1
+}
+
+func TestZSetModel(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(1, 2))
+	s := New(Config{Stripes: 4})
+	var m zmodel
+	member := func() string { return fmt.Sprintf("m%03d", rnd.IntN(300)) }
+	for step := range 6000 {
+		switch rnd.IntN(6) {
+		case 0, 1, 2:
+			k, sc := member(), float64(rnd.IntN(50))/2
+			r := s.Apply(zop(KindZAdd, "z", 0, strconv.FormatFloat(sc, 'g', -1, 64), k))
+			want := int64(0)
+			if i := m.find(k); i >= 0 {
+				m[i].s = sc
+			} else {
+				m = append(m, zpick{k, sc})
+				want = 1
+			}
+			m.sort()
+			if r.Int != want {
+				t.Fatalf("step %d: zadd %d, want %d", step, r.Int, want)
+			}
+		case 3:
+			k := member()
+			r := s.Apply(zop(KindZRem, "z", 0, k))
+			if i := m.find(k); i >= 0 {
+				m = slices.Delete(m, i, i+1)
+				if r.Int != 1 {
+					t.Fatalf("step %d: zrem %d", step, r.Int)
+				}
+			}
+		case 4:
+			k := member()
+			r := s.Read(zop(KindZRank, "z", 0, k))
+			if i := m.find(k); (i < 0 && r.Kind != RNil) || (i >= 0 && r.Int != int64(i)) {
+				t.Fatalf("step %d: zrank %q = %s, want %d", step, k, zres(r), i)
+			}
+		case 5:
+			lo, hi := rnd.IntN(30)-2, rnd.IntN(30)-2
+			r := s.Read(zop(KindZRange, "z", ZRangeByScore, strconv.Itoa(lo), "("+strconv.Itoa(hi), "0", "-1"))
+			var want []string
+			for _, p := range m {
+				if p.s >= float64(lo) && p.s < float64(hi) {
+					want = append(want, p.m)
+				}
+			}
+			if got := zres(r); got != strings.Join(want, " ") {
+				t.Fatalf("step %d: range [%d,%d): %q, want %q", step, lo, hi, got, want)
+			}
+		}
+		if step%500 == 0 || step == 5999 {
+			e, ok := s.stripes[s.stripeOf([]byte("z"))].m["z"]
+			if !ok {
+				if len(m) != 0 {
+					t.Fatal("key gone")
+				}
+				continue
+			}
+			checkZSet(t, zsetOf(e))
+			var all []string
+			for _, p := range m {
+				all = append(all, p.m)
+			}
+			if got := zres(s.Read(zop(KindZRange, "z", 0, "0", "-1"))); got != strings.Join(all, " ") {
+				t.Fatalf("step %d: all %q", step, got)
+			}
+		}
+	}
+}
+
+func TestZSetOps(t *testing.T) {
+	s := New(Config{Stripes: 4})
+	steps := []struct {
+		op   *Op
+		want string
+	}{
+		{zop(KindZAdd, "z", 0, "1", "a", "2", "b", "3", "c"), "3"},
+		{zop(KindZAdd, "z", ZAddCH, "5", "a", "4", "d"), "2"},
+		{zop(KindZAdd, "z", ZAddIncr, "1.5", "a"), "d:6.5"},
+		{zop(KindZAdd, "z", ZAddIncr, "-inf", "a"), "d:-inf"},
+		{zop(KindZAdd, "z", ZAddIncr, "inf", "a"), "err:ERR resulting score is not a number (NaN)"},
+		{zop(KindZScore, "z", 0, "a"), "d:-inf"},
+		{zop(KindZMScore, "z", 0, "b", "x"), "2 nil"},
+		{zop(KindZRange, "z", ZRangeWithScores, "0", "-1"), "a -inf b 2 c 3 d 4"},
+		{zop(KindZRange, "z", ZRangeRev, "0", "1"), "d c"},
+		{zop(KindZRange, "z", ZRangeByScore|ZRangeRev, "2", "4", "1", "1"), "c"},
+		{zop(KindZCount, "z", 0, "(2", "+inf"), "2"},
+		{zop(KindZRank, "z", 1, "b"), "2"},
+		{zop(KindZPop, "z", -1, "x"), "a -inf"},
+		{zop(KindZRemRange, "z", ZRemByScore, "3", "3"), "1"},
+		{zop(KindZCard, "z", 0), "2"},
+		{zop(KindZRemRange, "z", ZRemByRank, "0", "-1"), "2"},
+		{zop(KindZCard, "z", 0), "0"},
+		{zop(KindZAdd, "l", 0, "0", "a", "0", "b", "0", "c"), "3"},
+		{zop(KindZLexCount, "l", 0, "(a", "+"), "2"},
+		{zop(KindZRange, "l", ZRangeByLex, "[b", "+", "0", "-1"), "b c"},
+		{zop(KindZRemRange, "l", ZRemByLex, "-", "[b"), "2"},
+		{zop(KindZAdd, "neg", 0, "-0", "a"), "1"},
+		{zop(KindZScore, "neg", 0, "a"), "d:0"}, // a listpack stores -0 as 0
+	}
+	for i, st := range steps {
+		var r Result
+		if zsetKindIsRead(st.op.Kind) {
+			r = s.Read(st.op)
+		} else {
+			r = s.Apply(st.op)
+		}
+		if got := zres(r); got != st.want {
+			t.Fatalf("step %d (%d %q): %q, want %q", i, st.op.Kind, st.op.Args, got, st.want)
+		}
+	}
+	if r := s.Read(&Op{Kind: KindExists, Args: [][]byte{[]byte("z")}}); r.Int != 0 {
+		t.Fatal("an emptied sorted set must be deleted")
+	}
+}
+
+func TestZSetEncodingAndScan(t *testing.T) {
+	s := New(Config{Stripes: 4})
+	var args []string
+	for i := range 128 {
+		args = append(args, strconv.Itoa(i), fmt.Sprintf("m%03d", i))
+	}
+	s.Apply(zop(KindZAdd, "z", 0, args...))
+	enc := func() string {
+		e := s.stripes[s.stripeOf([]byte("z"))].m["z"]
+		return e.big.coll.encoding()
+	}
+	if enc() != "listpack" {
+		t.Fatalf("128 members: %s", enc())
+	}
+	s.Apply(zop(KindZAdd, "z", 0, "4611686018427387904", "big"))
+	if enc() != "skiplist" {
+		t.Fatalf("129 members: %s", enc())
+	}
+	s.Apply(zop(KindZRemRange, "z", ZRemByRank, "0", "100"))
+	if enc() != "skiplist" {
+		t.Fatal("a skiplist never converts back")
+	}
+	// A full ZSCAN walk returns every member exactly once.
+	seen := map[string]string{}
+	cursor := int64(0)
+	for {
+		r := s.Read(&Op{Kind: KindZScan, Key: []byte("z"), N: cursor, At: 5})
+		for i := 0; i < len(r.Vals); i += 2 {
+			if _, dup := seen[r.Vals[i].S]; dup {
+				t.Fatalf("%q twice", r.Vals[i].S)
+			}
+			seen[r.Vals[i].S] = r.Vals[i+1].S
+		}
+		if cursor = r.Int; cursor == 0 {
+			break
+		}
+	}
+	if len(seen) != 28 || seen["big"] != "4.6116860184273879e+18" {
+		t.Fatalf("scan: %d members, big=%q", len(seen), seen["big"])
+	}
+	// A listpack's ZSCAN formats integers as Redis's d2string.
+	s.Apply(zop(KindZAdd, "small", 0, "4611686018427387904", "a", "1.5", "b"))
+	if got := zres(s.Read(&Op{Kind: KindZScan, Key: []byte("small")})); got != "b 1.5 a 4611686018427387904" {
+		t.Fatalf("listpack scan: %q", got)
+	}
+}
+
+func TestZSetSnapshotAndFreeze(t *testing.T) {
+	s := New(Config{Stripes: 4})
+	var args []string
+	for i := range 300 {
+		args = append(args, strconv.Itoa(i%17), fmt.Sprintf("m%03d", i))
+	}
+	s.Apply(zop(KindZAdd, "big", 0, args...))
+	s.Apply(zop(KindZAdd, "small", 0, "1.5", "x", "-inf", "y", "-0", "z"))
+	before := s.Digest()
+	sn := s.Snapshot()
+	// Writes after the capture change neither the capture nor its digest.
+	s.Apply(zop(KindZRemRange, "big", ZRemByRank, "0", "99"))
+	s.Apply(zop(KindZAdd, "small", 0, "7", "x"))
+	var buf bytes.Buffer
+	if _, err := sn.WriteTo(&buf); err != nil {
+		t.Fatal(err)
+	}
+	r := New(Config{Stripes: 8})
+	if err := r.Restore(bytes.NewReader(buf.Bytes())); err != nil {
+		t.Fatal(err)
+	}
+	if r.Digest() != before {
+		t.Fatal("restored digest differs from the captured one")
+	}
+	if got := zres(r.Read(zop(KindZCard, "big", 0))); got != "300" {
+		t.Fatalf("restored card %s", got)
+	}
+	if got := zres(r.Read(zop(KindZRange, "small", ZRangeWithScores, "0", "-1"))); got != "y -inf z 0 x 1.5" {
+		t.Fatalf("restored small: %q", got)
+	}
+	if got := zres(s.Read(zop(KindZCard, "big", 0))); got != "200" {
+		t.Fatalf("live card %s", got)
+	}
+	e := r.stripes[r.stripeOf([]byte("big"))].m["big"]
+	checkZSet(t, zsetOf(e))
+	if e.big.coll.encoding() != "skiplist" {
+		t.Fatal("restored big set should be a skiplist")
+	}
+	// A corrupt order is refused.
+	z := newZSet()
+	z.insert("a", 1)
+	z.insert("b", 2)
+	var enc bytes.Buffer
+	w := bufio.NewWriter(&enc)
+	z.write(w)
+	w.Flush()
+	data := enc.Bytes()
+	data[1], data[4] = 'b', 'a' // swap the member names: out of order
+	d := newSnapDecoder(bytes.NewReader(data))
+	if c := d.readZSet("k"); c != nil || d.err == nil {
+		t.Fatal("out-of-order members accepted")
+	}
+}
+
+func TestZSetMemoryAccount(t *testing.T) {
+	s := New(Config{Stripes: 1})
+	base := s.UsedBytes()
+	var args []string
+	for i := range 1000 {
+		args = append(args, strconv.Itoa(i), fmt.Sprintf("member-%05d", i))
+	}
+	s.Apply(zop(KindZAdd, "z", 0, args...))
+	full := s.UsedBytes()
+	if full-base < 1000*64 {
+		t.Fatalf("1000 members account for %d bytes", full-base)
+	}
+	s.Apply(zop(KindZPop, "z", 500))
+	half := s.UsedBytes()
+	if half >= full || half-base < (full-base)/3 {
+		t.Fatalf("after popping half: %d (full %d)", half-base, full-base)
+	}
+	s.Apply(zop(KindZPop, "z", 1000))
+	if got := s.UsedBytes(); got != base {
+		t.Fatalf("empty again: %d, want %d", got, base)
+	}
+}
+
+func TestZSetEvents(t *testing.T) {
+	var got []string
+	s := New(Config{Stripes: 4})
+	s.SetEventSink(func(e Event) {
+		if e.Class != EventNew { // "new" comes from put, for every type
+			got = append(got, string(e.Class)+":"+e.Name+":"+e.Key)
+		}
+	})
+	s.EnableEvents(true)
+	s.Apply(zop(KindZAdd, "z", 0, "1", "a", "2", "b"))
+	s.Apply(zop(KindZAdd, "z", ZAddIncr, "1", "a"))
+	s.Apply(zop(KindZAdd, "z", 0, "2", "b")) // no change: no event
+	s.Apply(zop(KindZRem, "z", 0, "a"))
+	s.Apply(zop(KindZPop, "z", -1))
+	want := "z:zadd:z z:zincr:z z:zrem:z z:zpopmin:z g:del:z"
+	if strings.Join(got, " ") != want {
+		t.Fatalf("events %q, want %q", got, want)
+	}
+}
+
+func TestScoreParsing(t *testing.T) {
+	for in, want := range map[string]float64{
+		"1": 1, "+1": 1, ".5": .5, "5.": 5, "-inf": math.Inf(-1), "Infinity": math.Inf(1),
+		"0x10": 16, "0x1.8p1": 3, "1e-310": 1e-310, "-0": 0,
+	} {
+		if got, ok := ParseScore(in); !ok || got != want {
+			t.Errorf("ParseScore(%q) = %v, %v", in, got, ok)
+		}
+	}
+	for _, in := range []string{"", " 1", "1 ", "nan", "1e400", "1e-400", "0x", "1e", "1_0", "in", "+-1"} {
+		if _, ok := ParseScore(in); ok {
+			t.Errorf("ParseScore(%q) accepted", in)
+		}
+	}
+	for in, want := range map[string]float64{"": 0, "(": 0, " 2": 2, "(1e400": math.Inf(1)} {
+		if got, _, ok := ParseScoreBound(in); !ok || got != want {
+			t.Errorf("ParseScoreBound(%q) = %v, %v", in, got, ok)
+		}
+	}
+	for _, in := range []string{"2 ", "nan", "((1", "a"} {
+		if _, _, ok := ParseScoreBound(in); ok {
+			t.Errorf("ParseScoreBound(%q) accepted", in)
+		}
+	}
+	for f, want := range map[float64]string{
+		1.1: "1.1000000000000001", 3: "3", 1e20: "1e+20", 1e-5: "1.0000000000000001e-05",
+		123456789012345678: "1.2345678901234568e+17", math.Inf(1): "inf", math.Copysign(0, -1): "-0",
+	} {
+		if got := FormatScore(f); got != want {
+			t.Errorf("FormatScore(%v) = %q, want %q", f, got, want)
+		}
+	}
+}

@@ -140,22 +140,30 @@ func parseHIncrByFloat(c *client, args [][]byte, _ int64) (shard.Op, error) {
 }
 
 // parseHScan parses HSCAN key cursor [MATCH pattern] [COUNT count]
-// [NOVALUES]. Redis reads the options only once it has found the hash:
-// a missing key answers an empty scan whatever they say, and a key of
-// another type WRONGTYPE.
+// [NOVALUES] (see parseCollectionScan).
 func parseHScan(c *client, args [][]byte, _ int64) (shard.Op, error) {
+	return parseCollectionScan(c, args, shard.KindHScan, shard.KindHLen, true)
+}
+
+// parseCollectionScan parses HSCAN, SSCAN and ZSCAN: key cursor [MATCH
+// pattern] [COUNT count], and NOVALUES when noValues, into a kind op.
+// Redis reads the options only once it has found the key: a missing key
+// answers an empty scan whatever they say, and a key of another type
+// WRONGTYPE; lenKind (HLEN, SCARD, ZCARD) looks it up.
+func parseCollectionScan(c *client, args [][]byte, kind, lenKind shard.Kind, noValues bool) (shard.Op, error) {
 	cursor, ok := parseCursor(args[2])
 	if !ok {
 		return shard.Op{}, errInvalidCursor
 	}
-	op := shard.Op{Kind: shard.KindHScan, Key: args[1], N: int64(cursor)}
+	op := shard.Op{Kind: kind, Key: args[1], N: int64(cursor)}
 	optErr := func(err error) (shard.Op, error) {
-		r := c.s.unitOfKey(args[1]).store.Read(&shard.Op{Kind: shard.KindHLen, Key: args[1]})
+		c.settle() // the key may be changing in this connection's in-flight writes
+		r := c.s.unitOfKey(args[1]).store.Read(&shard.Op{Kind: lenKind, Key: args[1]})
 		switch {
 		case r.Kind == shard.RErr:
 			return shard.Op{}, r.Err
 		case r.Int == 0:
-			return shard.Op{Kind: shard.KindHScan, Key: args[1]}, nil
+			return shard.Op{Kind: kind, Key: args[1]}, nil
 		}
 		return shard.Op{}, err
 	}
@@ -176,7 +184,7 @@ func parseHScan(c *client, args [][]byte, _ int64) (shard.Op, error) {
 			op.Flags |= shard.Match
 			op.Args = args[i+1 : i+2]
 			i += 2
-		case eq(args[i], "novalues"):
+		case noValues && eq(args[i], "novalues"):
 			op.Flags |= shard.NoValues
 			i++
 		default:

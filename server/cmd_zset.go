@@ -361,47 +361,8 @@ func replyZPop(w *replyWriter, r shard.Result) {
 	}
 }
 
-// parseZScan parses ZSCAN key cursor [MATCH pattern] [COUNT count]. As in
-// Redis, the options are read only once the sorted set is found: a
-// missing key answers an empty scan whatever they say, and a key of
-// another type WRONGTYPE.
+// parseZScan parses ZSCAN key cursor [MATCH pattern] [COUNT count] (see
+// parseCollectionScan).
 func parseZScan(c *client, args [][]byte, _ int64) (shard.Op, error) {
-	cursor, ok := parseCursor(args[2])
-	if !ok {
-		return shard.Op{}, errInvalidCursor
-	}
-	op := shard.Op{Kind: shard.KindZScan, Key: args[1], N: int64(cursor)}
-	optErr := func(err error) (shard.Op, error) {
-		c.settle()
-		r := c.s.unitOfKey(args[1]).store.Read(&shard.Op{Kind: shard.KindZCard, Key: args[1]})
-		switch {
-		case r.Kind == shard.RErr:
-			return shard.Op{}, r.Err
-		case r.Int == 0:
-			return shard.Op{Kind: shard.KindZScan, Key: args[1]}, nil
-		}
-		return shard.Op{}, err
-	}
-	for i := 3; i < len(args); {
-		more := len(args) - i - 1
-		switch {
-		case eq(args[i], "count") && more >= 1:
-			n, err := argInt(args[i+1])
-			if err != nil {
-				return optErr(err)
-			}
-			if n < 1 {
-				return optErr(errSyntax)
-			}
-			op.At = n
-			i += 2
-		case eq(args[i], "match") && more >= 1:
-			op.Flags |= shard.Match
-			op.Args = args[i+1 : i+2]
-			i += 2
-		default:
-			return optErr(errSyntax)
-		}
-	}
-	return op, nil
+	return parseCollectionScan(c, args, shard.KindZScan, shard.KindZCard, false)
 }

@@ -1,6 +1,12 @@
 package shard
 
-import "bufio"
+import (
+	"bufio"
+	"slices"
+	"strings"
+
+	"github.com/cespare/xxhash/v2"
+)
 
 // Lists, sets, sorted sets and scripts (list.go, set.go, zset.go,
 // script.go) plug into the store through the hooks in this file, so that
@@ -179,4 +185,24 @@ func (t *txn) event(class EventClass, name string, key []byte) {
 		return
 	}
 	t.s.sink(Event{Class: class, Name: name, Key: string(key)})
+}
+
+// hashOrder returns m's keys ordered by xxhash, ties by name: the order
+// big hashes, sets and sorted sets keep in their order caches, and that
+// their SCAN cursors (a hash to resume at) walk.
+func hashOrder[V any](m map[string]V) []hkey {
+	o := make([]hkey, 0, len(m))
+	for k := range m {
+		o = append(o, hkey{h: xxhash.Sum64String(k), f: k})
+	}
+	slices.SortFunc(o, func(a, b hkey) int {
+		switch {
+		case a.h < b.h:
+			return -1
+		case a.h > b.h:
+			return 1
+		}
+		return strings.Compare(a.f, b.f)
+	})
+	return o
 }

@@ -3,9 +3,6 @@ package shard
 import (
 	"bufio"
 	"slices"
-	"strings"
-
-	"github.com/cespare/xxhash/v2"
 )
 
 // The value of a set: one of three encodings, named as Redis names them
@@ -371,24 +368,10 @@ func (d *setData) removeAt(i int) {
 // sorted returns a hashtable's members ordered by xxhash (ties by
 // member), building the cache if needed.
 func (d *setData) sorted() []hkey {
-	if d.order != nil || len(d.m) == 0 {
-		return d.order
+	if d.order == nil && len(d.m) > 0 {
+		d.order = hashOrder(d.m)
 	}
-	o := make([]hkey, 0, len(d.m))
-	for s := range d.m {
-		o = append(o, hkey{h: xxhash.Sum64String(s), f: s})
-	}
-	slices.SortFunc(o, func(a, b hkey) int {
-		switch {
-		case a.h < b.h:
-			return -1
-		case a.h > b.h:
-			return 1
-		}
-		return strings.Compare(a.f, b.f)
-	})
-	d.order = o
-	return o
+	return d.order
 }
 
 // at returns the i-th member in the set's order (see members).

@@ -3,8 +3,6 @@ package shard
 import (
 	"bufio"
 	"math"
-	"slices"
-	"strings"
 
 	"github.com/cespare/xxhash/v2"
 )
@@ -339,22 +337,8 @@ func (d *snapDecoder) readZSet(k string) collection {
 // sorted returns the members ordered by xxhash (ties by name), building
 // the cache if needed (ZSCAN's order).
 func (z *zset) sorted() []hkey {
-	if z.order != nil || z.len() == 0 {
-		return z.order
+	if z.order == nil && z.len() > 0 {
+		z.order = hashOrder(z.dict)
 	}
-	o := make([]hkey, 0, z.len())
-	for m := range z.dict {
-		o = append(o, hkey{h: xxhash.Sum64String(m), f: m})
-	}
-	slices.SortFunc(o, func(a, b hkey) int {
-		switch {
-		case a.h < b.h:
-			return -1
-		case a.h > b.h:
-			return 1
-		}
-		return strings.Compare(a.f, b.f)
-	})
-	z.order = o
-	return o
+	return z.order
 }

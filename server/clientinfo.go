@@ -14,6 +14,8 @@ type clientInfo struct {
 	lastTime atomic.Int64 // Unix ns of the last command
 	resp     atomic.Int32 // 2 or 3
 	multiLen atomic.Int32 // queued commands, -1 outside MULTI
+	subs     atomic.Int32 // channels subscribed to (CLIENT LIST sub=)
+	psubs    atomic.Int32 // patterns subscribed to (CLIENT LIST psub=)
 
 	mu      sync.Mutex
 	name    string

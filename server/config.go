@@ -26,6 +26,10 @@ type Config struct {
 	HashMaxListpackValue   int           // hash-max-listpack-value; default 64
 	ConfigFile             string        // the config file read at start, if any
 
+	// Pub/sub (directives.go, notify.go, pubsub_config.go).
+	NotifyKeyspaceEvents    uint32       // notify-keyspace-events as flags (notify.go); 0: none (default)
+	ClientOutputBufferLimit outputLimits // client-output-buffer-limit; zero value: Redis's defaults
+
 	// Replication (directives_repl.go).
 	NodeID          string // node-id: this node's Raft ID; default: generated once and kept in dir
 	RaftPort        int    // raft-port; default port + 10000

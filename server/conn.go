@@ -46,6 +46,7 @@ type client struct {
 	early        bool         // answerEarly is running
 	forwardAlone bool         // forward on a connection of its own (forwardExec)
 	keySeed      maphash.Seed
+	ps           *subscriber // pub/sub state, from the first (P)SUBSCRIBE (pubsub_hub.go)
 
 	info clientInfo
 
@@ -231,6 +232,11 @@ func newClient(s *Server, nc net.Conn) *client {
 // so an idle connection holds only the reader's small buffer.
 func (c *client) serve() {
 	defer c.nc.Close()
+	defer func() {
+		if c.ps != nil {
+			c.ps.close()
+		}
+	}()
 	c.rd.src = connSource{c}
 	for !c.quit {
 		c.rd.maxBulk = c.s.config().ProtoMaxBulkLen
@@ -239,12 +245,18 @@ func (c *client) serve() {
 			c.readFailed(err)
 			return
 		}
+		if c.ps != nil {
+			c.ps.setBusy(true) // messages now wait for the serve loop
+		}
 		// Execute everything already buffered, then write once. The clock
 		// is read once per 32 commands: like Redis's cached command time,
 		// every command of a batch sees the same "now".
 		for n := 0; args != nil && !c.quit; n++ {
 			if n%32 == 0 {
 				c.batchNow = c.s.clock.Now()
+			}
+			if c.ps != nil {
+				c.w.b = c.ps.take(c.w.b) // messages published before this command
 			}
 			c.dispatch(args)
 			if len(c.w.b) > replyFlushSize {
@@ -260,7 +272,7 @@ func (c *client) serve() {
 			}
 		}
 		c.settle()
-		if !c.flush() {
+		if !c.flushIdle() {
 			return
 		}
 		c.rd.shrink()
@@ -302,6 +314,9 @@ func (s connSource) Read(p []byte) (int, error) {
 // until then, or the zero time when there is no timeout. Deadlines are
 // socket deadlines, so they use the operating system's clock.
 func (c *client) deadline() time.Time {
+	if c.info.subs.Load()+c.info.psubs.Load() > 0 {
+		return time.Time{} // as in Redis, the timeout spares subscribers
+	}
 	if t := c.s.config().Timeout; t > 0 {
 		return time.Now().Add(t)
 	}
@@ -327,7 +342,24 @@ func (c *client) readFailed(err error) {
 // flush writes the pending replies; false means the connection is gone
 // (closed, reset, or idle past the timeout: a client that reads nothing
 // for that long is idle too, while one that reads slowly is not).
-func (c *client) flush() bool {
+func (c *client) flush() bool { return c.flushOut(false) }
+
+// flushIdle is flush at the end of a batch of commands: from then on,
+// until the next request arrives, the subscriber's writer goroutine
+// writes published messages itself.
+func (c *client) flushIdle() bool { return c.flushOut(true) }
+
+func (c *client) flushOut(idle bool) bool {
+	if sb := c.ps; sb != nil {
+		// Queued messages go out after the replies before them, and
+		// the writer goroutine writes only after this write.
+		sb.writeMu.Lock()
+		defer sb.writeMu.Unlock()
+		c.w.b = sb.take(c.w.b)
+		if idle {
+			sb.setBusy(false)
+		}
+	}
 	b := c.w.b
 	var err error
 	for len(b) > 0 {
@@ -406,6 +438,9 @@ func (c *client) dispatch(args [][]byte) {
 		return
 	}
 	if (cmd.first > 0 || cmd.name == "exec" || cmd.parse != nil && cmd.has(flagWrite)) && s.clusterOn() && !c.clusterRoute(cmd, args) {
+		return
+	}
+	if c.ps != nil && !c.subscribedCommand(cmd, args) {
 		return
 	}
 	if c.multi != nil && !cmd.has(flagMultiControl) {
@@ -576,4 +611,37 @@ func (c *client) wrote(u *unit) {
 	if u.group != nil {
 		c.lastWrite, c.lastUnit = u.group.AppliedIndex(), u
 	}
+}
+
+// subscribedCommand handles the rules of a connection with a pub/sub
+// state: a RESP2 connection with subscriptions runs only (P)(UN)SUBSCRIBE,
+// PING (answered ["pong", arg]), QUIT and RESET; RESET drops every
+// subscription. It returns false when it answered the command.
+func (c *client) subscribedCommand(cmd *command, args [][]byte) bool {
+	sb := c.ps
+	if cmd.name == "reset" {
+		sb.unsubscribeAll(nil, false)
+		sb.unsubscribeAll(nil, true)
+		return true
+	}
+	if c.w.resp3 || sb.count() == 0 {
+		return true
+	}
+	if !subscribedAllowed(cmd.name) {
+		c.settle()
+		c.w.errorText(subscribedError(cmd, args))
+		c.abortMulti()
+		return false
+	}
+	if cmd.name == "ping" && len(args) <= 2 {
+		c.w.array(2)
+		c.w.bulk("pong")
+		if len(args) == 2 {
+			c.w.bulkBytes(args[1])
+		} else {
+			c.w.bulk("")
+		}
+		return false
+	}
+	return true
 }

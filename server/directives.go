@@ -109,6 +109,24 @@ func directives() []directive {
 				}
 				return nil
 			}},
+		{name: "notify-keyspace-events", apply: applyNotify,
+			get: func(c *Config) string { return formatNotify(c.NotifyKeyspaceEvents) },
+			set: func(c *Config, a []string) error {
+				f, err := parseNotify(a[0])
+				if err != nil {
+					return err
+				}
+				c.NotifyKeyspaceEvents = f
+				return nil
+			}},
+		{name: "client-output-buffer-limit", multiArg: true,
+			get: func(c *Config) string { return c.ClientOutputBufferLimit.String() },
+			set: func(c *Config, a []string) error {
+				if len(a) == 1 && a[0] == "" {
+					return nil
+				}
+				return c.ClientOutputBufferLimit.parse(a)
+			}},
 		fixedDirective("save", "", true, `sessiond does not write RDB snapshots: only save "" is accepted`),
 		fixedDirective("appendonly", "no", false, "sessiond does not write an append-only file: only appendonly no is accepted"),
 	}, replicationDirectives()...)

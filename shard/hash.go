@@ -52,9 +52,13 @@ func (t *txn) reapFields(key []byte, e entry) int64 {
 		l := e.big.edit()
 		n = l.reapDue(t.now)
 		l.finish()
+		if n > 0 {
+			t.event(EventHash, "hexpired", key)
+		}
 		switch {
 		case len(l.hash) == 0:
 			t.del(key)
+			t.event(EventGeneric, "del", key)
 		case n > 0 || l.minExp != e.big.minExp:
 			t.put(key, entry{big: l, typ: TypeHash, exp: e.exp})
 		}
@@ -62,10 +66,14 @@ func (t *txn) reapFields(key []byte, e entry) int64 {
 		var buf [hashBufLen]pfield
 		fs, expired := decodePacked(e.s, t.now, buf[:0])
 		n = int64(expired)
+		if n > 0 {
+			t.event(EventHash, "hexpired", key)
+		}
 		switch {
 		case n == 0:
 		case len(fs) == 0:
 			t.del(key)
+			t.event(EventGeneric, "del", key)
 		default:
 			t.put(key, entry{s: encodePacked(fs, nil), typ: TypeHash, exp: e.exp})
 		}
@@ -355,6 +363,7 @@ func (t *txn) hset(op *Op) Result {
 		}
 		v.setValue(0, "", 1, false)
 		v.commit()
+		t.event(EventHash, "hset", op.Key)
 		return Int(1)
 	}
 	if len(op.Args)/2 > v.entries {
@@ -367,6 +376,7 @@ func (t *txn) hset(op *Op) Result {
 		}
 	}
 	v.commit()
+	t.event(EventHash, "hset", op.Key)
 	return Int(created)
 }
 
@@ -482,6 +492,7 @@ func (t *txn) hdel(op *Op) Result {
 		}
 	}
 	v.commit()
+	t.hashDelEvents(op.Key, "hdel", n > 0)
 	return Int(n)
 }
 
@@ -542,6 +553,7 @@ func (t *txn) hincrBy(op *Op) Result {
 	cur += d
 	v.setValue(0, strconv.FormatInt(cur, 10), -1, true)
 	v.commit()
+	t.event(EventHash, "hincrby", op.Key)
 	return Int(cur)
 }
 
@@ -573,5 +585,18 @@ func (t *txn) hincrByFloat(op *Op) Result {
 	s := sum.String()
 	v.setValue(0, s, -1, true)
 	v.commit()
+	t.event(EventHash, "hincrbyfloat", op.Key)
 	return Str(s)
+}
+
+// hashDelEvents reports a hash write that removed fields: name (when
+// changed), then "del" if the hash is gone.
+func (t *txn) hashDelEvents(key []byte, name string, changed bool) {
+	if !changed {
+		return
+	}
+	t.event(EventHash, name, key)
+	if _, ok := t.lookup(key); !ok {
+		t.event(EventGeneric, "del", key)
+	}
 }

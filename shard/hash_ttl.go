@@ -47,6 +47,15 @@ func (t *txn) hexpire(op *Op) Result {
 		codes[i] = fieldDeadlineSet
 	}
 	v.commit()
+	set, past := false, false
+	for _, c := range codes {
+		set = set || c == fieldDeadlineSet
+		past = past || c == fieldDeletedPast
+	}
+	if set {
+		t.event(EventHash, "hexpire", op.Key)
+	}
+	t.hashDelEvents(op.Key, "hexpired", past)
 	return Result{Kind: RInts, Ints: codes}
 }
 
@@ -103,6 +112,12 @@ func (t *txn) hpersist(op *Op) Result {
 		}
 	}
 	v.commit()
+	for _, c := range codes {
+		if c == fieldDeadlineSet {
+			t.event(EventHash, "hpersist", op.Key)
+			break
+		}
+	}
 	return Result{Kind: RInts, Ints: codes}
 }
 

@@ -20,6 +20,7 @@ func (t *txn) delKeys(op *Op) Result {
 	for _, k := range op.Args {
 		if t.del(k) {
 			n++
+			t.event(EventGeneric, "del", k)
 		}
 	}
 	return Int(n)
@@ -93,6 +94,8 @@ func (t *txn) rename(op *Op) Result {
 	}
 	t.put(dst, e)
 	t.del(op.Key)
+	t.event(EventGeneric, "rename_from", op.Key)
+	t.event(EventGeneric, "rename_to", dst)
 	if nx {
 		return Int(1)
 	}
@@ -118,10 +121,12 @@ func (t *txn) expire(op *Op) Result {
 	}
 	if op.At <= t.now {
 		t.del(op.Key)
+		t.event(EventGeneric, "del", op.Key)
 		return Int(1)
 	}
 	e.exp = op.At
 	t.put(op.Key, e)
+	t.event(EventGeneric, "expire", op.Key)
 	return Int(1)
 }
 
@@ -158,6 +163,7 @@ func (t *txn) persist(op *Op) Result {
 	}
 	e.exp = 0
 	t.put(op.Key, e)
+	t.event(EventGeneric, "persist", op.Key)
 	return Int(1)
 }
 

@@ -46,6 +46,8 @@ func (t *txn) reap(op *Op) Result {
 		if expired(e.exp, t.now) {
 			t.remove(st, string(k), e)
 			t.s.stats.ExpiredKeys.Add(1)
+			// Exactly once per key on every replica: when this op applies.
+			t.event(EventExpired, "expired", k)
 			removed++
 			continue
 		}
@@ -62,6 +64,7 @@ func (t *txn) evict(op *Op) Result {
 	for _, k := range op.Args {
 		if t.del(k) {
 			n++
+			t.event(EventEvicted, "evicted", k)
 		}
 	}
 	t.s.stats.EvictedKeys.Add(n)

@@ -69,10 +69,16 @@ func (t *txn) set(op *Op) Result {
 		// even during the deadline's own millisecond.
 		e.exp = old.exp
 	case op.At != 0 && op.At <= t.now:
-		t.del(op.Key) // already expired: Redis deletes the key
+		if t.del(op.Key) { // already expired: Redis deletes the key
+			t.event(EventGeneric, "del", op.Key)
+		}
 		return reply
 	}
 	t.put(op.Key, e)
+	t.event(EventString, "set", op.Key)
+	if op.At != 0 {
+		t.event(EventGeneric, "expire", op.Key)
+	}
 	return reply
 }
 
@@ -89,13 +95,16 @@ func (t *txn) getEx(op *Op) Result {
 		if e.exp != 0 {
 			e.exp = 0
 			t.put(op.Key, e)
+			t.event(EventGeneric, "persist", op.Key)
 		}
 	case op.Has(SetExpiry):
 		if op.At <= t.now {
 			t.del(op.Key)
+			t.event(EventGeneric, "del", op.Key)
 		} else {
 			e.exp = op.At
 			t.put(op.Key, e)
+			t.event(EventGeneric, "expire", op.Key)
 		}
 	}
 	return Str(e.s)
@@ -110,6 +119,7 @@ func (t *txn) getDel(op *Op) Result {
 		return Nil()
 	}
 	t.del(op.Key)
+	t.event(EventGeneric, "del", op.Key)
 	return Str(s)
 }
 
@@ -129,6 +139,7 @@ func (t *txn) mget(op *Op) Result {
 func (t *txn) mset(op *Op) Result {
 	for i := 0; i+1 < len(op.Args); i += 2 {
 		t.put(op.Args[i], entry{s: string(op.Args[i+1]), typ: TypeString})
+		t.event(EventString, "set", op.Args[i])
 	}
 	return OK()
 }
@@ -235,6 +246,7 @@ func (t *txn) incrBy(op *Op) Result {
 	}
 	cur += d
 	t.put(op.Key, entry{s: strconv.FormatInt(cur, 10), typ: TypeString, exp: e.exp})
+	t.event(EventString, "incrby", op.Key)
 	return Int(cur)
 }
 
@@ -268,6 +280,7 @@ func (t *txn) incrByFloat(op *Op) Result {
 	}
 	s := sum.String()
 	t.put(op.Key, entry{s: s, typ: TypeString, exp: e.exp})
+	t.event(EventString, "incrbyfloat", op.Key)
 	return Str(s)
 }
 
@@ -283,6 +296,7 @@ func (t *txn) append(op *Op) Result {
 	e.s += string(op.Args[0])
 	e.typ = TypeString
 	t.put(op.Key, e)
+	t.event(EventString, "append", op.Key)
 	return Int(n)
 }
 
@@ -347,6 +361,7 @@ func (t *txn) setRange(op *Op) Result {
 	e.s = string(b)
 	e.typ = TypeString
 	t.put(op.Key, e)
+	t.event(EventString, "setrange", op.Key)
 	return Int(size)
 }
 

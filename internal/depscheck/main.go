@@ -16,8 +16,9 @@ import (
 // forbidden maps a package to the packages it must never import.
 var forbidden = map[string][]string{
 	"sessiond/ttl":         {"sessiond/shard", "sessiond/replication", "sessiond/server"},
-	"sessiond/shard":       {"sessiond/replication", "sessiond/server"},
+	"sessiond/shard":       {"sessiond/replication", "sessiond/server", "sessiond/script"},
 	"sessiond/replication": {"sessiond/server", "github.com/tidwall/redcon"},
+	"sessiond/script":      {"sessiond/server", "sessiond/replication"},
 }
 
 // owners maps each third-party library to the one package that may
@@ -29,6 +30,7 @@ var owners = map[string]string{
 	"github.com/hashicorp/raft-boltdb/v2": "sessiond/replication",
 	"github.com/hashicorp/go-hclog":       "sessiond/replication",
 	"go.etcd.io/bbolt":                    "sessiond/replication",
+	"github.com/yuin/gopher-lua":          "sessiond/script",
 }
 
 func main() {

@@ -1,0 +1,83 @@
+package shard
+
+import "testing"
+
+// undoEngine writes what op.Args[1:] says (key, value pairs), then rolls
+// back when op.N is 1.
+type undoEngine struct{ loaded []string }
+
+func (e *undoEngine) Run(tx ScriptTx, op *Op) Result {
+	for i := 1; i+1 < len(op.Args); i += 2 {
+		if r := tx.Exec(&Op{Kind: KindSet, Key: op.Args[i], Args: op.Args[i+1 : i+2]}); r.Kind == RErr {
+			return r
+		}
+	}
+	tx.Exec(&Op{Kind: KindHSet, Key: []byte("h"), Args: [][]byte{[]byte("f"), []byte("new")}})
+	tx.Exec(&Op{Kind: KindDel, Args: [][]byte{[]byte("gone")}})
+	if op.N == 1 {
+		tx.Rollback()
+		return Err(ErrUnknownOp)
+	}
+	return OK()
+}
+
+func (e *undoEngine) Load(body []byte) Result {
+	e.loaded = append(e.loaded, string(body))
+	return Str("sha")
+}
+
+func TestScriptKinds(t *testing.T) {
+	if KindEval.IsWrite() != true || KindEvalRO.IsWrite() || !KindScriptLoad.IsWrite() {
+		t.Fatal("script kinds: EVAL and SCRIPT LOAD write, EVAL_RO reads")
+	}
+	if !needsAll(&Op{Kind: KindEval}) || !needsAll(&Op{Kind: KindMulti, Subs: []Op{{Kind: KindEval}}}) || needsAll(&Op{Kind: KindScriptLoad}) {
+		t.Fatal("scripts must hold every stripe, SCRIPT LOAD none")
+	}
+	s := New(Config{Stripes: 16})
+	if r := s.Apply(&Op{Kind: KindEval, Args: [][]byte{[]byte("x")}}); r.Kind != RErr {
+		t.Fatalf("script without an engine: %+v", r)
+	}
+}
+
+func TestScriptRollback(t *testing.T) {
+	s := New(Config{Stripes: 16})
+	e := &undoEngine{}
+	s.SetScripts(e)
+	s.Apply(&Op{Kind: KindSet, Key: []byte("a"), Args: [][]byte{[]byte("1")}, At: 2_000_000_000_000, Now: 1})
+	s.Apply(&Op{Kind: KindSet, Key: []byte("gone"), Args: [][]byte{[]byte("x")}, Now: 1})
+	var args [][]byte
+	for i := 0; i < 200; i++ { // a big hash
+		args = append(args, []byte{'f', byte(i)}, []byte("v"))
+	}
+	s.Apply(&Op{Kind: KindHSet, Key: []byte("h"), Args: args, Now: 1})
+	before, mem := s.Digest(), s.UsedBytes()
+	kv := func(ss ...string) [][]byte {
+		out := [][]byte{[]byte("body")}
+		for _, x := range ss {
+			out = append(out, []byte(x))
+		}
+		return out
+	}
+	s.Apply(&Op{Kind: KindEval, N: 1, Args: kv("a", "2", "b", "3"), Now: 2})
+	if s.Digest() != before || s.UsedBytes() != mem {
+		t.Fatalf("rollback left changes: digest %v, mem %d -> %d", s.Digest() != before, mem, s.UsedBytes())
+	}
+	if r := s.Read(&Op{Kind: KindTTL, Key: []byte("a"), Flags: Millis | Absolute}); r.Int != 2_000_000_000_000 {
+		t.Fatalf("deadline after rollback: %+v", r)
+	}
+	// Without a rollback the writes stay.
+	if r := s.Apply(&Op{Kind: KindEval, Args: kv("a", "2"), Now: 3}); r.Kind != ROK {
+		t.Fatalf("script: %+v", r)
+	}
+	if r := s.Read(&Op{Kind: KindGet, Key: []byte("a")}); r.Str != "2" {
+		t.Fatalf("a = %+v", r)
+	}
+	// A read-only run refuses writes.
+	if r := s.Read(&Op{Kind: KindEvalRO, Args: kv("a", "9")}); r.Kind != RErr || r.Err != ErrScriptWrite {
+		t.Fatalf("EVAL_RO write: %+v", r)
+	}
+	s.Apply(&Op{Kind: KindScriptLoad, Args: [][]byte{[]byte("return 1")}})
+	if len(e.loaded) != 1 {
+		t.Fatalf("SCRIPT LOAD not passed to the engine: %v", e.loaded)
+	}
+}

@@ -160,6 +160,10 @@ func (c *client) listLine(cl *client) string {
 		}
 	}
 	flags := ""
+	subs, psubs := int64(ci.subs.Load()), int64(ci.psubs.Load())
+	if subs+psubs > 0 {
+		flags += "P"
+	}
 	if multi >= 0 {
 		flags += "x"
 	}
@@ -200,9 +204,10 @@ func (c *client) listLine(cl *client) string {
 	num("age", age)
 	num("idle", idle)
 	field("flags", flags)
-	for _, k := range []string{"db", "sub", "psub", "ssub"} {
-		num(k, 0)
-	}
+	num("db", 0)
+	num("sub", subs)
+	num("psub", psubs)
+	num("ssub", 0)
 	num("multi", multi)
 	num("watch", int64(watch))
 	for _, k := range []string{"qbuf", "qbuf-free", "argv-mem", "multi-mem", "rbs", "rbp", "obl", "oll", "omem", "tot-mem"} {

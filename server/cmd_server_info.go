@@ -210,8 +210,10 @@ func (s *Server) infoClients(b *infoBuilder) {
 	b.kv("cluster_connections", "0")
 	b.kv("maxclients", s.config().MaxClients)
 	b.zeros("client_recent_max_input_buffer", "client_recent_max_output_buffer", "blocked_clients",
-		"tracking_clients", "pubsub_clients", "clients_in_timeout_table",
-		"total_blocking_keys", "total_blocking_keys_on_nokey")
+		"tracking_clients")
+	_, _, subscribed := s.pubsubCounts()
+	b.kv("pubsub_clients", subscribed)
+	b.zeros("clients_in_timeout_table", "total_blocking_keys", "total_blocking_keys_on_nokey")
 }
 
 func (s *Server) infoMemory(b *infoBuilder) {
@@ -305,7 +307,10 @@ func (s *Server) infoStats(b *infoBuilder) {
 	b.zeros("evicted_clients", "evicted_scripts", "total_eviction_exceeded_time", "current_eviction_exceeded_time")
 	b.kv("keyspace_hits", ss.hits)
 	b.kv("keyspace_misses", ss.misses)
-	b.zeros("pubsub_channels", "pubsub_patterns", "pubsubshard_channels", "latest_fork_usec", "total_forks",
+	channels, patterns, _ := s.pubsubCounts()
+	b.kv("pubsub_channels", channels)
+	b.kv("pubsub_patterns", patterns)
+	b.zeros("pubsubshard_channels", "latest_fork_usec", "total_forks",
 		"migrate_cached_sockets", "slave_expires_tracked_keys", "tracking_total_keys",
 		"tracking_total_items", "tracking_total_prefixes", "unexpected_error_replies")
 	b.kv("total_error_replies", st.errorReplies.Load())

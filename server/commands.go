@@ -23,14 +23,16 @@ const (
 	flagNoMulti                          // "no_multi": refused inside MULTI
 	flagAllowBusy                        // "allow_busy"
 	flagMultiControl                     // MULTI/EXEC/DISCARD/WATCH/QUIT/RESET run even while queuing
+	flagPubSub                           // "pubsub"
 )
 
+// flagNames are the flags' names in the order Redis lists them.
 var flagNames = []struct {
 	f    cmdFlag
 	name string
 }{
 	{flagWrite, "write"}, {flagReadonly, "readonly"}, {flagDenyOOM, "denyoom"},
-	{flagAdmin, "admin"}, {flagNoScript, "noscript"}, {flagLoading, "loading"},
+	{flagAdmin, "admin"}, {flagPubSub, "pubsub"}, {flagNoScript, "noscript"}, {flagLoading, "loading"},
 	{flagStale, "stale"}, {flagFast, "fast"}, {flagNoAuth, "no_auth"},
 	{flagNoMulti, "no_multi"}, {flagAllowBusy, "allow_busy"},
 }

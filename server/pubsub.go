@@ -2,11 +2,8 @@ package server
 
 import (
 	"errors"
-	"runtime"
 	"sort"
 	"strings"
-	"sync"
-	"weak"
 
 	"sessiond/replication"
 	"sessiond/shard"
@@ -34,29 +31,14 @@ import (
 // for events (applyNotify, on the first subscription and on CONFIG SET).
 func (s *Server) initPubSub() {
 	h := newHub()
-	s.setPubsub(h)
+	s.ps = h
 	for _, u := range s.units {
 		u.store.SetEventSink(func(e shard.Event) { s.storeEvent(h, e) })
 	}
 }
 
-// hubs holds each server's hub. It stands in for a Server field (ps
-// *hub, set by initPubSub) that server.go does not have yet; the key is
-// weak and the entry goes with its server.
-var hubs sync.Map // weak.Pointer[Server] -> *hub
-
-// setPubsub records h as s's hub.
-func (s *Server) setPubsub(h *hub) {
-	k := weak.Make(s)
-	hubs.Store(k, h)
-	runtime.AddCleanup(s, func(k weak.Pointer[Server]) { hubs.Delete(k) }, k)
-}
-
 // pubsub returns the server's hub.
-func (s *Server) pubsub() *hub {
-	v, _ := hubs.Load(weak.Make(s))
-	return v.(*hub)
-}
+func (s *Server) pubsub() *hub { return s.ps }
 
 // pubsubCounts returns the node's channels with subscribers, patterns
 // subscribed to, and connections with a subscription (INFO's
@@ -78,22 +60,22 @@ func (s *Server) pubsubCounts() (channels, patterns, clients int) {
 
 // pubsubCommands returns the pub/sub commands for the command table.
 func pubsubCommands() []*command {
-	const sub = flagNoScript | flagLoading | flagStale
+	const sub = flagPubSub | flagNoScript | flagLoading | flagStale
 	ps := runCmd(def("pubsub", -2, 0, noKeys, "@slow"), func(c *client, args [][]byte) { c.runSubcommand("pubsub", args) })
 	ps.subs = []*command{
-		runCmd(def("pubsub|channels", -2, flagLoading|flagStale, noKeys, "@pubsub @slow"), cmdPubsubChannels),
+		runCmd(def("pubsub|channels", -2, flagPubSub|flagLoading|flagStale, noKeys, "@pubsub @slow"), cmdPubsubChannels),
 		runCmd(def("pubsub|help", 2, flagLoading|flagStale, noKeys, "@slow"), cmdPubsubHelp),
-		runCmd(def("pubsub|numpat", 2, flagLoading|flagStale, noKeys, "@pubsub @slow"), cmdPubsubNumPat),
-		runCmd(def("pubsub|numsub", -2, flagLoading|flagStale, noKeys, "@pubsub @slow"), cmdPubsubNumSub),
-		runCmd(def("pubsub|shardchannels", -2, flagLoading|flagStale, noKeys, "@pubsub @slow"), cmdPubsubShardChannels),
-		runCmd(def("pubsub|shardnumsub", -2, flagLoading|flagStale, noKeys, "@pubsub @slow"), cmdPubsubShardNumSub),
+		runCmd(def("pubsub|numpat", 2, flagPubSub|flagLoading|flagStale, noKeys, "@pubsub @slow"), cmdPubsubNumPat),
+		runCmd(def("pubsub|numsub", -2, flagPubSub|flagLoading|flagStale, noKeys, "@pubsub @slow"), cmdPubsubNumSub),
+		runCmd(def("pubsub|shardchannels", -2, flagPubSub|flagLoading|flagStale, noKeys, "@pubsub @slow"), cmdPubsubShardChannels),
+		runCmd(def("pubsub|shardnumsub", -2, flagPubSub|flagLoading|flagStale, noKeys, "@pubsub @slow"), cmdPubsubShardNumSub),
 	}
 	return []*command{
 		runCmd(def("subscribe", -2, sub, noKeys, "@pubsub @slow"), cmdSubscribe),
 		runCmd(def("unsubscribe", -1, sub, noKeys, "@pubsub @slow"), cmdUnsubscribe),
 		runCmd(def("psubscribe", -2, sub, noKeys, "@pubsub @slow"), cmdPSubscribe),
 		runCmd(def("punsubscribe", -1, sub, noKeys, "@pubsub @slow"), cmdPUnsubscribe),
-		runCmd(def("publish", 3, flagLoading|flagStale|flagFast, noKeys, "@pubsub @fast"), cmdPublish),
+		runCmd(def("publish", 3, flagPubSub|flagLoading|flagStale|flagFast, noKeys, "@pubsub @fast"), cmdPublish),
 		ps,
 	}
 }

@@ -4,11 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"runtime"
 	"strconv"
 	"strings"
-	"sync"
-	"weak"
 
 	"sessiond/replication"
 	"sessiond/script"
@@ -56,26 +53,15 @@ const (
 	tagVerbatim // Str: text, Vals[0]: format
 )
 
-// engines holds each server's script engine. It stands in for a Server
-// field (scripts *script.Engine, set by initScripts) that server.go does
-// not have; the key is weak and the entry goes with its server.
-var engines sync.Map // weak.Pointer[Server] -> *script.Engine
-
 // scripts returns the server's script engine.
-func (s *Server) scripts() *script.Engine {
-	v, _ := engines.Load(weak.Make(s))
-	e, _ := v.(*script.Engine)
-	return e
-}
+func (s *Server) scripts() *script.Engine { return s.scriptEng }
 
 // initScripts sets up scripting for a new server (New calls it once the
 // units exist): one engine (cache) per node, installed in every unit's
 // store.
 func (s *Server) initScripts() {
 	e := script.New()
-	k := weak.Make(s)
-	engines.Store(k, e)
-	runtime.AddCleanup(s, func(k weak.Pointer[Server]) { engines.Delete(k) }, k)
+	s.scriptEng = e
 	for _, u := range s.units {
 		u.store.SetScripts(&scriptRunner{s: s, u: u, eng: e})
 	}

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"sessiond/replication"
+	"sessiond/script"
 	"sessiond/shard"
 	"sessiond/ttl"
 )
@@ -61,6 +62,9 @@ type Server struct {
 	slotUnit []uint8
 
 	up *upstreamPool // connections a follower forwards commands on (replica.go)
+
+	ps        *hub           // pub/sub subscriptions and delivery (pubsub_hub.go)
+	scriptEng *script.Engine // compiled scripts of this node (script.go)
 }
 
 // serverStats are the counters INFO stats reports.

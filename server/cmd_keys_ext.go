@@ -20,6 +20,7 @@ func keysExtCommands() []*command {
 		object,
 		memory,
 		runCmd(def("latency", -2, flagAdmin|flagNoScript|flagLoading|flagStale, noKeys, "@admin @slow @dangerous"), cmdLatency),
+		runCmd(def("slowlog", -2, flagAdmin|flagLoading|flagStale, noKeys, "@admin @slow @dangerous"), cmdSlowlog),
 	}
 }
 
@@ -43,6 +44,11 @@ var keysExtDocLines = []string{
 	"latency|reset|server|2.8.13|Resets the latency data for one or more events.",
 	"latency|doctor|server|2.8.13|Returns a human-readable latency analysis report.",
 	"latency|help|server|2.8.13|Returns helpful text about the different subcommands.",
+	"slowlog|server|2.2.12|A container for slow log commands.",
+	"slowlog|get|server|2.2.12|Returns the slow log's entries.",
+	"slowlog|len|server|2.2.12|Returns the number of entries in the slow log.",
+	"slowlog|reset|server|2.2.12|Clears all entries from the slow log.",
+	"slowlog|help|server|6.2.0|Show helpful text about the different subcommands",
 }
 
 // parseCopy parses COPY source destination [DB destination-db] [REPLACE].

@@ -59,6 +59,21 @@ func cmdClientSetInfo(c *client, args [][]byte) {
 	c.w.ok()
 }
 
+// cmdClientNoTouch is CLIENT NO-TOUCH ON|OFF: while on, this connection's
+// reads leave the keys' access clock (LRU/LFU) alone, except TOUCH's.
+func cmdClientNoTouch(c *client, args [][]byte) {
+	switch {
+	case eq(args[2], "on"):
+		c.noTouch = true
+	case eq(args[2], "off"):
+		c.noTouch = false
+	default:
+		c.w.err(errSyntax)
+		return
+	}
+	c.w.ok()
+}
+
 func cmdClientNoEvict(c *client, args [][]byte) {
 	var on bool
 	switch {
@@ -382,6 +397,8 @@ func cmdClientHelp(c *client, _ [][]byte) {
 		"    * LIB-VER: the client lib version.",
 		"NO-EVICT (ON|OFF)",
 		"    Protect current client connection from eviction.",
+		"NO-TOUCH (ON|OFF)",
+		"    Will not touch LRU/LFU stats when this mode is on.",
 		"HELP",
 		"    Prints this help.",
 	})

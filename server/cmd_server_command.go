@@ -405,6 +405,7 @@ var commandDocLines = []string{
 	"client|info|connection|6.2.0|Returns information about the connection.",
 	"client|kill|connection|2.4.0|Terminates open connections.",
 	"client|no-evict|connection|7.0.0|Sets the client eviction mode of the connection.",
+	"client|no-touch|connection|7.2.0|Controls whether commands sent by the client affect the LRU/LFU of accessed keys.",
 	"client|help|connection|5.0.0|Returns helpful text about the different subcommands.",
 	"time|server|2.6.0|Returns the server time.",
 	"lastsave|server|1.0.0|Returns the Unix timestamp of the last successful save to disk.",

@@ -145,7 +145,7 @@ func TestConfigGet(t *testing.T) {
 				t.Errorf("RESP%d CONFIG GET * [%s] = %q, %v; want %q", proto, name, got, ok, want)
 			}
 		}
-		if len(all) != len(directives())+2 { // two aliases
+		if len(all) != len(directives())+3 { // three aliases
 			t.Errorf("RESP%d CONFIG GET * returned %d entries", proto, len(all))
 		}
 	}

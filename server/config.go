@@ -29,6 +29,9 @@ type Config struct {
 	// Pub/sub (directives.go, notify.go, pubsub_config.go).
 	NotifyKeyspaceEvents    uint32       // notify-keyspace-events as flags (notify.go); 0: none (default)
 	ClientOutputBufferLimit outputLimits // client-output-buffer-limit; zero value: Redis's defaults
+	SlowlogLogSlowerThan    int          // slowlog-log-slower-than, µs (0: every command, < 0: none); default 10000 (slowlog.go)
+	SlowlogMaxLen           int          // slowlog-max-len; default 128 (0: the slow log keeps nothing)
+	BusyReplyThreshold      int          // busy-reply-threshold (alias lua-time-limit), ms of a script's instruction budget; default 5000 (script.go)
 
 	// Replication (directives_repl.go).
 	NodeID          string // node-id: this node's Raft ID; default: generated once and kept in dir
@@ -97,7 +100,7 @@ func (c *Config) setDefaults() {
 
 // DefaultConfig returns a Config with every default filled in.
 func DefaultConfig() Config {
-	c := Config{Port: 6379}
+	c := Config{Port: 6379, SlowlogLogSlowerThan: 10000, SlowlogMaxLen: 128, BusyReplyThreshold: 5000}
 	c.setDefaults()
 	return c
 }

@@ -58,6 +58,8 @@ type client struct {
 	// stamp into ops (c.rand): a script run inside Apply sets a seeded one
 	// so that every replica parses its commands alike.
 	rng *rand.Rand
+
+	noTouch bool // CLIENT NO-TOUCH: reads leave the access clock alone
 }
 
 // rand returns a random number for a parse function to stamp into an op
@@ -258,7 +260,13 @@ func (c *client) serve() {
 			if c.ps != nil {
 				c.w.b = c.ps.take(c.w.b) // messages published before this command
 			}
-			c.dispatch(args)
+			if c.s.slowlogOn() {
+				t0 := time.Now()
+				c.dispatch(args)
+				c.s.slowlogRecord(c, args, time.Since(t0))
+			} else {
+				c.dispatch(args)
+			}
 			if len(c.w.b) > replyFlushSize {
 				c.settle()
 				if !c.flush() {
@@ -569,6 +577,9 @@ func (c *client) execData(cmd *command, args [][]byte) {
 	}
 	if !op.Kind.IsWrite() {
 		c.op.Scratch = c.vals[:0]
+		if c.noTouch && cmd.name != "touch" {
+			c.op.Flags |= shard.NoTouch
+		}
 	}
 	res, err := c.execOp(&c.op)
 	write := c.op.Kind.IsWrite()

@@ -127,6 +127,9 @@ func directives() []directive {
 				}
 				return c.ClientOutputBufferLimit.parse(a)
 			}},
+		intDirective("slowlog-log-slower-than", "", math.MinInt32, math.MaxInt32, mutable, func(c *Config) *int { return &c.SlowlogLogSlowerThan }),
+		intDirective("slowlog-max-len", "", 0, math.MaxInt32, mutable, func(c *Config) *int { return &c.SlowlogMaxLen }),
+		intDirective("busy-reply-threshold", "lua-time-limit", 0, math.MaxInt32, mutable, func(c *Config) *int { return &c.BusyReplyThreshold }),
 		fixedDirective("save", "", true, `sessiond does not write RDB snapshots: only save "" is accepted`),
 		fixedDirective("appendonly", "no", false, "sessiond does not write an append-only file: only appendonly no is accepted"),
 	}, replicationDirectives()...)

@@ -181,6 +181,9 @@ func (c *client) scriptOp(kind shard.Kind, args [][]byte, body []byte) (shard.Op
 		N:     n,
 		At:    int64(c.rand()),
 		Limit: cfg.ProtoMaxBulkLen,
+		// The instruction budget: busy-reply-threshold's milliseconds
+		// at the engine's rate (0: the engine's default).
+		F: float64(int64(cfg.BusyReplyThreshold) * script.InstructionsPerMilli),
 	}
 	return withHashLimits(c, op), nil
 }

@@ -64,6 +64,7 @@ type Server struct {
 	up *upstreamPool // connections a follower forwards commands on (replica.go)
 
 	ps        *hub           // pub/sub subscriptions and delivery (pubsub_hub.go)
+	slow      slowLog        // SLOWLOG (slowlog.go)
 	scriptEng *script.Engine // compiled scripts of this node (script.go)
 }
 

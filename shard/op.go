@@ -91,6 +91,7 @@ const (
 	TypeFilter Flags = 1 << 14 // SCAN TYPE in Args[1]
 	NoValues   Flags = 1 << 15 // HSCAN NOVALUES
 	SetExpiry  Flags = 1 << 16 // GETEX/HGETEX: At holds a new deadline
+	NoTouch    Flags = 1 << 17 // a read that leaves the access clock alone (CLIENT NO-TOUCH); never encoded
 )
 
 // Op is one typed operation. Relative times are already absolute: the

@@ -201,21 +201,23 @@ func (s *Store) Read(op *Op) Result {
 	s.begin(&t, op, now)
 	defer t.end()
 	t.read = true
+	t.noTouch = op.Has(NoTouch)
 	return t.exec(op)
 }
 
 // txn is one op's view of the store while it holds its stripes' locks.
 // It lives on the caller's stack: begin fills it in, end releases it.
 type txn struct {
-	s    *Store
-	now  int64
-	ver  uint64
-	read bool
-	all  bool   // every stripe is locked
-	one  int    // the stripe locked, when exactly one is (n == 1)
-	n    int    // stripes locked by begin, 0 when all or none
-	few  [8]int // the stripes locked, ascending, when 1 < n <= 8
-	many []int  // the stripes locked, ascending, when n > 8
+	s       *Store
+	now     int64
+	ver     uint64
+	read    bool
+	noTouch bool   // a read that leaves the access clock alone (CLIENT NO-TOUCH)
+	all     bool   // every stripe is locked
+	one     int    // the stripe locked, when exactly one is (n == 1)
+	n       int    // stripes locked by begin, 0 when all or none
+	few     [8]int // the stripes locked, ascending, when 1 < n <= 8
+	many    []int  // the stripes locked, ascending, when n > 8
 }
 
 // collect appends the stripe of every key op touches to idx (without a

@@ -12,6 +12,9 @@ import (
 // map only when that value changes, which is at most once a second per key
 // plus the LFU counter's (logarithmically rarer) increments.
 func (t *txn) access(key []byte, e entry) {
+	if t.noTouch {
+		return
+	}
 	if lru := touched(e.lru, t.now, key); lru != e.lru {
 		e.lru = lru
 		t.stripe(key).m[string(key)] = e

@@ -33,6 +33,9 @@ func cmdQuit(c *client, _ [][]byte) {
 }
 
 func cmdReset(c *client, _ [][]byte) {
+	if c.ps != nil {
+		c.s.pubsub().stopMonitor(c.s, c.ps)
+	}
 	c.multi = nil
 	c.info.multiLen.Store(-1)
 	c.watches = nil

@@ -21,6 +21,7 @@ func keysExtCommands() []*command {
 		memory,
 		runCmd(def("latency", -2, flagAdmin|flagNoScript|flagLoading|flagStale, noKeys, "@admin @slow @dangerous"), cmdLatency),
 		runCmd(def("slowlog", -2, flagAdmin|flagLoading|flagStale, noKeys, "@admin @slow @dangerous"), cmdSlowlog),
+		runCmd(def("monitor", 1, flagAdmin|flagNoScript|flagLoading|flagStale, noKeys, "@admin @slow @dangerous"), cmdMonitor),
 	}
 }
 
@@ -44,6 +45,7 @@ var keysExtDocLines = []string{
 	"latency|reset|server|2.8.13|Resets the latency data for one or more events.",
 	"latency|doctor|server|2.8.13|Returns a human-readable latency analysis report.",
 	"latency|help|server|2.8.13|Returns helpful text about the different subcommands.",
+	"monitor|server|1.0.0|Listens for all requests received by the server in real-time.",
 	"slowlog|server|2.2.12|A container for slow log commands.",
 	"slowlog|get|server|2.2.12|Returns the slow log's entries.",
 	"slowlog|len|server|2.2.12|Returns the number of entries in the slow log.",

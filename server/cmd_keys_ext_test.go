@@ -1,6 +1,7 @@
 package server
 
 import (
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -70,5 +71,34 @@ func TestSlowlog(t *testing.T) {
 	rc.do("PING")
 	if got := rc.do("SLOWLOG", "LEN"); got != ":0\r\n" {
 		t.Fatalf("SLOWLOG LEN with logging off = %q", got)
+	}
+}
+
+// TestMonitor checks that MONITOR streams other connections' commands in
+// Redis's format, quoting like sdscatrepr, leaves AUTH out, and stops at
+// RESET.
+func TestMonitor(t *testing.T) {
+	ts := startServer(t, Config{})
+	mon := ts.resp(t)
+	if got := mon.do("MONITOR"); got != "+OK\r\n" {
+		t.Fatalf("MONITOR: %q", got)
+	}
+	rc := ts.resp(t)
+	rc.do("AUTH", "secret")
+	rc.do("SET", "k", "a b\n\x01\"")
+	line, err := mon.br.ReadString('\n')
+	if err != nil {
+		t.Fatal(err)
+	}
+	re := regexp.MustCompile(`^\+\d+\.\d{6} \[0 127\.0\.0\.1:\d+\] "SET" "k" "a b\\n\\x01\\""\r\n$`)
+	if !re.MatchString(line) {
+		t.Fatalf("monitor line %q", line)
+	}
+	if got := mon.do("RESET"); got != "+RESET\r\n" {
+		t.Fatalf("RESET on the monitor: %q", got)
+	}
+	rc.do("SET", "k", "2")
+	if got := mon.do("PING"); got != "+PONG\r\n" {
+		t.Fatalf("after RESET the monitor got %q, want only its PONG", got)
 	}
 }

@@ -260,6 +260,9 @@ func (c *client) serve() {
 			if c.ps != nil {
 				c.w.b = c.ps.take(c.w.b) // messages published before this command
 			}
+			if c.s.monitoring.Load() > 0 {
+				c.s.feedMonitors(c, args)
+			}
 			if c.s.slowlogOn() {
 				t0 := time.Now()
 				c.dispatch(args)

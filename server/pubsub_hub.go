@@ -32,6 +32,7 @@ type hub struct {
 	mu       sync.RWMutex
 	channels map[string]map[*subscriber]struct{}
 	patterns map[string]map[*subscriber]struct{}
+	monitors map[*subscriber]struct{} // connections in MONITOR mode (monitor.go)
 }
 
 func newHub() *hub {
@@ -98,6 +99,7 @@ func (c *client) pubsubState() *subscriber {
 func (sb *subscriber) close() {
 	sb.unsubscribeAll(nil, false)
 	sb.unsubscribeAll(nil, true)
+	sb.h.stopMonitor(sb.c.s, sb)
 	close(sb.done)
 }
 

@@ -3,6 +3,7 @@ package shard
 import (
 	"bufio"
 	"slices"
+	"sort"
 	"strings"
 
 	"github.com/cespare/xxhash/v2"
@@ -205,4 +206,24 @@ func hashOrder[V any](m map[string]V) []hkey {
 		return strings.Compare(a.f, b.f)
 	})
 	return o
+}
+
+// scanOrder walks o (a hashOrder) for a SCAN-like call: from the first
+// entry whose hash is at least cursor, visiting count entries (more when
+// several share the hash where it would stop, so that the next call's
+// cursor, a hash, skips none), and returns the cursor to resume at, 0
+// at the end.
+func scanOrder(o []hkey, cursor uint64, count int, visit func(f string)) (next uint64) {
+	i := sort.Search(len(o), func(i int) bool { return o[i].h >= cursor })
+	for visited := 0; i < len(o); i++ {
+		if visited >= count && o[i].h != o[i-1].h {
+			break
+		}
+		visited++
+		visit(o[i].f)
+	}
+	if i < len(o) {
+		next = o[i].h
+	}
+	return next
 }

@@ -1,11 +1,6 @@
 package shard
 
-import (
-	"slices"
-	"strings"
-
-	"github.com/cespare/xxhash/v2"
-)
+import "slices"
 
 // Big hashes.
 //
@@ -252,22 +247,8 @@ func (l *large) get(name []byte, now int64) (hfield, bool) {
 // sorted returns the fields ordered by xxhash (ties by name), building
 // the cache if needed. It includes fields that may have expired.
 func (l *large) sorted() []hkey {
-	if l.order != nil || len(l.hash) == 0 {
-		return l.order
+	if l.order == nil && len(l.hash) > 0 {
+		l.order = hashOrder(l.hash)
 	}
-	o := make([]hkey, 0, len(l.hash))
-	for f := range l.hash {
-		o = append(o, hkey{h: xxhash.Sum64String(f), f: f})
-	}
-	slices.SortFunc(o, func(a, b hkey) int {
-		switch {
-		case a.h < b.h:
-			return -1
-		case a.h > b.h:
-			return 1
-		}
-		return strings.Compare(a.f, b.f)
-	})
-	l.order = o
-	return o
+	return l.order
 }

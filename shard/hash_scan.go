@@ -2,7 +2,6 @@ package shard
 
 import (
 	"math/rand/v2"
-	"sort"
 )
 
 // HSCAN and HRANDFIELD.
@@ -59,27 +58,17 @@ func (t *txn) hscan(op *Op) Result {
 	}
 	l := e.big
 	o := l.sorted()
-	cursor := uint64(op.N)
-	i := sort.Search(len(o), func(i int) bool { return o[i].h >= cursor })
 	var vals []Val
-	for visited := 0; i < len(o); i++ {
-		if visited >= count && o[i].h != o[i-1].h {
-			break
+	next := scanOrder(o, uint64(op.N), count, func(f string) {
+		hf := l.hash[f]
+		if !live(hf.exp, t.now) || !match(f) {
+			return
 		}
-		visited++
-		hf := l.hash[o[i].f]
-		if !live(hf.exp, t.now) || !match(o[i].f) {
-			continue
-		}
-		vals = append(vals, Val{S: o[i].f})
+		vals = append(vals, Val{S: f})
 		if withValues {
 			vals = append(vals, Val{S: hf.v})
 		}
-	}
-	var next uint64
-	if i < len(o) {
-		next = o[i].h
-	}
+	})
 	return Result{Kind: RScan, Int: int64(next), Vals: vals}
 }
 

@@ -3,7 +3,6 @@ package shard
 import (
 	"bytes"
 	"math/rand/v2"
-	"sort"
 )
 
 // sscanDefaultCount is SSCAN's COUNT when none is given.
@@ -308,22 +307,11 @@ func (t *txn) sscan(op *Op) Result {
 	if count <= 0 {
 		count = sscanDefaultCount
 	}
-	o := d.sorted()
-	cursor := uint64(op.N)
-	i := sort.Search(len(o), func(i int) bool { return o[i].h >= cursor })
-	for visited := 0; i < len(o); i++ {
-		if visited >= count && o[i].h != o[i-1].h {
-			break
+	next := scanOrder(d.sorted(), uint64(op.N), count, func(f string) {
+		if match(f) {
+			vals = append(vals, Val{S: f})
 		}
-		visited++
-		if match(o[i].f) {
-			vals = append(vals, Val{S: o[i].f})
-		}
-	}
-	var next uint64
-	if i < len(o) {
-		next = o[i].h
-	}
+	})
 	return Result{Kind: RScan, Int: int64(next), Vals: vals}
 }
 

@@ -3,7 +3,6 @@ package shard
 import (
 	"errors"
 	"math"
-	"sort"
 )
 
 // Sorted sets (Redis 7.0 semantics). The value is a zset (zset_list.go)
@@ -683,21 +682,10 @@ func (t *txn) zscan(op *Op) Result {
 	if count <= 0 {
 		count = zscanDefaultCount
 	}
-	o := z.sorted()
-	cursor := uint64(op.N)
-	i := sort.Search(len(o), func(i int) bool { return o[i].h >= cursor })
-	for visited := 0; i < len(o); i++ {
-		if visited >= count && o[i].h != o[i-1].h {
-			break
-		}
-		visited++
-		if m := o[i].f; match(m) {
+	next := scanOrder(z.sorted(), uint64(op.N), count, func(m string) {
+		if match(m) {
 			vals = append(vals, Val{S: m}, Val{S: FormatScore(z.dict[m].score)})
 		}
-	}
-	var next uint64
-	if i < len(o) {
-		next = o[i].h
-	}
+	})
 	return Result{Kind: RScan, Int: int64(next), Vals: vals}
 }

@@ -231,3 +231,56 @@ func checkRedigoTTL(t *testing.T, c redis.Conn, key string, set int64) {
 		t.Fatalf("TTL %s = %d, %v; want within %ds below %d", key, got, err, ttlSlack, set)
 	}
 }
+
+// TestRedigoSessionStoreTypes is the part of a redigo session store that
+// goes beyond strings and hashes: a per-user index set, an expirations
+// sorted set, a flash-message list, and a lock released by redigo's
+// Script (EVALSHA, falling back to EVAL on NOSCRIPT).
+func TestRedigoSessionStoreTypes(t *testing.T) {
+	n := startNode(t)
+	c := redigoConn(t, redigoPool(t, n))
+	for _, id := range []string{"s1", "s2", "s3"} {
+		if _, err := c.Do("SADD", "user:42:sessions", id); err != nil {
+			t.Fatalf("SADD: %v", err)
+		}
+	}
+	ids, err := redis.Strings(c.Do("SMEMBERS", "user:42:sessions"))
+	if err != nil || len(ids) != 3 {
+		t.Fatalf("SMEMBERS = %v, %v", ids, err)
+	}
+	for i, id := range []string{"s1", "s2", "s3"} {
+		if _, err := c.Do("ZADD", "sessions:by-expiry", 1700000000+i, id); err != nil {
+			t.Fatalf("ZADD: %v", err)
+		}
+	}
+	due, err := redis.Strings(c.Do("ZRANGEBYSCORE", "sessions:by-expiry", "-inf", 1700000001))
+	if err != nil || len(due) != 2 || due[0] != "s1" || due[1] != "s2" {
+		t.Fatalf("ZRANGEBYSCORE = %v, %v", due, err)
+	}
+	if n, err := redis.Int(c.Do("ZREM", "sessions:by-expiry", "s1", "s2")); err != nil || n != 2 {
+		t.Fatalf("ZREM = %d, %v", n, err)
+	}
+	if _, err := c.Do("RPUSH", "session:s3:flash", "saved", "welcome"); err != nil {
+		t.Fatal(err)
+	}
+	msgs, err := redis.Strings(c.Do("LRANGE", "session:s3:flash", 0, -1))
+	if err != nil || len(msgs) != 2 || msgs[0] != "saved" {
+		t.Fatalf("LRANGE = %v, %v", msgs, err)
+	}
+	if _, err := c.Do("DEL", "session:s3:flash"); err != nil {
+		t.Fatal(err)
+	}
+	release := redis.NewScript(1, releaseLock)
+	if _, err := c.Do("SET", "lock:s3", "tok", "NX", "PX", 30000); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := redis.Int(release.Do(c, "lock:s3", "other")); err != nil || n != 0 {
+		t.Fatalf("release with another token = %d, %v", n, err)
+	}
+	if n, err := redis.Int(release.Do(c, "lock:s3", "tok")); err != nil || n != 1 {
+		t.Fatalf("release = %d, %v", n, err)
+	}
+	if ex, err := redis.Int(c.Do("EXISTS", "lock:s3")); err != nil || ex != 0 {
+		t.Fatalf("lock still there: %d, %v", ex, err)
+	}
+}

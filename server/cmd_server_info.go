@@ -127,8 +127,8 @@ func (s *Server) infoSection(b *infoBuilder, name string) {
 			b.kv("cluster_enabled", "0")
 		}
 	case "keyspace":
-		if ss := s.storeStats(); ss.keys > 0 {
-			b.kv("db0", fmt.Sprintf("keys=%d,expires=%d,avg_ttl=0", ss.keys, ss.volatile))
+		if keys, volatile := s.keyCounts(); keys > 0 {
+			b.kv("db0", fmt.Sprintf("keys=%d,expires=%d,avg_ttl=0", keys, volatile))
 		}
 	}
 	// modules, commandstats, errorstats, latencystats: headers only.

@@ -131,7 +131,6 @@ func (s *Server) cmdUnit(cmd *command, args [][]byte) *unit {
 // groups.
 type storeCounters struct {
 	expiredKeys, expiredFields, evictedKeys, hits, misses int64
-	keys, volatile                                        int
 }
 
 // storeStats sums the groups' store counters.
@@ -144,11 +143,19 @@ func (s *Server) storeStats() storeCounters {
 		t.evictedKeys += ss.EvictedKeys.Load()
 		t.hits += ss.Hits.Load()
 		t.misses += ss.Misses.Load()
-		k, v := u.store.Len()
-		t.keys += k
-		t.volatile += v
 	}
 	return t
+}
+
+// keyCounts sums the groups' keys and keys with a deadline (it locks
+// every stripe of every store in turn).
+func (s *Server) keyCounts() (keys, volatile int) {
+	for _, u := range s.units {
+		k, v := u.store.Len()
+		keys += k
+		volatile += v
+	}
+	return keys, volatile
 }
 
 // ledUnits returns the groups this node leads (every group on a

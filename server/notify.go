@@ -130,6 +130,8 @@ func classFlag(c shard.EventClass) uint32 {
 		return notifyEvicted
 	case shard.EventNew:
 		return notifyNew
+	case shard.EventKeyMiss:
+		return notifyKeyMiss
 	}
 	return 0
 }

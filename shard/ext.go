@@ -160,6 +160,7 @@ const (
 	EventExpired EventClass = 'x' // a key (or hash field: hexpired) reaped at its deadline
 	EventEvicted EventClass = 'e'
 	EventNew     EventClass = 'n' // a key was created
+	EventKeyMiss EventClass = 'm' // a read found no key (keymiss), reported by the node that read
 )
 
 // Event is one keyspace event: Name is Redis's event name ("set", "del",
@@ -178,6 +179,16 @@ func (s *Store) SetEventSink(sink func(Event)) { s.sink = sink }
 // EnableEvents turns the reporting of keyspace events on or off (it has
 // no effect without a sink).
 func (s *Store) EnableEvents(on bool) { s.events.Store(on && s.sink != nil) }
+
+// miss counts a read's lookup that found no key and, for a read, reports
+// Redis's keymiss event (class m): on the node that ran the read, since
+// reads do not go through the log.
+func (t *txn) miss(key []byte) {
+	t.s.stats.Misses.Add(1)
+	if t.read && t.s.events.Load() {
+		t.s.sink(Event{Class: EventKeyMiss, Name: "keymiss", Key: string(key)})
+	}
+}
 
 // event reports a keyspace event of a write being applied (never of a
 // read). It is cheap when events are off.

@@ -87,14 +87,14 @@ func (t *txn) reapFields(key []byte, e entry) int64 {
 func (t *txn) readHash(key []byte) (e entry, ok bool, err error) {
 	e, ok = t.lookup(key)
 	if !ok {
-		t.s.stats.Misses.Add(1)
+		t.miss(key)
 		return entry{}, false, nil
 	}
 	if e.typ != TypeHash {
 		return entry{}, false, ErrWrongType
 	}
 	if fe := fieldDeadline(e); expired(fe, t.now) && hashLen(e, t.now) == 0 {
-		t.s.stats.Misses.Add(1)
+		t.miss(key)
 		return entry{}, false, nil
 	}
 	t.s.stats.Hits.Add(1)

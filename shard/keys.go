@@ -33,7 +33,7 @@ func (t *txn) lookupCounted(key []byte) (entry, bool) {
 	if ok {
 		t.s.stats.Hits.Add(1)
 	} else {
-		t.s.stats.Misses.Add(1)
+		t.miss(key)
 	}
 	return e, ok
 }

@@ -129,7 +129,7 @@ func listOf(e entry) *deque { return e.big.coll.(*listColl).d }
 func (t *txn) readList(key []byte) (l *deque, ok bool, err error) {
 	e, ok := t.lookup(key)
 	if !ok {
-		t.s.stats.Misses.Add(1)
+		t.miss(key)
 		return nil, false, nil
 	}
 	if e.typ != TypeList {

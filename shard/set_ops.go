@@ -27,7 +27,7 @@ func (t *txn) lookupSet(key []byte) (e entry, ok bool, err error) {
 func (t *txn) setForRead(key []byte) (*setData, bool, error) {
 	e, ok := t.lookup(key)
 	if !ok {
-		t.s.stats.Misses.Add(1)
+		t.miss(key)
 		return nil, false, nil
 	}
 	if e.typ != TypeSet {

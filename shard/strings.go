@@ -36,7 +36,7 @@ func (t *txn) lookupString(key []byte) (s string, ok bool, err error) {
 func (t *txn) get(op *Op) Result {
 	e, ok := t.lookup(op.Key)
 	if !ok {
-		t.s.stats.Misses.Add(1)
+		t.miss(op.Key)
 		return Nil()
 	}
 	if e.typ != TypeString {

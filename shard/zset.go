@@ -126,7 +126,7 @@ func zsetOf(e entry) *zset { return e.big.coll.(zsetColl).z }
 func (t *txn) readZSet(key []byte) (*zset, error) {
 	e, ok := t.lookup(key)
 	if !ok {
-		t.s.stats.Misses.Add(1)
+		t.miss(key)
 		return nil, nil
 	}
 	if e.typ != TypeZSet {

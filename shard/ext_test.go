@@ -1,0 +1,27 @@
+package shard
+
+import (
+	"slices"
+	"testing"
+)
+
+// TestKeyMissEvents checks that a read that finds no key reports keymiss
+// (class m) while events are on, and that writes and hits do not.
+func TestKeyMissEvents(t *testing.T) {
+	var got []string
+	s := New(Config{Stripes: 4})
+	s.SetEventSink(func(e Event) {
+		if e.Class == EventKeyMiss {
+			got = append(got, e.Name+":"+e.Key)
+		}
+	})
+	s.Read(&Op{Kind: KindGet, Key: []byte("a"), Now: 1}) // events off
+	s.EnableEvents(true)
+	s.Read(&Op{Kind: KindGet, Key: []byte("b"), Now: 1})
+	s.Apply(&Op{Kind: KindSet, Key: []byte("c"), Args: [][]byte{[]byte("v")}, Now: 1})
+	s.Read(&Op{Kind: KindGet, Key: []byte("c"), Now: 1})
+	s.Read(&Op{Kind: KindHGet, Key: []byte("d"), Args: [][]byte{[]byte("f")}, Now: 1})
+	if want := []string{"keymiss:b", "keymiss:d"}; !slices.Equal(got, want) {
+		t.Fatalf("keymiss events %q, want %q", got, want)
+	}
+}

@@ -687,22 +687,7 @@ func markdownCluster(rep *Report) string {
 		thousands(int64(c.Keys)), tagCoverage, thousands(int64(c.Keys)), c.MixTime)
 	b.WriteString("| Workload | P | redis-cluster req/s | sessiond-cluster req/s | ratio | redis p50 ms | sessiond p50 ms | ratio | redis p99 ms | sessiond p99 ms | ratio |\n")
 	b.WriteString("|:--|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
-	var failures []string
-	for _, r := range rep.ClusterRows {
-		fmt.Fprintf(&b, "| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", r.Workload, r.Pipeline,
-			cell(r.Redis, thousands(int64(math.Round(r.Redis.RPS)))), cell(r.Sessiond, thousands(int64(math.Round(r.Sessiond.RPS)))), ratioCell(r.RPSRatio),
-			cell(r.Redis, ms(r.Redis.P50Ms)), cell(r.Sessiond, ms(r.Sessiond.P50Ms)), ratioCell(r.P50Ratio),
-			cell(r.Redis, ms(r.Redis.P99Ms)), cell(r.Sessiond, ms(r.Sessiond.P99Ms)), ratioCell(r.P99Ratio))
-		for _, side := range []struct {
-			name string
-			st   Stat
-		}{{RedisCluster, r.Redis}, {SessiondCluster, r.Sessiond}} {
-			for _, msg := range side.st.Errors {
-				failures = append(failures, fmt.Sprintf("- %s %s P%d (%d of %d runs failed): %s",
-					side.name, r.Workload, r.Pipeline, side.st.Runs-side.st.OK, side.st.Runs, msg))
-			}
-		}
-	}
+	failures := writeRows(&b, rep.ClusterRows, RedisCluster, SessiondCluster)
 	b.WriteString("\nTargets (MIX has none):\n\n" + strings.Join(clusterTargetLines(rep.ClusterRows), "\n") + "\n")
 	if len(failures) > 0 {
 		b.WriteString("\nFailures:\n\n" + strings.Join(failures, "\n") + "\n")

@@ -206,22 +206,7 @@ func Markdown(rep *Report) string {
 
 	b.WriteString("| Workload | P | redis req/s | sessiond req/s | ratio | redis p50 ms | sessiond p50 ms | ratio | redis p99 ms | sessiond p99 ms | ratio |\n")
 	b.WriteString("|:--|--:|--:|--:|--:|--:|--:|--:|--:|--:|--:|\n")
-	var failures []string
-	for _, r := range rep.Rows {
-		fmt.Fprintf(&b, "| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", r.Workload, r.Pipeline,
-			cell(r.Redis, thousands(int64(math.Round(r.Redis.RPS)))), cell(r.Sessiond, thousands(int64(math.Round(r.Sessiond.RPS)))), ratioCell(r.RPSRatio),
-			cell(r.Redis, ms(r.Redis.P50Ms)), cell(r.Sessiond, ms(r.Sessiond.P50Ms)), ratioCell(r.P50Ratio),
-			cell(r.Redis, ms(r.Redis.P99Ms)), cell(r.Sessiond, ms(r.Sessiond.P99Ms)), ratioCell(r.P99Ratio))
-		for _, side := range []struct {
-			name string
-			st   Stat
-		}{{Redis, r.Redis}, {Sessiond, r.Sessiond}} {
-			for _, msg := range side.st.Errors {
-				failures = append(failures, fmt.Sprintf("- %s %s P%d (%d of %d runs failed): %s",
-					side.name, r.Workload, r.Pipeline, side.st.Runs-side.st.OK, side.st.Runs, msg))
-			}
-		}
-	}
+	failures := writeRows(&b, rep.Rows, Redis, Sessiond)
 	if len(failures) > 0 {
 		b.WriteString("\nFailures:\n\n" + strings.Join(failures, "\n") + "\n")
 	}
@@ -309,4 +294,27 @@ func (rep *Report) roundsDone() string {
 		return "1 round"
 	}
 	return fmt.Sprintf("%d rounds", done)
+}
+
+// writeRows writes one Markdown table row per row (req/s, p50 and p99 of
+// both servers and their ratios) and returns a line for each failed run,
+// naming the servers redis and sessiond.
+func writeRows(b *strings.Builder, rows []Row, redis, sessiond string) []string {
+	var failures []string
+	for _, r := range rows {
+		fmt.Fprintf(b, "| %s | %d | %s | %s | %s | %s | %s | %s | %s | %s | %s |\n", r.Workload, r.Pipeline,
+			cell(r.Redis, thousands(int64(math.Round(r.Redis.RPS)))), cell(r.Sessiond, thousands(int64(math.Round(r.Sessiond.RPS)))), ratioCell(r.RPSRatio),
+			cell(r.Redis, ms(r.Redis.P50Ms)), cell(r.Sessiond, ms(r.Sessiond.P50Ms)), ratioCell(r.P50Ratio),
+			cell(r.Redis, ms(r.Redis.P99Ms)), cell(r.Sessiond, ms(r.Sessiond.P99Ms)), ratioCell(r.P99Ratio))
+		for _, side := range []struct {
+			name string
+			st   Stat
+		}{{redis, r.Redis}, {sessiond, r.Sessiond}} {
+			for _, msg := range side.st.Errors {
+				failures = append(failures, fmt.Sprintf("- %s %s P%d (%d of %d runs failed): %s",
+					side.name, r.Workload, r.Pipeline, side.st.Runs-side.st.OK, side.st.Runs, msg))
+			}
+		}
+	}
+	return failures
 }

@@ -93,32 +93,29 @@ func (v *vm) call(L *lua.LState, raiseErr bool) int {
 func errorReplyFn(L *lua.LState) int {
 	s, ok := L.Get(1).(lua.LString)
 	if L.GetTop() != 1 || !ok {
-		t := L.CreateTable(0, 1)
-		t.RawSetString("err", lua.LString("ERR wrong number or type of arguments"))
-		L.Push(t)
-		return 1
+		return pushReplyTable(L, "err", "ERR wrong number or type of arguments")
 	}
 	msg := strings.TrimPrefix(string(s), "-")
 	if !strings.Contains(msg, " ") {
 		msg = "ERR " + msg
 	}
-	t := L.CreateTable(0, 1)
-	t.RawSetString("err", lua.LString(msg))
-	L.Push(t)
-	return 1
+	return pushReplyTable(L, "err", msg)
 }
 
 // statusReplyFn is redis.status_reply: {ok=msg}.
 func statusReplyFn(L *lua.LState) int {
 	s, ok := L.Get(1).(lua.LString)
 	if L.GetTop() != 1 || !ok {
-		t := L.CreateTable(0, 1)
-		t.RawSetString("err", lua.LString("ERR wrong number or type of arguments"))
-		L.Push(t)
-		return 1
+		return pushReplyTable(L, "err", "ERR wrong number or type of arguments")
 	}
+	return pushReplyTable(L, "ok", string(s))
+}
+
+// pushReplyTable pushes {field=msg}, a status ("ok") or error ("err")
+// reply as Redis's Lua API represents them, and returns 1 (one result).
+func pushReplyTable(L *lua.LState, field, msg string) int {
 	t := L.CreateTable(0, 1)
-	t.RawSetString("ok", s)
+	t.RawSetString(field, lua.LString(msg))
 	L.Push(t)
 	return 1
 }

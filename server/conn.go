@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"runtime"
+	"slices"
 	"strings"
 	"time"
 
@@ -200,6 +201,38 @@ func (c *client) answerEarly(cmd *command, args [][]byte) {
 		c.s.stats.errorReplies.Add(1)
 	}
 	c.inflight = append(c.inflight, inflight{read: true, start: start, end: len(c.pendOut)})
+}
+
+// answerUnchanged answers the write in c.op without a log entry when it
+// would change nothing (shard.Store.Unchanged: SADD of members already
+// there, ZADD of the scores members already have, ...), as Redis answers
+// such a write without propagating it. It does so only where a read of
+// the key could be answered locally at this point: this node leads the
+// key's group within its lease, and none of the connection's in-flight
+// writes names the key (the reply then waits behind theirs, in pendOut).
+// It reports whether it answered.
+func (c *client) answerUnchanged(cmd *command) bool {
+	if !shard.MayBeUnchanged(c.op.Kind) || c.inflightAll || len(c.inflight) >= maxInflight ||
+		len(c.pendOut) >= replyFlushSize || !c.u.group.LeaseReadOK() ||
+		slices.Contains(c.inflightKeys, c.keyHash(c.op.Key)) {
+		return false
+	}
+	res, ok := c.u.store.Unchanged(&c.op)
+	if !ok {
+		return false
+	}
+	if len(c.inflight) == 0 {
+		c.w.resultOrLateError(cmd, res, nil)
+		return true
+	}
+	out := c.w.b
+	c.w.b = c.pendOut
+	start := len(c.w.b)
+	c.w.resultOrLateError(cmd, res, nil)
+	c.pendOut = c.w.b
+	c.w.b = out
+	c.inflight = append(c.inflight, inflight{read: true, start: start, end: len(c.pendOut)})
+	return true
 }
 
 // multiState is a transaction being queued by MULTI.
@@ -565,6 +598,10 @@ func (c *client) execData(cmd *command, args [][]byte) {
 	// heap allocation per command.
 	c.op = op
 	if g := c.u.group; g != nil && op.Kind.IsWrite() && c.multi == nil && !c.inLocalRetry {
+		if late == nil && c.answerUnchanged(cmd) {
+			c.op = shard.Op{}
+			return
+		}
 		p, err := g.Submit(&c.op)
 		c.op = shard.Op{}
 		if err == nil {

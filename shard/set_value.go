@@ -272,12 +272,17 @@ func (d *setData) convert(enc setEnc, list []string, m map[string]struct{}) {
 // members that could not fit its encoding (setTypeMaybeConvert). It
 // reports whether it converted.
 func (d *setData) maybeConvert(hint int) bool {
-	if (d.enc == setListpack && hint > setMaxListpackEntries) ||
-		(d.enc == setIntset && hint > setMaxIntsetEntries) {
+	if d.wouldConvert(hint) {
 		d.toHashtable()
 		return true
 	}
 	return false
+}
+
+// wouldConvert reports whether maybeConvert(hint) would convert the set.
+func (d *setData) wouldConvert(hint int) bool {
+	return (d.enc == setListpack && hint > setMaxListpackEntries) ||
+		(d.enc == setIntset && hint > setMaxIntsetEntries)
 }
 
 // add adds member m (copied if kept) and reports whether it was new. It

@@ -1,0 +1,116 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// appliedIndex reads raft_applied_index from INFO raft.
+func appliedIndex(t *testing.T, c *redis.Client) uint64 {
+	t.Helper()
+	info, err := c.Info(context.Background(), "raft").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(info, "\r\n") {
+		if v, ok := strings.CutPrefix(line, "raft_applied_index:"); ok {
+			n, err := strconv.ParseUint(v, 10, 64)
+			if err != nil {
+				t.Fatal(err)
+			}
+			return n
+		}
+	}
+	t.Fatalf("no raft_applied_index in %q", info)
+	return 0
+}
+
+// TestUnchangedWritesSkipTheLog checks that writes which change nothing
+// (as Redis does not propagate them) are answered without a log entry,
+// from the leader and through a follower, with Redis's replies, while
+// writes that change something still go through the log.
+func TestUnchangedWritesSkipTheLog(t *testing.T) {
+	tc := startCluster(t, 3, Config{}, nil)
+	l := tc.leader()
+	lc, fc := tc.client(l), tc.client(tc.follower(l))
+	ctx := context.Background()
+	for _, cmd := range [][]any{
+		{"sadd", "s", "a", "b", "1"},
+		{"zadd", "z", "1", "a", "2", "b"},
+		{"hset", "h", "f", "v"},
+		{"set", "str", "x"},
+	} {
+		if err := lc.Do(ctx, cmd...).Err(); err != nil {
+			t.Fatal(cmd, err)
+		}
+	}
+	noops := []struct {
+		args []any
+		want any
+	}{
+		{[]any{"sadd", "s", "a", "b"}, int64(0)},
+		{[]any{"srem", "s", "x", "y"}, int64(0)},
+		{[]any{"srem", "nokey", "x"}, int64(0)},
+		{[]any{"zadd", "z", "1", "a"}, int64(0)},
+		{[]any{"zadd", "z", "ch", "1", "a", "2", "b"}, int64(0)},
+		{[]any{"zadd", "z", "gt", "0", "a"}, int64(0)},
+		{[]any{"zadd", "z", "lt", "5", "b"}, int64(0)},
+		{[]any{"zadd", "z", "nx", "9", "a"}, int64(0)},
+		{[]any{"zadd", "z", "xx", "1", "nomember"}, int64(0)},
+		{[]any{"zadd", "nokey", "xx", "1", "a"}, int64(0)},
+		{[]any{"zrem", "z", "c"}, int64(0)},
+		{[]any{"hdel", "h", "g"}, int64(0)},
+		{[]any{"hdel", "nokey", "g"}, int64(0)},
+	}
+	before := appliedIndex(t, lc)
+	const rounds = 4
+	for range rounds {
+		for i, n := range noops {
+			c := lc
+			if i%2 == 1 {
+				c = fc
+			}
+			got, err := c.Do(ctx, n.args...).Result()
+			if err != nil || got != n.want {
+				t.Fatalf("%v: got %v, %v; want %v", n.args, got, err, n.want)
+			}
+		}
+	}
+	// Each of those commands waited for its reply before the next was
+	// sent, so through the log each would have been an entry of its own.
+	if after := appliedIndex(t, lc); after-before >= rounds*uint64(len(noops))/2 {
+		t.Fatalf("applied index went from %d to %d for %d unchanged writes: they went through the log", before, after, rounds*len(noops))
+	}
+
+	// Writes that change something, and errors, still go the usual way.
+	for _, tt := range []struct {
+		args []any
+		want string
+	}{
+		{[]any{"sadd", "s", "a", "c"}, "1"},
+		{[]any{"zadd", "z", "3", "a"}, "0"},
+		{[]any{"zscore", "z", "a"}, "3"},
+		{[]any{"zadd", "z", "gt", "ch", "4", "a"}, "1"},
+		{[]any{"zadd", "nokey", "1", "a"}, "1"},
+		{[]any{"srem", "s", "a", "zz"}, "1"},
+		{[]any{"hdel", "h", "f"}, "1"},
+		{[]any{"exists", "h"}, "0"},
+		{[]any{"sadd", "str", "a"}, "WRONGTYPE Operation against a key holding the wrong kind of value"},
+		{[]any{"zadd", "str", "xx", "1", "a"}, "WRONGTYPE Operation against a key holding the wrong kind of value"},
+		{[]any{"srem", "str", "a"}, "WRONGTYPE Operation against a key holding the wrong kind of value"},
+	} {
+		got, err := lc.Do(ctx, tt.args...).Result()
+		s := fmt.Sprint(got)
+		if err != nil {
+			s = err.Error()
+		}
+		if s != tt.want {
+			t.Fatalf("%v: got %q, want %q", tt.args, s, tt.want)
+		}
+	}
+}

@@ -1,0 +1,149 @@
+package shard
+
+// No-op writes.
+//
+// Redis does not propagate a write that changed nothing (SADD of members
+// already in the set, ZADD of the scores members already have, SREM,
+// ZREM or HDEL of absent members): nothing reaches its AOF or replicas.
+// Session stores send such writes all the time (Spring Session re-adds a
+// session to its principal's index on every save). Unchanged lets the
+// leader answer them the same way, as a read, instead of appending them
+// to the log.
+
+// MayBeUnchanged reports whether Unchanged may answer ops of kind k.
+func MayBeUnchanged(k Kind) bool {
+	switch k {
+	case KindSAdd, KindSRem, KindZAdd, KindZRem, KindHDel:
+		return true
+	}
+	return false
+}
+
+// Unchanged reports whether write op, applied now, would change nothing
+// at all in the store (no value, no encoding, no deadline, no event) and
+// then returns the reply it would give. ok is false when op would change
+// something, or might: the caller must then apply it as usual. It counts
+// no hit or miss and leaves the access clock alone, as the write would.
+//
+// The answer is only as fresh as the store: a caller that replies with
+// it must be allowed to answer a read of op's keys locally at this point
+// (the leader, within its lease, with the connection's own earlier
+// writes applied).
+func (s *Store) Unchanged(op *Op) (res Result, ok bool) {
+	if !MayBeUnchanged(op.Kind) {
+		return Result{}, false
+	}
+	now := op.Now
+	if now == 0 {
+		now = s.cfg.Clock.Now().UnixMilli()
+	}
+	if last := s.lastNow.Load(); last > now {
+		now = last
+	}
+	var t txn
+	s.begin(&t, op, now)
+	defer t.end()
+	t.read = true
+	if !t.unchanged(op) {
+		return Result{}, false
+	}
+	return Int(0), true
+}
+
+// unchanged reports whether op would leave the store as it is; every
+// kind it accepts then replies 0.
+func (t *txn) unchanged(op *Op) bool {
+	e, live := t.lookup(op.Key)
+	switch op.Kind {
+	case KindSAdd:
+		if !live || e.typ != TypeSet {
+			return false
+		}
+		d := e.big.coll.(*setColl).d
+		if d.wouldConvert(len(op.Args)) {
+			return false
+		}
+		for _, m := range op.Args {
+			if !d.has(m) {
+				return false
+			}
+		}
+		return true
+	case KindSRem:
+		if !live {
+			return true
+		}
+		if e.typ != TypeSet {
+			return false
+		}
+		d := e.big.coll.(*setColl).d
+		for _, m := range op.Args {
+			if d.has(m) {
+				return false
+			}
+		}
+		return true
+	case KindZAdd:
+		return zaddUnchanged(op, e, live)
+	case KindZRem:
+		if !live {
+			return true
+		}
+		if e.typ != TypeZSet {
+			return false
+		}
+		z := zsetOf(e)
+		for _, m := range op.Args {
+			if z.dict[string(m)] != nil {
+				return false
+			}
+		}
+		return true
+	case KindHDel:
+		if !live {
+			return true
+		}
+		if e.typ != TypeHash {
+			return false
+		}
+		for _, f := range op.Args {
+			if _, _, found := hashGet(e, f, t.now); found {
+				return false
+			}
+		}
+		return true
+	}
+	return false
+}
+
+// zaddUnchanged reports whether ZADD op (not INCR) would neither add a
+// member nor change a score of key's entry e (live: the key exists).
+func zaddUnchanged(op *Op, e entry, live bool) bool {
+	if op.N&ZAddIncr != 0 {
+		return false
+	}
+	xx, nx, gt, lt := op.Has(XX), op.Has(NX), op.Has(GT), op.Has(LT)
+	if !live {
+		return xx // XX on an absent key adds nothing and creates nothing
+	}
+	if e.typ != TypeZSet {
+		return false
+	}
+	z := zsetOf(e)
+	for i := 0; i+1 < len(op.Args); i += 2 {
+		s, ok := ParseScore(op.Args[i])
+		if !ok {
+			return false
+		}
+		n := z.dict[string(op.Args[i+1])]
+		switch {
+		case n == nil && xx, n != nil && nx:
+		case n == nil:
+			return false
+		case lt && s >= n.score, gt && s <= n.score, s == n.score:
+		default:
+			return false
+		}
+	}
+	return true
+}

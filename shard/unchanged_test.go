@@ -1,0 +1,82 @@
+package shard
+
+import (
+	"fmt"
+	"math/rand/v2"
+	"testing"
+)
+
+// TestUnchangedAgreesWithApply runs random SADD/SREM/ZADD/ZREM/HDEL ops
+// (and writes that set the keys up) on a store: whenever Unchanged claims
+// an op changes nothing, applying it must give the same reply and leave
+// the store's digest as it was. It also checks that Unchanged does claim
+// the plain no-op cases, so that the test cannot pass by refusing all.
+func TestUnchangedAgreesWithApply(t *testing.T) {
+	s := New(Config{Stripes: 4})
+	rng := rand.New(rand.NewPCG(1, 2))
+	members := []string{"a", "b", "1", "2", "long-member-name"}
+	keys := []string{"s", "z", "h", "str", "gone"}
+	pick := func(n int) [][]byte {
+		out := make([][]byte, 1+rng.IntN(n))
+		for i := range out {
+			out[i] = []byte(members[rng.IntN(len(members))])
+		}
+		return out
+	}
+	scores := []string{"0", "1", "-0", "2.5", "inf", "-inf", "x"}
+	const now = 1_000_000
+	s.Apply(&Op{Kind: KindSet, Key: []byte("str"), Args: [][]byte{[]byte("v")}, Now: now})
+	claimed := map[Kind]int{}
+	for i := range 20000 {
+		key := []byte(keys[rng.IntN(len(keys))])
+		var op Op
+		switch rng.IntN(6) {
+		case 0:
+			op = Op{Kind: KindSAdd, Key: key, Args: pick(3)}
+		case 1:
+			op = Op{Kind: KindSRem, Key: key, Args: pick(2)}
+		case 2:
+			op = Op{Kind: KindZAdd, Key: key}
+			for range 1 + rng.IntN(2) {
+				op.Args = append(op.Args, []byte(scores[rng.IntN(len(scores))]), pick(1)[0])
+			}
+			switch rng.IntN(6) {
+			case 0:
+				op.Flags |= NX
+			case 1:
+				op.Flags |= XX
+			case 2:
+				op.Flags |= GT
+			case 3:
+				op.Flags |= LT
+			case 4:
+				op.N |= ZAddCH
+			}
+		case 3:
+			op = Op{Kind: KindZRem, Key: key, Args: pick(2)}
+		case 4:
+			op = Op{Kind: KindHDel, Key: key, Args: pick(2)}
+		case 5:
+			op = Op{Kind: KindHSet, Key: key, Args: [][]byte{pick(1)[0], []byte("v")}}
+		}
+		op.Now = now
+		before := s.Digest()
+		res, ok := s.Unchanged(&op)
+		got := s.Apply(&op)
+		if !ok {
+			continue
+		}
+		claimed[op.Kind]++
+		if want, have := fmt.Sprint(got), fmt.Sprint(res); want != have {
+			t.Fatalf("op %d %v %q: Unchanged replied %s, Apply %s", i, op.Kind, op.Args, have, want)
+		}
+		if after := s.Digest(); after != before {
+			t.Fatalf("op %d %v %s %q: Unchanged claimed no change, Apply changed the store", i, op.Kind, op.Key, op.Args)
+		}
+	}
+	for _, k := range []Kind{KindSAdd, KindSRem, KindZAdd, KindZRem, KindHDel} {
+		if claimed[k] == 0 {
+			t.Errorf("Unchanged never answered a %v op", k)
+		}
+	}
+}

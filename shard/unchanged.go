@@ -8,12 +8,14 @@ package shard
 // Session stores send such writes all the time (Spring Session re-adds a
 // session to its principal's index on every save). Unchanged lets the
 // leader answer them the same way, as a read, instead of appending them
-// to the log.
+// to the log. A lock that is held makes every other client's SET NX such
+// a write; so do DEL, EXPIRE and PERSIST of a session that is gone.
 
 // MayBeUnchanged reports whether Unchanged may answer ops of kind k.
 func MayBeUnchanged(k Kind) bool {
 	switch k {
-	case KindSAdd, KindSRem, KindZAdd, KindZRem, KindHDel:
+	case KindSAdd, KindSRem, KindZAdd, KindZRem, KindHDel, KindSet, KindDel, KindExpire,
+		KindPersist, KindHSet:
 		return true
 	}
 	return false
@@ -47,14 +49,40 @@ func (s *Store) Unchanged(op *Op) (res Result, ok bool) {
 	if !t.unchanged(op) {
 		return Result{}, false
 	}
+	if op.Kind == KindSet {
+		return Nil(), true
+	}
 	return Int(0), true
 }
 
-// unchanged reports whether op would leave the store as it is; every
-// kind it accepts then replies 0.
+// unchanged reports whether op would leave the store as it is; SET then
+// replies nil, every other kind 0.
 func (t *txn) unchanged(op *Op) bool {
+	if op.Kind == KindDel {
+		for _, k := range op.Args {
+			if _, live := t.lookup(k); live {
+				return false
+			}
+		}
+		return true
+	}
 	e, live := t.lookup(op.Key)
 	switch op.Kind {
+	case KindSet:
+		// SET ... GET answers the old value: left to the log.
+		return !op.Has(Get) && (op.Has(NX) && live || op.Has(XX) && !live)
+	case KindExpire:
+		return !live || op.Has(NX) && e.exp != 0 || op.Has(XX) && e.exp == 0 ||
+			op.Has(GT) && (e.exp == 0 || op.At <= e.exp) || op.Has(LT) && e.exp != 0 && op.At >= e.exp
+	case KindPersist:
+		return !live || e.exp == 0
+	case KindHSet:
+		// HSETNX of a field that is there.
+		if !op.Has(NX) || !live || e.typ != TypeHash || len(op.Args) != 2 {
+			return false
+		}
+		_, _, found := hashGet(e, op.Args[0], t.now)
+		return found
 	case KindSAdd:
 		if !live || e.typ != TypeSet {
 			return false

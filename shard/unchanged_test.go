@@ -7,7 +7,7 @@ import (
 )
 
 // TestUnchangedAgreesWithApply runs random SADD/SREM/ZADD/ZREM/HDEL ops
-// (and writes that set the keys up) on a store: whenever Unchanged claims
+// SET NX/XX, DEL, EXPIRE, PERSIST, HSETNX (and writes that set the keys up) on a store: whenever Unchanged claims
 // an op changes nothing, applying it must give the same reply and leave
 // the store's digest as it was. It also checks that Unchanged does claim
 // the plain no-op cases, so that the test cannot pass by refusing all.
@@ -15,7 +15,7 @@ func TestUnchangedAgreesWithApply(t *testing.T) {
 	s := New(Config{Stripes: 4})
 	rng := rand.New(rand.NewPCG(1, 2))
 	members := []string{"a", "b", "1", "2", "long-member-name"}
-	keys := []string{"s", "z", "h", "str", "gone"}
+	keys := []string{"s", "z", "h", "str", "gone", "lock"}
 	pick := func(n int) [][]byte {
 		out := make([][]byte, 1+rng.IntN(n))
 		for i := range out {
@@ -30,7 +30,25 @@ func TestUnchangedAgreesWithApply(t *testing.T) {
 	for i := range 20000 {
 		key := []byte(keys[rng.IntN(len(keys))])
 		var op Op
-		switch rng.IntN(6) {
+		switch rng.IntN(11) {
+		case 6:
+			op = Op{Kind: KindSet, Key: key, Args: [][]byte{[]byte("v")}}
+			op.Flags |= []Flags{0, NX, XX, NX | Get, XX | Get}[rng.IntN(5)]
+			if rng.IntN(2) == 0 {
+				op.At = now + 5000
+			}
+		case 7:
+			op = Op{Kind: KindDel, Args: [][]byte{key, []byte(keys[rng.IntN(len(keys))])}}
+		case 8:
+			op = Op{Kind: KindExpire, Key: key, At: now + int64(rng.IntN(3)-1)*1000 + 3000}
+			op.Flags |= []Flags{0, NX, XX, GT, LT}[rng.IntN(5)]
+			if rng.IntN(8) == 0 {
+				op.At = now - 1 // deletes a live key
+			}
+		case 9:
+			op = Op{Kind: KindPersist, Key: key}
+		case 10:
+			op = Op{Kind: KindHSet, Key: key, Flags: NX, Args: [][]byte{pick(1)[0], []byte("w")}}
 		case 0:
 			op = Op{Kind: KindSAdd, Key: key, Args: pick(3)}
 		case 1:
@@ -74,7 +92,7 @@ func TestUnchangedAgreesWithApply(t *testing.T) {
 			t.Fatalf("op %d %v %s %q: Unchanged claimed no change, Apply changed the store", i, op.Kind, op.Key, op.Args)
 		}
 	}
-	for _, k := range []Kind{KindSAdd, KindSRem, KindZAdd, KindZRem, KindHDel} {
+	for _, k := range []Kind{KindSAdd, KindSRem, KindZAdd, KindZRem, KindHDel, KindSet, KindDel, KindExpire, KindPersist, KindHSet} {
 		if claimed[k] == 0 {
 			t.Errorf("Unchanged never answered a %v op", k)
 		}

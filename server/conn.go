@@ -213,7 +213,7 @@ func (c *client) answerEarly(cmd *command, args [][]byte) {
 // writes names the key (the reply then waits behind theirs, in pendOut).
 // It reports whether it answered.
 func (c *client) answerUnchanged(cmd *command) bool {
-	if !shard.MayBeUnchanged(c.op.Kind) || c.inflightAll || len(c.inflight) >= maxInflight ||
+	if !shard.MayBeUnchanged(&c.op) || c.inflightAll || len(c.inflight) >= maxInflight ||
 		len(c.pendOut) >= replyFlushSize || !c.u.group.LeaseReadOK() {
 		return false
 	}

@@ -11,12 +11,20 @@ package shard
 // to the log. A lock that is held makes every other client's SET NX such
 // a write; so do DEL, EXPIRE and PERSIST of a session that is gone.
 
-// MayBeUnchanged reports whether Unchanged may answer ops of kind k.
-func MayBeUnchanged(k Kind) bool {
-	switch k {
-	case KindSAdd, KindSRem, KindZAdd, KindZRem, KindHDel, KindSet, KindDel, KindExpire,
-		KindPersist, KindHSet:
+// MayBeUnchanged reports whether Unchanged may answer op: a cheap test
+// of its kind and flags, so that writes that always change something
+// (a plain SET, ZADD INCR) cost no lookup.
+func MayBeUnchanged(op *Op) bool {
+	switch op.Kind {
+	case KindSAdd, KindSRem, KindZRem, KindHDel, KindDel, KindExpire, KindPersist:
 		return true
+	case KindZAdd:
+		return op.N&ZAddIncr == 0
+	case KindSet:
+		// SET ... GET answers the old value: left to the log.
+		return op.Flags&(NX|XX) != 0 && !op.Has(Get)
+	case KindHSet:
+		return op.Has(NX) // HSETNX
 	}
 	return false
 }
@@ -32,7 +40,7 @@ func MayBeUnchanged(k Kind) bool {
 // (the leader, within its lease, with the connection's own earlier
 // writes applied).
 func (s *Store) Unchanged(op *Op) (res Result, ok bool) {
-	if !MayBeUnchanged(op.Kind) {
+	if !MayBeUnchanged(op) {
 		return Result{}, false
 	}
 	now := op.Now
@@ -69,8 +77,7 @@ func (t *txn) unchanged(op *Op) bool {
 	e, live := t.lookup(op.Key)
 	switch op.Kind {
 	case KindSet:
-		// SET ... GET answers the old value: left to the log.
-		return !op.Has(Get) && (op.Has(NX) && live || op.Has(XX) && !live)
+		return op.Has(NX) && live || op.Has(XX) && !live
 	case KindExpire:
 		return !live || op.Has(NX) && e.exp != 0 || op.Has(XX) && e.exp == 0 ||
 			op.Has(GT) && (e.exp == 0 || op.At <= e.exp) || op.Has(LT) && e.exp != 0 && op.At >= e.exp
@@ -78,7 +85,7 @@ func (t *txn) unchanged(op *Op) bool {
 		return !live || e.exp == 0
 	case KindHSet:
 		// HSETNX of a field that is there.
-		if !op.Has(NX) || !live || e.typ != TypeHash || len(op.Args) != 2 {
+		if !live || e.typ != TypeHash || len(op.Args) != 2 {
 			return false
 		}
 		_, _, found := hashGet(e, op.Args[0], t.now)
@@ -147,9 +154,6 @@ func (t *txn) unchanged(op *Op) bool {
 // zaddUnchanged reports whether ZADD op (not INCR) would neither add a
 // member nor change a score of key's entry e (live: the key exists).
 func zaddUnchanged(op *Op, e entry, live bool) bool {
-	if op.N&ZAddIncr != 0 {
-		return false
-	}
 	xx, nx, gt, lt := op.Has(XX), op.Has(NX), op.Has(GT), op.Has(LT)
 	if !live {
 		return xx // XX on an absent key adds nothing and creates nothing

@@ -1,6 +1,9 @@
 package shard
 
-import "errors"
+import (
+	"bytes"
+	"errors"
+)
 
 // List operations (Redis 7.0 semantics). The value is a deque
 // (list_deque.go) kept in entry.big.coll and changed in place. Ends are
@@ -110,13 +113,12 @@ func (d *snapDecoder) readList(k string) collection {
 		return nil
 	}
 	l := &deque{}
-	l.reserve(int(min(n, 1024)))
 	for range n {
 		s := d.str()
 		if d.err != nil {
 			return nil
 		}
-		l.pushBack(s)
+		l.pushString(s, false)
 	}
 	return newListColl(l)
 }
@@ -221,9 +223,8 @@ func (t *txn) lpush(op *Op) Result {
 	}
 	left := op.Kind == KindLPush
 	w.edit()
-	w.d.reserve(len(op.Args))
 	for _, a := range op.Args {
-		w.d.push(string(a), left)
+		w.d.push(a, left)
 	}
 	t.commitList(&w)
 	t.event(EventList, pushEvent(left), op.Key)
@@ -247,15 +248,11 @@ func (t *txn) lpop(op *Op) Result {
 	var res Result
 	if op.Has(HasCount) {
 		k := int(min(op.N, int64(w.d.n)))
-		vals := make([]Val, k)
-		for i := range vals {
-			vals[i].S = w.d.pop(left)
-		}
-		res = Result{Kind: RList, Vals: vals}
+		res = Result{Kind: RList, Vals: w.d.popN(make([]Val, 0, k), k, left)}
 	} else {
 		res = Str(w.d.pop(left))
+		w.d.shrink()
 	}
-	w.d.shrink()
 	t.event(EventList, popEvent(left), op.Key)
 	t.commitList(&w)
 	return res
@@ -273,11 +270,7 @@ func (t *txn) lrange(op *Op) Result {
 	if !ok {
 		return Result{Kind: RList}
 	}
-	vals := valBuf(op.Scratch, hi-lo+1)
-	for i := lo; i <= hi; i++ {
-		vals = append(vals, Val{S: l.at(i)})
-	}
-	return Result{Kind: RList, Vals: vals}
+	return Result{Kind: RList, Vals: l.vals(valBuf(op.Scratch, hi-lo+1), lo, hi, false)}
 }
 
 func (t *txn) llen(op *Op) Result {
@@ -302,7 +295,7 @@ func (t *txn) lindex(op *Op) Result {
 	if !ok {
 		return Nil()
 	}
-	return Str(l.at(i))
+	return Str(string(l.at(i)))
 }
 
 func (t *txn) lset(op *Op) Result {
@@ -318,7 +311,7 @@ func (t *txn) lset(op *Op) Result {
 		return Err(ErrIndexRange)
 	}
 	w.edit()
-	w.d.setAt(i, string(op.Args[0]))
+	w.d.setAt(i, op.Args[0])
 	t.commitList(&w)
 	t.event(EventList, "lset", op.Key)
 	return OK()
@@ -337,8 +330,8 @@ func (t *txn) lrem(op *Op) Result {
 	case op.N >= 0:
 		// Up to count matches from the head: hi is the last one's index.
 		var seen int64
-		for i := 0; i < d.n; i++ {
-			if d.at(i) == elem {
+		for i, v := range d.from(0) {
+			if string(v) == elem {
 				found = true
 				seen++
 				if seen == op.N {
@@ -349,8 +342,8 @@ func (t *txn) lrem(op *Op) Result {
 		}
 	default:
 		var seen int64
-		for i := d.n - 1; i >= 0; i-- {
-			if d.at(i) == elem {
+		for i, v := range d.backFrom(d.n - 1) {
+			if string(v) == elem {
 				found = true
 				seen++
 				if seen == -op.N {
@@ -397,8 +390,8 @@ func (t *txn) linsert(op *Op) Result {
 	}
 	pivot := op.Args[0]
 	at := -1
-	for i := 0; i < w.d.n; i++ {
-		if w.d.at(i) == string(pivot) {
+	for i, v := range w.d.from(0) {
+		if bytes.Equal(v, pivot) {
 			at = i
 			break
 		}
@@ -410,7 +403,7 @@ func (t *txn) linsert(op *Op) Result {
 		at++
 	}
 	w.edit()
-	w.d.insert(at, string(op.Args[1]))
+	w.d.insert(at, op.Args[1])
 	t.commitList(&w)
 	t.event(EventList, "linsert", op.Key)
 	return Int(int64(w.d.n))
@@ -445,12 +438,16 @@ func (t *txn) lpos(op *Op) Result {
 	}
 	var ints []int64
 	var matches int64
-	for k := int64(0); k < maxlen; k++ {
-		i := int(k)
-		if fromTail {
-			i = l.n - 1 - int(k)
+	elems := l.from(0)
+	if fromTail {
+		elems = l.backFrom(l.n - 1)
+	}
+	var scanned int64
+	for i, v := range elems {
+		if scanned++; scanned > maxlen {
+			break
 		}
-		if l.at(i) != elem {
+		if string(v) != elem {
 			continue
 		}
 		matches++
@@ -490,7 +487,7 @@ func (t *txn) lmove(op *Op) Result {
 	if string(dstKey) == string(op.Key) {
 		src.edit()
 		v := src.d.pop(from)
-		src.d.push(v, to)
+		src.d.pushString(v, to)
 		t.commitList(&src)
 		t.event(EventList, pushEvent(to), dstKey)
 		t.event(EventList, popEvent(from), op.Key)
@@ -504,7 +501,7 @@ func (t *txn) lmove(op *Op) Result {
 	v := src.d.pop(from)
 	src.d.shrink()
 	dst.edit()
-	dst.d.push(v, to)
+	dst.d.pushString(v, to)
 	t.commitList(&dst)
 	t.event(EventList, pushEvent(to), dstKey)
 	t.event(EventList, popEvent(from), op.Key)
@@ -558,11 +555,7 @@ func (t *txn) lmpop(op *Op) Result {
 	left := listEnd(op.N)
 	w.edit()
 	k := int(min(max(op.At, 1), int64(w.d.n)))
-	vals := make([]Val, k)
-	for i := range vals {
-		vals[i].S = w.d.pop(left)
-	}
-	w.d.shrink()
+	vals := w.d.popN(make([]Val, 0, k), k, left)
 	t.event(EventList, popEvent(left), w.key)
 	t.commitList(&w)
 	return Result{Kind: RMulti, Subs: []Result{Str(string(w.key)), {Kind: RList, Vals: vals}}}

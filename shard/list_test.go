@@ -238,70 +238,130 @@ func TestListKinds(t *testing.T) {
 	}
 }
 
-// dequeModel checks a deque against a slice through random operations.
+// checkDeque checks d's layout invariants and, when m is not nil, that it
+// holds m's elements.
+func checkDeque(d *deque, m []string, full bool) error {
+	if c := len(d.ring); c&(c-1) != 0 || d.nc > c || (c > 1 && d.nc < c/8) {
+		return fmt.Errorf("ring of %d for %d chunks", c, d.nc)
+	}
+	if d.nc == 0 && d.n != 0 {
+		return fmt.Errorf("%d elements in no chunk", d.n)
+	}
+	n, mem := 0, int64(0)
+	for k := range d.nc {
+		c := d.chunk(k)
+		if c.a < 0 || c.a >= c.b || int(c.b) >= len(c.off) {
+			return fmt.Errorf("chunk %d: boundaries %d..%d of %d", k, c.a, c.b, len(c.off))
+		}
+		if len(c.off) > chunkMaxOffs {
+			return fmt.Errorf("chunk %d: %d boundaries", k, len(c.off))
+		}
+		for i := c.a; i < c.b; i++ {
+			if c.off[i] > c.off[i+1] {
+				return fmt.Errorf("chunk %d: boundaries %v", k, c.off[c.a:c.b+1])
+			}
+		}
+		if int(c.off[c.b]) > len(c.buf) {
+			return fmt.Errorf("chunk %d: ends at %d of %d", k, c.off[c.b], len(c.buf))
+		}
+		n += c.n()
+		mem += c.mem()
+	}
+	for k := d.nc; k < len(d.ring); k++ {
+		if c := d.chunk(k); c.buf != nil || c.off != nil {
+			return fmt.Errorf("free ring slot %d holds a chunk", k)
+		}
+	}
+	if n != d.n || mem != d.mem {
+		return fmt.Errorf("n %d, mem %d; chunks hold %d, %d", d.n, d.mem, n, mem)
+	}
+	if m == nil || !full {
+		return nil
+	}
+	if d.n != len(m) {
+		return fmt.Errorf("n %d, want %d", d.n, len(m))
+	}
+	for i, e := range d.from(0) {
+		if string(e) != m[i] {
+			return fmt.Errorf("element %d = %q, want %q", i, e, m[i])
+		}
+	}
+	return nil
+}
+
+// TestDequeModel checks a deque against a slice through random
+// operations, and that a clone and its original stay apart whichever of
+// the two is written afterwards.
 func TestDequeModel(t *testing.T) {
 	rnd := rand.New(rand.NewPCG(1, 2))
 	d := &deque{}
 	var m []string
-	check := func(step int) {
-		t.Helper()
-		if d.n != len(m) {
-			t.Fatalf("step %d: n %d, want %d", step, d.n, len(m))
+	var frozen *deque // the other side of the last clone, never written again
+	var frozenM []string
+	val := func() string {
+		switch r := rnd.IntN(100); {
+		case r == 0:
+			return strings.Repeat("L", chunkBytes+rnd.IntN(3000))
+		case r < 10:
+			return strings.Repeat("m", 100+rnd.IntN(400))
+		case r < 15:
+			return ""
 		}
-		var elem int64
-		for i, s := range m {
-			if got := d.at(i); got != s {
-				t.Fatalf("step %d: at(%d) = %q, want %q", step, i, got, s)
-			}
-			elem += elemCost(s)
-		}
-		if d.elem != elem {
-			t.Fatalf("step %d: elem %d, want %d", step, d.elem, elem)
-		}
-		if c := len(d.buf); c != 0 && (c&(c-1) != 0 || c < d.n || (c > listMinCap && d.n < c/8)) {
-			t.Fatalf("step %d: ring of %d for %d elements", step, c, d.n)
-		}
-		// Free slots hold nothing.
-		for j := d.n; j < len(d.buf); j++ {
-			if d.buf[(d.head+j)&d.mask()] != "" {
-				t.Fatalf("step %d: free slot %d holds a value", step, j)
-			}
-		}
+		return strings.Repeat("v", rnd.IntN(40)) + strconv.Itoa(rnd.IntN(5))
 	}
-	val := func() string { return strings.Repeat("v", rnd.IntN(40)) + strconv.Itoa(rnd.IntN(5)) }
 	for step := range 20000 {
-		switch r := rnd.IntN(10); {
-		case r < 3:
+		switch r := rnd.IntN(20); {
+		case r < 8:
 			s := val()
 			if rnd.IntN(2) == 0 {
-				d.pushFront(s)
+				d.pushString(s, true)
 				m = slices.Insert(m, 0, s)
 			} else {
-				d.pushBack(s)
+				d.push([]byte(s), false)
 				m = append(m, s)
 			}
-		case r < 5 && len(m) > 0:
-			if rnd.IntN(2) == 0 {
-				if got := d.popFront(); got != m[0] {
-					t.Fatalf("popFront %q, want %q", got, m[0])
-				}
+		case r < 12 && len(m) > 0:
+			left := rnd.IntN(2) == 0
+			want := m[len(m)-1]
+			if left {
+				want = m[0]
+			}
+			if got := d.pop(left); got != want {
+				t.Fatalf("step %d: pop(%v) %q, want %q", step, left, got, want)
+			}
+			if left {
 				m = m[1:]
 			} else {
-				if got := d.popBack(); got != m[len(m)-1] {
-					t.Fatalf("popBack %q, want %q", got, m[len(m)-1])
-				}
 				m = m[:len(m)-1]
 			}
 			d.shrink()
-		case r == 5:
+		case r == 12 && len(m) > 0:
+			k, left := 1+rnd.IntN(min(len(m), 300)), rnd.IntN(2) == 0
+			var want []string
+			if left {
+				want, m = slices.Clone(m[:k]), m[k:]
+			} else {
+				want, m = slices.Clone(m[len(m)-k:]), m[:len(m)-k]
+				slices.Reverse(want)
+			}
+			got := d.popN(nil, k, left)
+			for i := range got {
+				if i >= len(want) || got[i].S != want[i] {
+					t.Fatalf("step %d: popN(%d, %v) %v, want %q", step, k, left, got, want)
+				}
+			}
+		case r == 13:
 			i, s := rnd.IntN(len(m)+1), val()
-			d.insert(i, s)
+			d.insert(i, []byte(s))
 			m = slices.Insert(m, i, s)
-		case r == 6 && len(m) > 0:
+		case r == 14 && len(m) > 0:
 			i, s := rnd.IntN(len(m)), val()
-			d.setAt(i, s)
+			if rnd.IntN(2) == 0 {
+				s = strings.Repeat("s", len(m[i])) // the same length: in place
+			}
+			d.setAt(i, []byte(s))
 			m[i] = s
-		case r == 7 && len(m) > 0:
+		case r == 15 && len(m) > 0:
 			s := m[rnd.IntN(len(m))]
 			lo := rnd.IntN(len(m))
 			hi := lo + rnd.IntN(len(m)-lo)
@@ -316,24 +376,53 @@ func TestDequeModel(t *testing.T) {
 				kept = append(kept, v)
 			}
 			if removed != want {
-				t.Fatalf("removeIn removed %d, want %d", removed, want)
+				t.Fatalf("step %d: removeIn removed %d, want %d", step, removed, want)
 			}
 			m = kept
-		case r == 8 && len(m) > 0 && rnd.IntN(8) == 0:
+		case r == 16 && len(m) > 0 && rnd.IntN(8) == 0:
 			l := rnd.IntN(len(m) + 1)
 			rr := rnd.IntN(len(m) - l + 1)
 			d.trim(l, rr)
 			m = m[l : len(m)-rr]
-		case r == 9 && rnd.IntN(20) == 0:
-			c := d.clone()
-			d.pushBack("after-clone")
-			if c.n != len(m) {
-				t.Fatal("clone shares its length")
+		case r == 17 && len(m) > 0:
+			lo := rnd.IntN(len(m))
+			hi := lo + rnd.IntN(min(len(m)-lo, 200))
+			got := d.vals(nil, lo, hi, false)
+			for i, v := range got {
+				if v.S != m[lo+i] {
+					t.Fatalf("step %d: vals(%d, %d)[%d] = %q, want %q", step, lo, hi, i, v.S, m[lo+i])
+				}
 			}
-			d.popBack()
-			d = c
+			i := rnd.IntN(len(m))
+			for j, e := range d.backFrom(i) {
+				if string(e) != m[j] {
+					t.Fatalf("step %d: backFrom(%d) at %d: %q, want %q", step, i, j, e, m[j])
+				}
+				if j < i-50 {
+					break
+				}
+			}
+			if got := string(d.at(i)); got != m[i] {
+				t.Fatalf("step %d: at(%d) = %q, want %q", step, i, got, m[i])
+			}
+		case r == 18 && rnd.IntN(10) == 0:
+			c := d.clone()
+			if rnd.IntN(2) == 0 {
+				frozen, d = d, c
+			} else {
+				frozen = c
+			}
+			frozenM = slices.Clone(m)
 		}
-		check(step)
+		full := len(m) < 300 || step%97 == 0
+		if err := checkDeque(d, m, full); err != nil {
+			t.Fatalf("step %d: %v", step, err)
+		}
+		if frozen != nil && full {
+			if err := checkDeque(frozen, frozenM, true); err != nil {
+				t.Fatalf("step %d: the clone's other side changed: %v", step, err)
+			}
+		}
 	}
 }
 
@@ -351,16 +440,17 @@ func TestListMemoryAccount(t *testing.T) {
 	}
 	s.Apply(ptr(lop(KindRPush, "l", args...)))
 	big := mem()
-	if big-one < 1000*(12+listSlotSize) {
+	if big-one < 1000*(12+4) { // bytes and a boundary each
 		t.Fatalf("1000 more elements add %d bytes", big-one)
 	}
 	e, _ := rawEntry(s, "l")
 	if got, want := big, cost(1, e); got != want {
 		t.Fatalf("accounted %d, entry costs %d", got, want)
 	}
-	want := int64(listOverhead) + int64(len(listOf(e).buf))*listSlotSize
-	for i := range listOf(e).n {
-		want += elemCost(listOf(e).at(i))
+	d := listOf(e)
+	want := int64(listOverhead) + int64(len(d.ring))*listSlotSize
+	for k := range d.nc {
+		want += d.chunk(k).mem()
 	}
 	if e.big.size() != want {
 		t.Fatalf("size %d, want %d", e.big.size(), want)
@@ -369,7 +459,9 @@ func TestListMemoryAccount(t *testing.T) {
 	if len(r.Vals) != 990 {
 		t.Fatalf("popped %d", len(r.Vals))
 	}
-	if small := mem(); small >= big/4 {
+	// The chunks emptied are gone: what is left is the overhead, the
+	// ring and the chunk the last 11 elements are in.
+	if small := mem(); small >= big/2 || small > listOverhead+4*listSlotSize+chunkBytes+4*chunkMaxOffs+int64(cost(1, e)-e.big.size()) {
 		t.Fatalf("after popping 990 of 1001: %d bytes (was %d)", small, big)
 	}
 	s.Apply(ptr(lopN(KindLTrim, "l", 1, 0)))

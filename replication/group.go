@@ -334,7 +334,7 @@ func (g *Group) start() error {
 	rc.SnapshotInterval = g.cfg.SnapshotInterval
 	rc.TrailingLogs = g.cfg.TrailingLogs
 	rc.MaxAppendEntries = 256
-	rc.CommitTimeout = 5 * time.Millisecond
+	rc.CommitTimeout = 20 * time.Millisecond
 
 	g.fsm = newFSM(g.cfg.Store)
 	has, err := raft.HasExistingState(g.logs, g.stable, g.snaps)

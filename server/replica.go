@@ -479,6 +479,15 @@ func cmdWait(c *client, args [][]byte) {
 		defer t.Stop()
 		timeout = t.C
 	}
+	if count() < n {
+		// Followers apply the write once they learn it is committed: from
+		// the next AppendEntries, which an idle group sends only every
+		// CommitTimeout. An empty op, appended now, sends one at once.
+		nudge := shard.Op{Kind: shard.KindReap, Now: c.now()}
+		if p, err := g.Submit(&nudge); err == nil {
+			go p.Wait() // its outcome does not matter, but it must be waited for
+		}
+	}
 	for {
 		ch := u.acks.wait()
 		k := count()

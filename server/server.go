@@ -268,9 +268,6 @@ func (s *Server) startBackground() {
 	}()
 }
 
-// timeTick is how often (Unix ms) an idle leader replicates its clock.
-const timeTick = 250
-
 // reapDue proposes, for each group this node leads, one reap op for up
 // to max due keys. Only a group's leader reaps; the op goes through the
 // group's Applier like any write.
@@ -289,15 +286,10 @@ func (s *Server) reapUnit(u *unit, now int64, max, start int) int {
 	}
 	keys := u.store.DueKeys(now, max, start)
 	if len(keys) == 0 {
-		if u.group != nil && now-u.store.LastNow() >= timeTick {
-			// Nothing written for a while: replicate the leader's time
-			// anyway, so that a new leader with a slower clock never
-			// shows a key this one already considered expired.
-			op := shard.Op{Kind: shard.KindReap, Now: now}
-			if _, err := u.applier.Apply(s.ctx, &op); err != nil {
-				s.log.Debug("time tick failed", "err", err)
-			}
-		}
+		// Nothing is due: no read here has hidden a key that is still
+		// stored, so a new leader with a slower clock has nothing to
+		// resurrect, and an idle group logs nothing. A key that falls
+		// due is reaped by an op that carries this leader's time.
 		return 0
 	}
 	op := shard.Op{Kind: shard.KindReap, Now: now, Args: keys}

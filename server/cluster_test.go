@@ -513,7 +513,7 @@ func TestClusterSnapshotCatchUp(t *testing.T) {
 // TestClusterSlowerClockNeverResurrects: a leader whose clock runs ahead
 // lets a key expire; after it dies, a new leader whose clock is 10 s
 // behind must not show the key again, because the old leader's time went
-// through the log (its reap, or its idle time tick).
+// through the log (the reap of the key, which carries its time).
 func TestClusterSlowerClockNeverResurrects(t *testing.T) {
 	base := time.Unix(1_800_000_000, 0)
 	clocks := []*ttl.FakeClock{ttl.NewFakeClock(base), ttl.NewFakeClock(base), ttl.NewFakeClock(base)}

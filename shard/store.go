@@ -190,6 +190,17 @@ func (s *Store) Read(op *Op) Result {
 	if op.Kind.IsWrite() {
 		return Err(ErrUnknownOp)
 	}
+	var t txn
+	s.beginRead(&t, op)
+	defer t.end()
+	t.noTouch = op.Has(NoTouch)
+	return t.exec(op)
+}
+
+// beginRead begins t as a read of op's keys: at op.Now when the caller
+// stamped it, else at the store's clock, either raised to the highest
+// time already applied.
+func (s *Store) beginRead(t *txn, op *Op) {
 	now := op.Now
 	if now == 0 {
 		now = s.cfg.Clock.Now().UnixMilli()
@@ -197,12 +208,8 @@ func (s *Store) Read(op *Op) Result {
 	if last := s.lastNow.Load(); last > now {
 		now = last
 	}
-	var t txn
-	s.begin(&t, op, now)
-	defer t.end()
+	s.begin(t, op, now)
 	t.read = true
-	t.noTouch = op.Has(NoTouch)
-	return t.exec(op)
 }
 
 // txn is one op's view of the store while it holds its stripes' locks.

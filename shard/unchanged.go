@@ -43,17 +43,9 @@ func (s *Store) Unchanged(op *Op) (res Result, ok bool) {
 	if !MayBeUnchanged(op) {
 		return Result{}, false
 	}
-	now := op.Now
-	if now == 0 {
-		now = s.cfg.Clock.Now().UnixMilli()
-	}
-	if last := s.lastNow.Load(); last > now {
-		now = last
-	}
 	var t txn
-	s.begin(&t, op, now)
+	s.beginRead(&t, op)
 	defer t.end()
-	t.read = true
 	if !t.unchanged(op) {
 		return Result{}, false
 	}

@@ -66,16 +66,30 @@ func (v *vm) call(L *lua.LState, raiseErr bool) int {
 	if n == 0 {
 		return fail("ERR Please specify at least one argument for this redis lib call")
 	}
-	args := make([][]byte, n)
+	// The arguments are copied into one buffer (the host may keep them
+	// past the call, so it is not reused): two allocations, not n + 1.
+	size := 0
 	for i := 1; i <= n; i++ {
 		switch x := L.Get(i).(type) {
 		case lua.LString:
-			args[i-1] = []byte(x)
+			size += len(x)
 		case lua.LNumber:
-			args[i-1] = []byte(formatNumber(float64(x)))
+			size += 24 // formatNumber's longest: "-1.7976931348623e+308"
 		default:
 			return fail("ERR Lua redis lib command arguments must be strings or integers")
 		}
+	}
+	args := make([][]byte, n)
+	buf := make([]byte, 0, size)
+	for i := 1; i <= n; i++ {
+		start := len(buf)
+		switch x := L.Get(i).(type) {
+		case lua.LString:
+			buf = append(buf, x...)
+		case lua.LNumber:
+			buf = appendNumber(buf, float64(x))
+		}
+		args[i-1] = buf[start:len(buf):len(buf)]
 	}
 	out := v.host.Call(args, v.resp3)
 	v.budget.charge(1 + int64(len(out))/64)

@@ -1,10 +1,12 @@
 package script
 
 import (
+	"bytes"
 	"crypto/sha1"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
 	"regexp"
 	"strconv"
 	"strings"
@@ -41,7 +43,9 @@ type Host interface {
 	// Call runs one command and returns its complete RESP reply: RESP3
 	// when resp3 is set (the script called redis.setresp(3)), else RESP2.
 	// Refusals (unknown command, wrong arity, a write from a read-only
-	// script...) are error replies ("-ERR ...\r\n") too.
+	// script...) are error replies ("-ERR ...\r\n") too. The engine
+	// reads the reply before its next Call, so the host may reuse its
+	// buffer; the host may keep args (the engine does not reuse them).
 	Call(args [][]byte, resp3 bool) []byte
 }
 
@@ -56,7 +60,7 @@ type Engine struct {
 }
 
 type compiled struct {
-	body  string
+	body  []byte // never changed once cached
 	proto *lua.FunctionProto
 }
 
@@ -86,17 +90,24 @@ func (e *Engine) Load(body []byte) (string, error) {
 // get returns the compiled script sha, compiling and caching body when it
 // is not cached yet (body nil: only the cache).
 func (e *Engine) get(sha string, body []byte) (*compiled, error) {
+	return e.getSHA([]byte(sha), body)
+}
+
+// getSHA is get with sha as bytes (no string is made for a cached
+// script).
+func (e *Engine) getSHA(shaB []byte, body []byte) (*compiled, error) {
 	e.mu.RLock()
-	c := e.cache[sha]
+	c := e.cache[string(shaB)]
 	e.mu.RUnlock()
 	if c != nil || body == nil {
 		return c, nil
 	}
+	sha := string(shaB)
 	proto, err := compile(string(body), "user_script")
 	if err != nil {
 		return nil, fmt.Errorf("ERR Error compiling script (new function): %s", err.Error())
 	}
-	c = &compiled{body: string(body), proto: proto}
+	c = &compiled{body: bytes.Clone(body), proto: proto}
 	e.mu.Lock()
 	if old := e.cache[sha]; old != nil {
 		c = old
@@ -108,19 +119,21 @@ func (e *Engine) get(sha string, body []byte) (*compiled, error) {
 	return c, nil
 }
 
-// Body returns the body of the cached script sha (case-insensitive), for
-// EVALSHA.
-func (e *Engine) Body(sha string) ([]byte, bool) {
-	c, _ := e.get(strings.ToLower(sha), nil)
+// Cached returns the body of the cached script whose lower-case SHA1 hex
+// is sha (EVALSHA), without copying it: the caller must not change it.
+func (e *Engine) Cached(sha []byte) ([]byte, bool) {
+	e.mu.RLock()
+	c := e.cache[string(sha)]
+	e.mu.RUnlock()
 	if c == nil {
 		return nil, false
 	}
-	return []byte(c.body), true
+	return c.body, true
 }
 
 // Exists reports whether script sha (case-insensitive) is cached.
 func (e *Engine) Exists(sha string) bool {
-	_, ok := e.Body(sha)
+	_, ok := e.Cached([]byte(strings.ToLower(sha)))
 	return ok
 }
 
@@ -159,6 +172,12 @@ func compile(src, name string) (*lua.FunctionProto, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", name, err)
 	}
+	// A main chunk is a vararg function that, in gopher-lua's Lua 5.0
+	// compatibility mode, gets an "arg" table built on every call. Lua
+	// 5.1 (and Redis) gives a main chunk no "arg", and gopher-lua does
+	// not declare it as a local there either, so the table is built for
+	// nothing: do not ask for it.
+	proto.IsVarArg &^= lua.VarArgNeedsArg
 	return proto, nil
 }
 
@@ -181,7 +200,13 @@ type Params struct {
 // When the budget runs out, the reply is such an error and the error is
 // ErrBudget: the caller must undo the script's writes.
 func (e *Engine) Run(sha string, body []byte, p Params, h Host) (Reply, error) {
-	c, err := e.get(sha, body)
+	return e.RunSHA([]byte(sha), body, p, h)
+}
+
+// RunSHA is Run with the script's SHA1 hex (lower-case) as bytes, as an
+// op carries it.
+func (e *Engine) RunSHA(sha []byte, body []byte, p Params, h Host) (Reply, error) {
+	c, err := e.getSHA(sha, body)
 	if err != nil {
 		return errorReply(err.Error()), nil
 	}
@@ -206,4 +231,14 @@ func (e *Engine) Run(sha string, body []byte, p Params, h Host) (Reply, error) {
 
 // formatNumber formats a Lua number as Lua 5.1's tostring does ("%.14g"),
 // which is how redis.call turns a number argument into a string.
-func formatNumber(f float64) string { return strconv.FormatFloat(f, 'g', 14, 64) }
+func formatNumber(f float64) string { return string(appendNumber(nil, f)) }
+
+// appendNumber appends formatNumber(f) to b. Integers of at most 14
+// digits, the common case (counts, TTLs), are written directly: "%.14g"
+// writes them as they are ("-0" aside).
+func appendNumber(b []byte, f float64) []byte {
+	if i := int64(f); float64(i) == f && i > -1e14 && i < 1e14 && (i != 0 || !math.Signbit(f)) {
+		return strconv.AppendInt(b, i, 10)
+	}
+	return strconv.AppendFloat(b, f, 'g', 14, 64)
+}

@@ -17,6 +17,7 @@ type vm struct {
 	env     *lua.LTable // the read-only _G scripts see
 	ro      map[*lua.LTable]bool
 	handler *lua.LFunction
+	fns     map[*compiled]*lua.LFunction // mainFunc's functions
 
 	budget budget
 	rng    lrand48
@@ -117,8 +118,10 @@ func newVM(e *Engine) *vm {
 	math := real.RawGetString("math").(*lua.LTable)
 	math.RawSetString("random", L.NewFunction(v.random))
 	math.RawSetString("randomseed", L.NewFunction(v.randomseed))
+	tbl := real.RawGetString("table").(*lua.LTable)
+	tbl.RawSetString("insert", v.refuseReadonly(tbl.RawGetString("insert").(*lua.LFunction)))
 	g.RawSetString("string", v.readonly(str))
-	g.RawSetString("table", v.readonly(real.RawGetString("table").(*lua.LTable)))
+	g.RawSetString("table", v.readonly(tbl))
 	g.RawSetString("math", v.readonly(math))
 	g.RawSetString("redis", v.readonly(v.redisLib()))
 
@@ -129,18 +132,21 @@ func newVM(e *Engine) *vm {
 	smt.RawSetString("__metatable", g.RawGetString("string"))
 	L.SetMetatable(lua.LString(""), smt)
 
+	// A global is read through two tables: the empty _G the script sees
+	// (env), whose __index is the table g that holds the globals (a
+	// table, not a function: the VM reads it without calling Go), whose
+	// own __index, reached only for a global that does not exist, raises
+	// the error. g is never handed to a script.
+	gmt := L.NewTable()
+	gmt.RawSetString("__index", L.NewFunction(func(L *lua.LState) int {
+		L.RaiseError("Script attempted to access nonexistent global variable '%s'", lua.LVAsString(L.Get(2)))
+		return 0
+	}))
+	L.SetMetatable(g, gmt)
 	v.globals = g
 	v.env = L.NewTable()
 	mt := L.NewTable()
-	mt.RawSetString("__index", L.NewFunction(func(L *lua.LState) int {
-		k := L.Get(2)
-		val := g.RawGet(k)
-		if val == lua.LNil {
-			L.RaiseError("Script attempted to access nonexistent global variable '%s'", lua.LVAsString(k))
-		}
-		L.Push(val)
-		return 1
-	}))
+	mt.RawSetString("__index", g)
 	mt.RawSetString("__newindex", L.NewFunction(readonlyErr))
 	mt.RawSetString("__metatable", lua.LFalse)
 	L.SetMetatable(v.env, mt)
@@ -177,6 +183,22 @@ func (v *vm) rawset(L *lua.LState) int {
 	L.RawSet(t, L.CheckAny(2), L.CheckAny(3))
 	L.SetTop(1)
 	return 1
+}
+
+// refuseReadonly wraps table.insert, which writes to its first argument
+// raw, so that it refuses the read-only tables, as Redis's does: without
+// it table.insert(_G, x) would leave x in the pooled state for the next
+// run to see (and only on the node whose state it was). table.remove and
+// table.sort write nothing to a table whose array part is empty, which a
+// read-only table's always is, so they need no guard (nor does Redis
+// refuse them).
+func (v *vm) refuseReadonly(fn *lua.LFunction) *lua.LFunction {
+	return v.L.NewFunction(func(L *lua.LState) int {
+		if t, ok := L.Get(1).(*lua.LTable); ok && v.ro[t] {
+			L.Error(lua.LString("Attempt to modify a readonly table"), 0)
+		}
+		return fn.GFunction(L)
+	})
 }
 
 // loadstring compiles a chunk that sees the read-only globals.
@@ -282,7 +304,7 @@ func (v *vm) onError(L *lua.LState) int {
 func (v *vm) reusable() bool { return !v.broken }
 
 // run runs one script.
-func (v *vm) run(c *compiled, sha string, p Params, h Host) (Reply, error) {
+func (v *vm) run(c *compiled, sha []byte, p Params, h Host) (Reply, error) {
 	L := v.L
 	v.host, v.resp3, v.line = h, false, 0
 	v.budget.left, v.budget.spent = p.Budget, false
@@ -295,8 +317,7 @@ func (v *vm) run(c *compiled, sha string, p Params, h Host) (Reply, error) {
 		v.globals.RawSetString("ARGV", lua.LNil)
 		L.SetTop(0)
 	}()
-	fn := L.NewFunctionFromProto(c.proto)
-	fn.Env = v.env
+	fn := v.mainFunc(c)
 	L.SetContext(&v.budget)
 	L.Push(fn)
 	err := L.PCall(0, 1, v.handler)
@@ -304,7 +325,7 @@ func (v *vm) run(c *compiled, sha string, p Params, h Host) (Reply, error) {
 	if v.budget.spent {
 		v.broken = true // stopped anywhere: do not trust its state
 		return errorReply("ERR Script exceeded the busy-reply-threshold instruction budget and was stopped; its writes were undone script: " +
-			sha + ", on @user_script:" + itoa(v.line) + "."), ErrBudget
+			string(sha) + ", on @user_script:" + itoa(v.line) + "."), ErrBudget
 	}
 	if err != nil {
 		msg := err.Error()
@@ -320,9 +341,30 @@ func (v *vm) run(c *compiled, sha string, p Params, h Host) (Reply, error) {
 				}
 			}
 		}
-		return errorReply(msg + " script: " + sha + ", on @user_script:" + itoa(v.line) + "."), nil
+		return errorReply(msg + " script: " + string(sha) + ", on @user_script:" + itoa(v.line) + "."), nil
 	}
 	return v.toReply(L.Get(-1), 0), nil
+}
+
+// maxFuncs bounds the main functions a vm keeps (mainFunc).
+const maxFuncs = 64
+
+// mainFunc returns the function that runs script c's main chunk in this
+// state. A main chunk has no upvalues and its environment is always the
+// read-only _G, so one function serves every run of c; the most recently
+// used scripts' functions are kept (at most maxFuncs, all dropped when
+// full: a flushed or rarely run script's costs only its re-creation).
+func (v *vm) mainFunc(c *compiled) *lua.LFunction {
+	if fn := v.fns[c]; fn != nil {
+		return fn
+	}
+	if v.fns == nil || len(v.fns) >= maxFuncs {
+		v.fns = make(map[*compiled]*lua.LFunction)
+	}
+	fn := v.L.NewFunctionFromProto(c.proto)
+	fn.Env = v.env
+	v.fns[c] = fn
+	return fn
 }
 
 func strTable(L *lua.LState, vals [][]byte) *lua.LTable {

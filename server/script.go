@@ -1,11 +1,13 @@
 package server
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"math/rand/v2"
 	"strconv"
 	"strings"
+	"sync"
 
 	"sessiond/replication"
 	"sessiond/script"
@@ -159,24 +161,30 @@ func (c *client) scriptOp(kind shard.Kind, args [][]byte, body []byte) (shard.Op
 		return shard.Op{}, errTooManyKeys
 	}
 	e := c.s.scripts()
-	var sha string
+	var sha []byte
 	if body == nil {
-		sha = strings.ToLower(string(args[1]))
-		b, ok := e.Body(sha)
+		// The op names the script by its lower-case SHA: args[1] itself
+		// when it is (the common case), else a lower-case copy.
+		sha = args[1]
+		if hasUpper(sha) {
+			sha = bytes.ToLower(sha)
+		}
+		b, ok := e.Cached(sha)
 		if !ok {
 			return shard.Op{}, errNoScript
 		}
 		body = b
 	} else {
-		var err error
-		if sha, err = e.Load(body); err != nil {
+		h, err := e.Load(body)
+		if err != nil {
 			return shard.Op{}, err
 		}
+		sha = []byte(h)
 	}
 	cfg := c.s.config()
 	op := shard.Op{
 		Kind:  kind,
-		Key:   []byte(sha),
+		Key:   sha,
 		Args:  append([][]byte{body}, args[3:]...),
 		N:     n,
 		At:    int64(c.rand()),
@@ -188,12 +196,23 @@ func (c *client) scriptOp(kind shard.Kind, args [][]byte, body []byte) (shard.Op
 	return withHashLimits(c, op), nil
 }
 
+// hasUpper reports whether b holds an upper-case ASCII letter.
+func hasUpper(b []byte) bool {
+	for _, x := range b {
+		if 'A' <= x && x <= 'Z' {
+			return true
+		}
+	}
+	return false
+}
+
 // scriptRunner is a store's shard.ScriptEngine: it runs script ops in
 // Apply for the unit u.
 type scriptRunner struct {
-	s   *Server
-	u   *unit
-	eng *script.Engine
+	s     *Server
+	u     *unit
+	eng   *script.Engine
+	hosts sync.Pool // *scriptHost, reused by runs
 }
 
 // Load caches a body (KindScriptLoad) and answers its SHA1.
@@ -213,29 +232,61 @@ func (r *scriptRunner) Run(tx shard.ScriptTx, op *shard.Op) shard.Result {
 		return shard.Err(errTooManyKeys)
 	}
 	seed := uint64(op.At)
-	h := &scriptHost{r: r, tx: tx, op: op, c: &client{s: r.s, u: r.u, authed: true, rng: rand.New(rand.NewPCG(seed, seed^0x9e3779b97f4a7c15))}}
-	sha := string(op.Key)
+	h := r.host(tx, op, seed)
+	sha := op.Key
 	if len(sha) != 40 {
-		sha = script.SHA1Hex(op.Args[0])
+		sha = []byte(script.SHA1Hex(op.Args[0]))
 	}
-	rep, err := r.eng.Run(sha, op.Args[0], script.Params{
+	rep, err := r.eng.RunSHA(sha, op.Args[0], script.Params{
 		Keys:   op.Args[1 : 1+n],
 		Argv:   op.Args[1+n:],
 		Budget: int64(op.F),
 		Seed:   int32(seed),
 	}, h)
+	h.release()
 	if errors.Is(err, script.ErrBudget) {
 		tx.Rollback()
 	}
 	return scriptResult(rep, true)
 }
 
-// scriptHost runs a script's redis.call commands.
+// host returns a scriptHost for one run of op, from the pool: its client
+// is as new (a scripting client of unit r.u), with its random generator
+// seeded from seed, so that every replica parses the script's commands
+// alike.
+func (r *scriptRunner) host(tx shard.ScriptTx, op *shard.Op, seed uint64) *scriptHost {
+	h, _ := r.hosts.Get().(*scriptHost)
+	if h == nil {
+		h = &scriptHost{r: r, c: new(client)}
+		h.pcg = rand.NewPCG(0, 0)
+		h.rng = rand.New(h.pcg)
+	}
+	h.tx, h.op = tx, op
+	h.pcg.Seed(seed, seed^0x9e3779b97f4a7c15)
+	// A client as new but for the reply buffer, which Call reuses.
+	*h.c = client{s: r.s, u: r.u, authed: true, rng: h.rng, w: replyWriter{b: h.c.w.b[:0]}}
+	return h
+}
+
+// release returns h to its runner's pool once its run is over.
+func (h *scriptHost) release() {
+	h.tx, h.op, h.sub = nil, nil, shard.Op{}
+	if cap(h.c.w.b) > 64<<10 {
+		h.c.w.b = nil // a big reply's buffer is not kept
+	}
+	h.r.hosts.Put(h)
+}
+
+// scriptHost runs a script's redis.call commands. It serves one run at a
+// time (scriptRunner.host hands it out, release takes it back).
 type scriptHost struct {
-	r  *scriptRunner
-	tx shard.ScriptTx
-	op *shard.Op
-	c  *client
+	r   *scriptRunner
+	tx  shard.ScriptTx
+	op  *shard.Op
+	c   *client
+	pcg *rand.PCG  // c.rng's source, reseeded for each run
+	rng *rand.Rand // c.rng
+	sub shard.Op   // the op of the command being run (not allocated per call)
 }
 
 // Script-call refusals, as Redis words them.
@@ -247,7 +298,8 @@ const (
 	errScriptNonLoc  = "-ERR Script attempted to access a non local key in a cluster node\r\n"
 )
 
-// Call runs one command of the script and returns its RESP reply.
+// Call runs one command of the script and returns its RESP reply, in a
+// buffer the next Call reuses.
 func (h *scriptHost) Call(args [][]byte, resp3 bool) []byte {
 	c := h.c
 	cmd := c.lookup(args[0])
@@ -264,7 +316,7 @@ func (h *scriptHost) Call(args [][]byte, resp3 bool) []byte {
 	if cmd.has(flagWrite) && h.tx.ReadOnly() {
 		return []byte(errScriptWrite)
 	}
-	c.w = replyWriter{resp3: resp3}
+	c.w = replyWriter{b: c.w.b[:0], resp3: resp3}
 	if cmd.run != nil {
 		switch cmd.name {
 		case "ping", "echo", "select":
@@ -291,11 +343,15 @@ func (h *scriptHost) Call(args [][]byte, resp3 bool) []byte {
 			return []byte(errScriptNonLoc)
 		}
 	}
-	sub, err := cmd.parse(c, args, h.op.Now)
+	var err error
+	h.sub, err = cmd.parse(c, args, h.op.Now)
+	sub := &h.sub
 	var late *errIfFound
-	if err != nil && !errors.As(err, &late) {
-		c.w.err(err)
-		return c.w.b
+	if err != nil {
+		if late = asLate(err); late == nil {
+			c.w.err(err)
+			return c.w.b
+		}
 	}
 	sub.Now = h.op.Now
 	// The limits the leader stamped into the script bind its commands,
@@ -306,12 +362,22 @@ func (h *scriptHost) Call(args [][]byte, resp3 bool) []byte {
 	if sub.HashEntries != 0 {
 		sub.HashEntries, sub.HashValue = h.op.HashEntries, h.op.HashValue
 	}
-	res := h.tx.Exec(&sub)
+	res := h.tx.Exec(sub)
 	if res.Kind == shard.RErr && errors.Is(res.Err, shard.ErrScriptWrite) {
 		return []byte(errScriptWrite)
 	}
 	c.w.resultOrLateError(cmd, res, late)
 	return c.w.b
+}
+
+// asLate returns err's *errIfFound, if it has one. (Apart from Call, so
+// that Call's variable does not move to the heap on every command.)
+func asLate(err error) *errIfFound {
+	var late *errIfFound
+	if errors.As(err, &late) {
+		return late
+	}
+	return nil
 }
 
 // scriptResult carries a script's reply in a Result tree (replyScript

@@ -103,8 +103,26 @@ type scriptTx struct {
 	tx   txn  // a copy of the script op's txn
 	t    *txn // &tx
 	ro   bool
-	undo []undoRec
-	seen map[string]bool
+	undo []undoRec       // in few until it outgrows it
+	few  [4]undoRec      // undo's first records, without an allocation
+	seen map[string]bool // the keys in undo, once there are more than seenScan
+}
+
+// seenScan is how many undo records remember scans for a key before it
+// indexes them in a map.
+const seenScan = 16
+
+// hasUndo reports whether key k has an undo record.
+func (x *scriptTx) hasUndo(k []byte) bool {
+	if x.seen != nil {
+		return x.seen[string(k)]
+	}
+	for i := range x.undo {
+		if x.undo[i].key == string(k) {
+			return true
+		}
+	}
+	return false
 }
 
 // undoRec is a key's entry before the script first wrote it.
@@ -136,21 +154,29 @@ func (x *scriptTx) Exec(op *Op) Result {
 // change that the script has not changed yet. A big value is frozen, so
 // the write copies it instead of changing the recorded one in place.
 func (x *scriptTx) remember(op *Op) {
-	if x.seen == nil {
-		x.seen = make(map[string]bool)
+	if x.undo == nil {
+		x.undo = x.few[:0]
 	}
 	keep := func(k []byte) {
-		if x.seen[string(k)] {
+		if x.hasUndo(k) {
 			return
 		}
 		ks := string(k)
-		x.seen[ks] = true
 		st := &x.t.s.stripes[x.t.s.stripeOf(k)]
 		e, had := st.m[ks]
 		if had && e.big != nil {
 			e.big.freeze()
 		}
 		x.undo = append(x.undo, undoRec{key: ks, e: e, had: had})
+		switch {
+		case x.seen != nil:
+			x.seen[ks] = true
+		case len(x.undo) > seenScan:
+			x.seen = make(map[string]bool, 2*len(x.undo))
+			for i := range x.undo {
+				x.seen[x.undo[i].key] = true
+			}
+		}
 	}
 	switch op.Kind {
 	case KindFlush:

@@ -81,3 +81,45 @@ func TestScriptRollback(t *testing.T) {
 		t.Fatalf("SCRIPT LOAD not passed to the engine: %v", e.loaded)
 	}
 }
+
+// TestScriptRollbackKeys checks that a rollback restores every key a
+// script wrote, once, whether the undo records are few (scanned) or many
+// (indexed), and whether keys are written again.
+func TestScriptRollbackKeys(t *testing.T) {
+	for _, tc := range []struct {
+		name        string
+		keys, times int // distinct keys, writes of each
+	}{
+		{"one key", 1, 1},
+		{"few keys rewritten", 3, 4},
+		{"at the scan limit", seenScan, 2},
+		{"indexed", 3 * seenScan, 3},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			s := New(Config{Stripes: 16})
+			s.SetScripts(&undoEngine{})
+			for i := 0; i < tc.keys; i += 2 { // half the keys exist before
+				s.Apply(&Op{Kind: KindSet, Key: []byte{'k', byte(i)}, Args: [][]byte{[]byte("old")}, Now: 1})
+			}
+			before, mem := s.Digest(), s.UsedBytes()
+			args := [][]byte{[]byte("body")}
+			for n := 0; n < tc.times; n++ {
+				for i := 0; i < tc.keys; i++ {
+					args = append(args, []byte{'k', byte(i)}, []byte{'v', byte(n)})
+				}
+			}
+			if r := s.Apply(&Op{Kind: KindEval, N: 1, Args: args, Now: 2}); r.Kind != RErr {
+				t.Fatalf("script: %+v", r)
+			}
+			if s.Digest() != before || s.UsedBytes() != mem {
+				t.Fatalf("rollback left changes: digest %v, mem %d -> %d", s.Digest() != before, mem, s.UsedBytes())
+			}
+			for i := 0; i < tc.keys; i++ {
+				r := s.Read(&Op{Kind: KindGet, Key: []byte{'k', byte(i)}})
+				if want := i%2 == 0; (r.Kind == RStr) != want || want && r.Str != "old" {
+					t.Fatalf("k%d after rollback: %+v", i, r)
+				}
+			}
+		})
+	}
+}

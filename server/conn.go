@@ -615,7 +615,9 @@ func (c *client) execData(cmd *command, args [][]byte) {
 		c.op = shard.Op{}
 		if err == nil {
 			c.inflight = append(c.inflight, inflight{cmd: cmd, u: c.u, late: late, p: p})
-			if cmd.first <= 0 {
+			if cmd.first <= 0 || op.Kind == shard.KindEval {
+				// A script may write keys it did not declare: every
+				// later read or no-op write must wait for it.
 				c.inflightAll = true
 			}
 			forKeys(cmd, args, func(k []byte) { c.inflightKeys = append(c.inflightKeys, c.keyHash(k)) })

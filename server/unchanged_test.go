@@ -131,3 +131,32 @@ func TestUnchangedWritesSkipTheLog(t *testing.T) {
 		}
 	}
 }
+
+// TestPipelinedAfterScript: a read or a no-op write pipelined behind a
+// script that writes a key it did not declare (EVAL ... 0) must see the
+// script's write, not be answered ahead of it.
+func TestPipelinedAfterScript(t *testing.T) {
+	tc := startCluster(t, 1, Config{}, nil)
+	lc := tc.client(tc.leader())
+	ctx := context.Background()
+	for i := range 20 {
+		k := fmt.Sprintf("lock%d", i)
+		var get *redis.StringCmd
+		var del *redis.IntCmd
+		_, err := lc.Pipelined(ctx, func(p redis.Pipeliner) error {
+			p.Eval(ctx, "return redis.call('set', ARGV[1], 'x')", nil, k)
+			get = p.Get(ctx, k)
+			p.Eval(ctx, "return redis.call('set', ARGV[1], 'y')", nil, k)
+			del = p.Del(ctx, k)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		n, err := lc.Exists(ctx, k).Result()
+		if get.Val() != "x" || del.Val() != 1 || n != 0 || err != nil {
+			t.Fatalf("round %d: GET after EVAL SET = %q (want x), DEL after EVAL SET = %d (want 1), EXISTS afterwards = %d, %v (want 0)",
+				i, get.Val(), del.Val(), n, err)
+		}
+	}
+}

@@ -773,6 +773,9 @@ func (g *Group) NodeID() string { return g.cfg.NodeID }
 // AppliedIndex returns the index of the last entry applied to the store.
 func (g *Group) AppliedIndex() uint64 { return g.fsm.applied.Load() }
 
+// LastIndex returns the index of the last entry in this node's log.
+func (g *Group) LastIndex() uint64 { return g.raft.LastIndex() }
+
 // ClientAddr returns the client address this node records in the log.
 func (g *Group) ClientAddr() string { return g.cfg.ClientAddr }
 

@@ -479,13 +479,23 @@ func cmdWait(c *client, args [][]byte) {
 		defer t.Stop()
 		timeout = t.C
 	}
-	if count() < n {
+	if count() < n && g.LastIndex() <= c.lastWrite {
 		// Followers apply the write once they learn it is committed: from
 		// the next AppendEntries, which an idle group sends only every
 		// CommitTimeout. An empty op, appended now, sends one at once.
-		nudge := shard.Op{Kind: shard.KindReap, Now: c.now()}
-		if p, err := g.Submit(&nudge); err == nil {
-			go p.Wait() // its outcome does not matter, but it must be waited for
+		// Only when nothing follows the write in the log yet, and one at
+		// a time per group, so that WAITs in a loop on a missing replica
+		// do not fill the log.
+		if u.nudging.CompareAndSwap(false, true) {
+			nudge := shard.Op{Kind: shard.KindReap, Now: c.now()}
+			if p, err := g.Submit(&nudge); err == nil {
+				go func() {
+					p.Wait() // its outcome does not matter, but it must be waited for
+					u.nudging.Store(false)
+				}()
+			} else {
+				u.nudging.Store(false)
+			}
 		}
 	}
 	for {

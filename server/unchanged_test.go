@@ -160,3 +160,28 @@ func TestPipelinedAfterScript(t *testing.T) {
 		}
 	}
 }
+
+// TestWaitNudgesOnce: WAIT appends an empty entry so that followers learn
+// of the commit at once, but WAITs in a loop for a replica that does not
+// exist must not append one each.
+func TestWaitNudgesOnce(t *testing.T) {
+	tc := startCluster(t, 3, Config{}, nil)
+	lc := tc.client(tc.leader())
+	ctx := context.Background()
+	if err := lc.Set(ctx, "k", "v", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if n, err := lc.Do(ctx, "WAIT", 2, 0).Int64(); err != nil || n != 2 {
+		t.Fatalf("WAIT 2 0 = %d, %v; want 2", n, err)
+	}
+	before := appliedIndex(t, lc)
+	const waits = 20
+	for range waits {
+		if n, err := lc.Do(ctx, "WAIT", 3, 5).Int64(); err != nil || n != 2 {
+			t.Fatalf("WAIT 3 5 = %d, %v; want 2 (two followers)", n, err)
+		}
+	}
+	if after := appliedIndex(t, lc); after-before >= waits/2 {
+		t.Fatalf("applied index went from %d to %d over %d WAITs for a missing replica", before, after, waits)
+	}
+}

@@ -44,6 +44,7 @@ type unit struct {
 	acks    ackBoard      // WAIT sleeps on followers' acknowledgements
 	applied chan struct{} // the FSM applied entries (wakes the follower link)
 	linkUp  atomic.Bool   // the follower link to the group's leader is established
+	nudging atomic.Bool   // a WAIT's empty entry is in flight (cmdWait)
 }
 
 // SlotRange returns the slots [lo, hi] of group i of n: the range

@@ -42,6 +42,7 @@ fuzz:
 	$(GO) test -run='^$$' -fuzz='^FuzzCommands$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=1s ./server
 	$(GO) test -run='^$$' -fuzz='^FuzzOps$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=1s ./shard
 	$(GO) test -run='^$$' -fuzz='^FuzzDecode$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=1s ./shard
+	$(GO) test -run='^$$' -fuzz='^FuzzSmallIntScore$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=1s ./shard
 
 vet:
 	$(GO) vet ./...

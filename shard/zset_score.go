@@ -14,6 +14,9 @@ import (
 // no leading space; NaN, and values that overflow to infinity or
 // underflow to zero, are refused.
 func ParseScore[T ~string | ~[]byte](b T) (float64, bool) {
+	if f, ok := smallIntScore(b); ok {
+		return f, true
+	}
 	s := string(b)
 	if len(s) == 0 || isSpace(s[0]) {
 		return 0, false
@@ -21,6 +24,34 @@ func ParseScore[T ~string | ~[]byte](b T) (float64, bool) {
 	f, ok, erange := strtod(s)
 	if !ok || erange {
 		return 0, false
+	}
+	return f, true
+}
+
+// smallIntScore parses the common score, an integer such as a Unix time
+// in milliseconds, without strtod: an optional '-' and 1 to 15 decimal
+// digits. Every such integer is a float64 exactly, which is what strtod
+// returns for it ("-0" gives -0 as strtod does). ok is false for any other
+// text, which ParseScore then hands to strtod.
+func smallIntScore[T ~string | ~[]byte](b T) (float64, bool) {
+	i, neg := 0, false
+	if len(b) > 0 && b[0] == '-' {
+		i, neg = 1, true
+	}
+	if n := len(b) - i; n < 1 || n > 15 {
+		return 0, false
+	}
+	var v int64
+	for ; i < len(b); i++ {
+		c := b[i]
+		if c < '0' || c > '9' {
+			return 0, false
+		}
+		v = v*10 + int64(c-'0')
+	}
+	f := float64(v)
+	if neg {
+		f = -f
 	}
 	return f, true
 }

@@ -131,8 +131,7 @@ func extMultiKeys(op *Op) ([][]byte, bool) {
 	return nil, false
 }
 
-// extNeedsAll reports whether an extension op must hold every stripe (a
-// script, which may touch any key).
+// extNeedsAll reports whether an extension op must hold every stripe.
 func extNeedsAll(op *Op) bool {
 	if k := op.Kind; k >= kindScriptFirst && k <= kindScriptLast {
 		return scriptNeedsAll(op)
@@ -194,6 +193,10 @@ func (t *txn) miss(key []byte) {
 // read). It is cheap when events are off.
 func (t *txn) event(class EventClass, name string, key []byte) {
 	if t.read || !t.s.events.Load() {
+		return
+	}
+	if t.evbuf != nil {
+		*t.evbuf = append(*t.evbuf, Event{Class: class, Name: name, Key: string(key)})
 		return
 	}
 	t.s.sink(Event{Class: class, Name: name, Key: string(key)})

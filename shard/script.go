@@ -1,6 +1,9 @@
 package shard
 
-import "errors"
+import (
+	"errors"
+	"slices"
+)
 
 // Scripts (EVAL, EVALSHA, SCRIPT LOAD). A script is replicated as one op
 // carrying its body: every replica's Apply runs it through the engine
@@ -70,12 +73,36 @@ func (t *txn) execScript(op *Op) Result {
 		if len(op.Args) == 0 {
 			return Err(ErrUnknownOp)
 		}
+		ro := op.Kind == KindEvalRO || t.read
+		if !t.all {
+			// begin locked the declared keys' stripes; the script takes
+			// the others as it names them.
+			tx := newScriptTx(t, ro)
+			tx.lazyFrom(t)
+			res := t.s.scripts.Run(tx, op)
+			if !tx.relock {
+				tx.unlockExtra()
+				for _, e := range tx.events {
+					t.s.sink(e)
+				}
+				return res
+			}
+			// A stripe could not be taken in order: undo, hold every
+			// stripe and run the script again from the same state. (Hits
+			// and misses of the first run stay counted.)
+			t.s.stats.ScriptReruns.Add(1)
+			tx.Rollback()
+			tx.unlockExtra()
+			t.end()
+			t.n, t.all = 0, true
+			for i := range t.s.stripes {
+				t.s.stripes[i].mu.Lock()
+			}
+		}
 		// The script works on a copy of the txn (same locks, same time
 		// and version): handing t itself to the engine would make every
 		// op's txn escape to the heap.
-		tx := &scriptTx{tx: *t, ro: op.Kind == KindEvalRO || t.read}
-		tx.t = &tx.tx
-		return t.s.scripts.Run(tx, op)
+		return t.s.scripts.Run(newScriptTx(t, ro), op)
 	case KindScriptLoad:
 		if len(op.Args) != 1 {
 			return Err(ErrUnknownOp)
@@ -88,17 +115,25 @@ func (t *txn) execScript(op *Op) Result {
 // scriptKindIsRead reports whether a script kind only reads.
 func scriptKindIsRead(k Kind) bool { return k == KindEvalRO }
 
-// scriptMultiKeys returns the keys of a script op: none to lock by key,
-// since a script holds every stripe (scriptNeedsAll) and SCRIPT LOAD
-// touches no key.
-func scriptMultiKeys(op *Op) ([][]byte, bool) { return nil, true }
+// scriptMultiKeys returns the keys of a script op: the declared KEYS of
+// EVAL and EVAL_RO (begin locks their stripes; the script takes any other
+// as it names it, see scriptTx.cover), none for SCRIPT LOAD.
+func scriptMultiKeys(op *Op) ([][]byte, bool) {
+	if op.Kind != KindEval && op.Kind != KindEvalRO || len(op.Args) == 0 {
+		return nil, true
+	}
+	n := int(min(max(op.N, 0), int64(len(op.Args)-1)))
+	return op.Args[1 : 1+n], true
+}
 
-// scriptNeedsAll reports whether a script op must hold every stripe: a
-// script may touch any key (redis.call may name keys it did not
-// declare).
-func scriptNeedsAll(op *Op) bool { return op.Kind == KindEval || op.Kind == KindEvalRO }
+// scriptNeedsAll reports whether a script op must hold every stripe from
+// the start: none does (see scriptMultiKeys), except in a MULTI
+// (needsAll).
+func scriptNeedsAll(*Op) bool { return false }
 
-// scriptTx is a ScriptTx over a txn that holds every stripe.
+// scriptTx is a ScriptTx over a copy of the script op's txn. It either
+// holds every stripe, or (lazy) the stripes in held, which it extends as
+// the script names keys in other stripes (cover).
 type scriptTx struct {
 	tx   txn  // a copy of the script op's txn
 	t    *txn // &tx
@@ -106,6 +141,76 @@ type scriptTx struct {
 	undo []undoRec       // in few until it outgrows it
 	few  [4]undoRec      // undo's first records, without an allocation
 	seen map[string]bool // the keys in undo, once there are more than seenScan
+
+	lazy   bool
+	held   []int   // lazy: the stripes held, ascending
+	extra  []int   // lazy: the stripes of held cover locked (unlockExtra)
+	relock bool    // lazy: cover failed; the run must be redone holding every stripe
+	events []Event // lazy: the keyspace events of the run, reported at its end
+	buf    [8]int  // held's first stripes, without an allocation
+}
+
+// errRelock is what redis.call answers in a lazy run once a stripe could
+// not be taken in order; execScript then discards the run.
+var errRelock = errors.New("ERR script must be rerun holding every stripe")
+
+// newScriptTx returns a ScriptTx over a copy of t.
+func newScriptTx(t *txn, ro bool) *scriptTx {
+	x := &scriptTx{tx: *t, ro: ro}
+	x.t = &x.tx
+	return x
+}
+
+// lazyFrom makes x take stripes as it goes, starting from those t holds.
+// The copy then finds every key's stripe by hashing it (n = 0), since it
+// may come to hold more than one.
+func (x *scriptTx) lazyFrom(t *txn) {
+	x.lazy = true
+	x.held = x.buf[:0]
+	switch {
+	case t.n == 1:
+		x.held = append(x.held, t.one)
+	case t.n > 1:
+		x.held = append(x.held, t.locked()...)
+	}
+	x.tx.n = 0
+	x.tx.evbuf = &x.events
+}
+
+// cover takes the stripes op needs that x does not hold yet. A stripe
+// above every held one is waited for: every locker takes stripes in
+// ascending order, so that wait cannot close a cycle. A stripe below one
+// held may only be tried: if it is busy, or op walks the whole keyspace,
+// cover reports false and the run must be redone holding every stripe.
+func (x *scriptTx) cover(op *Op) bool {
+	switch op.Kind {
+	case KindScan, KindKeys, KindRandomKey, KindDBSize, KindFlush:
+		return false
+	}
+	var buf [8]int
+	for _, i := range x.t.collect(op, buf[:0]) {
+		pos, found := slices.BinarySearch(x.held, i)
+		if found {
+			continue
+		}
+		mu := &x.t.s.stripes[i].mu
+		if pos == len(x.held) {
+			mu.Lock()
+		} else if !mu.TryLock() {
+			return false
+		}
+		x.held = slices.Insert(x.held, pos, i)
+		x.extra = append(x.extra, i)
+	}
+	return true
+}
+
+// unlockExtra releases the stripes cover took.
+func (x *scriptTx) unlockExtra() {
+	for _, i := range x.extra {
+		x.t.s.stripes[i].mu.Unlock()
+	}
+	x.extra = nil
 }
 
 // seenScan is how many undo records remember scans for a key before it
@@ -139,6 +244,10 @@ func (x *scriptTx) Exec(op *Op) Result {
 	k := op.Kind
 	if k == KindMulti || (k >= kindScriptFirst && k <= kindScriptLast) || k == KindReap || k == KindEvict {
 		return Err(ErrUnknownOp)
+	}
+	if x.lazy && (x.relock || !x.cover(op)) {
+		x.relock = true
+		return Err(errRelock)
 	}
 	if !k.IsWrite() {
 		return x.t.exec(op)

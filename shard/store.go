@@ -124,6 +124,9 @@ type Stats struct {
 	EvictedKeys   atomic.Int64
 	Hits          atomic.Int64
 	Misses        atomic.Int64
+	// ScriptReruns counts the scripts run a second time holding every
+	// stripe, because a stripe they named could not be taken in order.
+	ScriptReruns atomic.Int64
 }
 
 // New returns an empty Store.
@@ -225,6 +228,10 @@ type txn struct {
 	n       int    // stripes locked by begin, 0 when all or none
 	few     [8]int // the stripes locked, ascending, when 1 < n <= 8
 	many    []int  // the stripes locked, ascending, when n > 8
+	// evbuf, when set, collects the keyspace events instead of reporting
+	// them: a script taking its stripes as it goes reports its events only
+	// once it has run to the end (execScript).
+	evbuf *[]Event
 }
 
 // collect appends the stripe of every key op touches to idx (without a
@@ -342,7 +349,11 @@ func needsAll(op *Op) bool {
 	case KindMulti:
 		for i := range op.Subs {
 			switch op.Subs[i].Kind {
-			case KindFlush, KindScan, KindKeys, KindRandomKey, KindDBSize:
+			case KindFlush, KindScan, KindKeys, KindRandomKey, KindDBSize,
+				// A script in a MULTI cannot take more stripes as it goes
+				// (execScript): the MULTI's earlier writes would be lost
+				// to a rerun.
+				KindEval, KindEvalRO:
 				return true
 			}
 			if extNeedsAll(&op.Subs[i]) {

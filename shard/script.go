@@ -82,8 +82,10 @@ func (t *txn) execScript(op *Op) Result {
 			res := t.s.scripts.Run(tx, op)
 			if !tx.relock {
 				tx.unlockExtra()
-				for _, e := range tx.events {
-					t.s.sink(e)
+				if !tx.undone { // a run stopped by its budget changed nothing
+					for _, e := range tx.events {
+						t.s.sink(e)
+					}
 				}
 				return res
 			}
@@ -147,6 +149,7 @@ type scriptTx struct {
 	extra  []int   // lazy: the stripes of held cover locked (unlockExtra)
 	relock bool    // lazy: cover failed; the run must be redone holding every stripe
 	events []Event // lazy: the keyspace events of the run, reported at its end
+	undone bool    // Rollback ran
 	buf    [8]int  // held's first stripes, without an allocation
 }
 
@@ -341,4 +344,5 @@ func (x *scriptTx) Rollback() {
 		st.fieldTTL.Move(u.key, curField, field)
 	}
 	x.undo, x.seen = nil, nil
+	x.undone = true
 }

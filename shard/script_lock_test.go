@@ -187,3 +187,22 @@ func TestScriptAtomicUnderReaders(t *testing.T) {
 		t.Fatal("a stripe is still locked")
 	}
 }
+
+// TestScriptRolledBackReportsNoEvents: a run its engine rolls back (the
+// instruction budget ran out) changed nothing, so it reports no event.
+func TestScriptRolledBackReportsNoEvents(t *testing.T) {
+	s := New(Config{Stripes: 16})
+	s.SetScripts(&undoEngine{})
+	var events []Event
+	s.SetEventSink(func(e Event) { events = append(events, e) })
+	s.EnableEvents(true)
+	args := [][]byte{[]byte("body"), []byte("a"), []byte("1")}
+	s.Apply(&Op{Kind: KindEval, N: 1, Args: args, Now: 1}) // N = 1: the engine rolls back
+	if len(events) != 0 {
+		t.Fatalf("rolled-back script reported %v", events)
+	}
+	s.Apply(&Op{Kind: KindEval, Args: args, Now: 2})
+	if len(events) == 0 {
+		t.Fatal("a script that ran to its end reported no event")
+	}
+}

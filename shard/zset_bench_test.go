@@ -1,0 +1,27 @@
+package shard
+
+import (
+	"strconv"
+	"testing"
+)
+
+// BenchmarkZSetInsert adds members with one score (session ids into an
+// expirations set) to a sorted set that already holds a million: the
+// skiplist search is all cache misses, as in Redis.
+func BenchmarkZSetInsert(b *testing.B) {
+	z := newZSet()
+	z.big = true
+	for i := range 1_000_000 {
+		z.add("sess:"+strconv.Itoa(i*7919%1_000_003), 1.7e12)
+	}
+	ms := make([]string, b.N)
+	for i := range ms {
+		ms[i] = "sess:x" + strconv.Itoa(i*104729%(b.N+1))
+	}
+	b.ResetTimer()
+	for i := range b.N {
+		if z.dict[ms[i]] == nil {
+			z.add(ms[i], 1.7e12)
+		}
+	}
+}

@@ -89,11 +89,12 @@ func opCount(body []byte) int {
 }
 
 // decodeOps calls fn for each encoded op of an entryOps body. The op
-// passed to fn is reused for the next one.
-func decodeOps(body []byte, fn func(op *shard.Op)) error {
+// passed to fn is reused for the next one; the ops' Args come from arena
+// (shard.DecodeArena), returned grown.
+func decodeOps(body []byte, arena [][]byte, fn func(op *shard.Op)) ([][]byte, error) {
 	n, k := binary.Uvarint(body)
 	if k <= 0 || n > uint64(len(body)) {
-		return fmt.Errorf("%w: bad op count", ErrCorrupt)
+		return arena, fmt.Errorf("%w: bad op count", ErrCorrupt)
 	}
 	body = body[k:]
 	var op shard.Op
@@ -101,19 +102,19 @@ func decodeOps(body []byte, fn func(op *shard.Op)) error {
 		var ob []byte
 		var err error
 		if ob, body, err = readBytes(body); err != nil {
-			return err
+			return arena, err
 		}
-		if op, err = shard.Decode(ob); err != nil {
-			return fmt.Errorf("%w: op %d: %w", ErrCorrupt, i, err)
+		if op, arena, err = shard.DecodeArena(ob, arena); err != nil {
+			return arena, fmt.Errorf("%w: op %d: %w", ErrCorrupt, i, err)
 		}
 		if fn != nil {
 			fn(&op)
 		}
 	}
 	if len(body) != 0 {
-		return fmt.Errorf("%w: %d trailing bytes", ErrCorrupt, len(body))
+		return arena, fmt.Errorf("%w: %d trailing bytes", ErrCorrupt, len(body))
 	}
-	return nil
+	return arena, nil
 }
 
 // checkEntry validates a command entry completely (start-up check).
@@ -124,7 +125,8 @@ func checkEntry(data []byte) error {
 	}
 	switch typ {
 	case entryOps:
-		return decodeOps(body, nil)
+		_, err := decodeOps(body, nil, nil)
+		return err
 	case entryNode:
 		_, _, err := decodeNode(body)
 		return err
@@ -162,7 +164,8 @@ type fsm struct {
 	mu    sync.RWMutex
 	nodes map[string]string // node ID -> client address, replicated
 
-	ops []shard.Op // decoded ops of the entry being applied (FSM goroutine only)
+	ops  []shard.Op // decoded ops of the entry being applied (FSM goroutine only)
+	args [][]byte   // their Args (shard.DecodeArena), reused entry after entry
 }
 
 func newFSM(store *shard.Store) *fsm {
@@ -199,7 +202,10 @@ func (f *fsm) applyCommand(l *raft.Log) interface{} {
 	switch typ {
 	case entryOps:
 		ops := f.ops[:0]
-		err = decodeOps(body, func(op *shard.Op) { ops = append(ops, *op) })
+		if f.args == nil {
+			f.args = make([][]byte, 0, 256)
+		}
+		f.args, err = decodeOps(body, f.args[:0], func(op *shard.Op) { ops = append(ops, *op) })
 		if err != nil {
 			panic(fmt.Sprintf("replication: log entry %d: %v", l.Index, err))
 		}
@@ -215,6 +221,11 @@ func (f *fsm) applyCommand(l *raft.Log) interface{} {
 		}
 		clear(ops) // the ops point into l.Data; keep none of it alive
 		f.ops = ops[:0]
+		clear(f.args)
+		f.args = f.args[:0]
+		if cap(f.args) > 1<<16 {
+			f.args = nil // one huge entry: do not keep its arena
+		}
 		return res
 	case entryNode:
 		id, addr, err := decodeNode(body)

@@ -171,24 +171,35 @@ func appendBytes(dst, b []byte) []byte {
 // Decode parses an op encoded by AppendEncode. The op's byte slices alias
 // b. Any malformed input returns an error wrapping ErrCorruptOp.
 func Decode(b []byte) (Op, error) {
+	op, _, err := DecodeArena(b, nil)
+	return op, err
+}
+
+// DecodeArena is Decode, with the op's (and its sub-ops') Args taken from
+// the end of arena instead of one new slice each; it returns arena grown
+// by them. A caller decoding many ops (a log entry's) passes the arena
+// back in each time and may reuse it, from length 0, once it no longer
+// uses any op decoded into it.
+func DecodeArena(b []byte, arena [][]byte) (Op, [][]byte, error) {
 	if len(b) == 0 || (b[0] != codecVersion && b[0] != codecVersionWide) {
-		return Op{}, fmt.Errorf("%w: unknown version", ErrCorruptOp)
+		return Op{}, arena, fmt.Errorf("%w: unknown version", ErrCorruptOp)
 	}
-	d := decoder{b: b[1:], wide: b[0] == codecVersionWide}
+	d := decoder{b: b[1:], wide: b[0] == codecVersionWide, arena: arena}
 	op := d.op(0)
 	if d.err == nil && len(d.b) != 0 {
 		d.fail("trailing bytes")
 	}
 	if d.err != nil {
-		return Op{}, d.err
+		return Op{}, d.arena, d.err
 	}
-	return op, nil
+	return op, d.arena, nil
 }
 
 type decoder struct {
-	b    []byte
-	wide bool // version 2: presence bits are a uvarint
-	err  error
+	b     []byte
+	wide  bool // version 2: presence bits are a uvarint
+	err   error
+	arena [][]byte // where Args come from, when set (DecodeArena)
 }
 
 func (d *decoder) fail(what string) {
@@ -310,9 +321,17 @@ func (d *decoder) op(depth int) Op {
 	}
 	if p&hasArgs != 0 {
 		n := d.count(minArgLen)
-		op.Args = make([][]byte, 0, n)
-		for i := 0; i < n && d.err == nil; i++ {
-			op.Args = append(op.Args, d.bytes())
+		if d.arena != nil {
+			start := len(d.arena)
+			for i := 0; i < n && d.err == nil; i++ {
+				d.arena = append(d.arena, d.bytes())
+			}
+			op.Args = d.arena[start:len(d.arena):len(d.arena)]
+		} else {
+			op.Args = make([][]byte, 0, n)
+			for i := 0; i < n && d.err == nil; i++ {
+				op.Args = append(op.Args, d.bytes())
+			}
 		}
 	}
 	if p&hasSubs != 0 {

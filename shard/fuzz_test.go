@@ -532,7 +532,27 @@ func FuzzDecode(f *testing.F) {
 		if !sameOp(&op, &again) {
 			t.Fatalf("round trip changed the op:\n%+v\n%+v", op, again)
 		}
+		// From an arena that already holds something, as a log entry's
+		// later ops are: the same op, and the arena's earlier slots kept.
+		prior := []byte("prior")
+		arena := append(make([][]byte, 0, 1), prior)
+		fromArena, arena, err := DecodeArena(b, arena)
+		if err != nil || !sameOp(&op, &fromArena) {
+			t.Fatalf("DecodeArena = %+v, %v; Decode gave %+v", fromArena, err, op)
+		}
+		if len(arena) != 1+opArgs(&op) || string(arena[0]) != "prior" {
+			t.Fatalf("arena after DecodeArena: %d slots, first %q; want %d and prior", len(arena), arena[0], 1+opArgs(&op))
+		}
 	})
+}
+
+// opArgs counts the Args of op and its sub-ops.
+func opArgs(op *Op) int {
+	n := len(op.Args)
+	for i := range op.Subs {
+		n += opArgs(&op.Subs[i])
+	}
+	return n
 }
 
 // opItems counts the list items an op holds, nested ones included.

@@ -206,7 +206,7 @@ func (c *client) answerEarly(cmd *command, args [][]byte) {
 // answerUnchanged answers the write in c.op without a log entry when it
 // would change nothing (shard.Store.Unchanged: SADD of members already
 // there, ZADD of the scores members already have, SET NX of a key that
-// exists, DEL of absent keys, ...), as Redis answers
+// exists, ...), as Redis answers
 // such a write without propagating it. It does so only where a read of
 // the key could be answered locally at this point: this node leads the
 // key's group within its lease, and none of the connection's in-flight
@@ -217,14 +217,8 @@ func (c *client) answerUnchanged(cmd *command) bool {
 		len(c.pendOut) >= replyFlushSize || !c.u.group.LeaseReadOK() {
 		return false
 	}
-	keys := c.op.Args // DEL names its keys there
-	if c.op.Kind != shard.KindDel {
-		keys = [][]byte{c.op.Key}
-	}
-	for _, k := range keys {
-		if slices.Contains(c.inflightKeys, c.keyHash(k)) {
-			return false
-		}
+	if slices.Contains(c.inflightKeys, c.keyHash(c.op.Key)) {
+		return false
 	}
 	res, ok := c.u.store.Unchanged(&c.op)
 	if !ok {

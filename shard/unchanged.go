@@ -3,20 +3,22 @@ package shard
 // No-op writes.
 //
 // Redis does not propagate a write that changed nothing (SADD of members
-// already in the set, ZADD of the scores members already have, SREM,
-// ZREM or HDEL of absent members): nothing reaches its AOF or replicas.
-// Session stores send such writes all the time (Spring Session re-adds a
-// session to its principal's index on every save). Unchanged lets the
-// leader answer them the same way, as a read, instead of appending them
-// to the log. A lock that is held makes every other client's SET NX such
-// a write; so do DEL, EXPIRE and PERSIST of a session that is gone.
+// already in the set, ZADD of the scores members already have, SREM or
+// ZREM of absent members, SET NX of a key that exists): nothing reaches
+// its AOF or replicas. Session stores send such writes all the time
+// (Spring Session re-adds a session to its principal's index on every
+// save; every client waiting for a held lock retries SET NX). Unchanged
+// lets the leader answer them the same way, as a read, instead of
+// appending them to the log. Writes that usually do change something
+// (EXPIRE, DEL, HDEL of a live session) are left out: checking them first
+// would cost a second lookup on the common path.
 
 // MayBeUnchanged reports whether Unchanged may answer op: a cheap test
 // of its kind and flags, so that writes that always change something
 // (a plain SET, ZADD INCR) cost no lookup.
 func MayBeUnchanged(op *Op) bool {
 	switch op.Kind {
-	case KindSAdd, KindSRem, KindZRem, KindHDel, KindDel, KindExpire, KindPersist:
+	case KindSAdd, KindSRem, KindZRem:
 		return true
 	case KindZAdd:
 		return op.N&ZAddIncr == 0
@@ -58,23 +60,10 @@ func (s *Store) Unchanged(op *Op) (res Result, ok bool) {
 // unchanged reports whether op would leave the store as it is; SET then
 // replies nil, every other kind 0.
 func (t *txn) unchanged(op *Op) bool {
-	if op.Kind == KindDel {
-		for _, k := range op.Args {
-			if _, live := t.lookup(k); live {
-				return false
-			}
-		}
-		return true
-	}
 	e, live := t.lookup(op.Key)
 	switch op.Kind {
 	case KindSet:
 		return op.Has(NX) && live || op.Has(XX) && !live
-	case KindExpire:
-		return !live || op.Has(NX) && e.exp != 0 || op.Has(XX) && e.exp == 0 ||
-			op.Has(GT) && (e.exp == 0 || op.At <= e.exp) || op.Has(LT) && e.exp != 0 && op.At >= e.exp
-	case KindPersist:
-		return !live || e.exp == 0
 	case KindHSet:
 		// HSETNX of a field that is there.
 		if !live || e.typ != TypeHash || len(op.Args) != 2 {
@@ -122,19 +111,6 @@ func (t *txn) unchanged(op *Op) bool {
 		z := zsetOf(e)
 		for _, m := range op.Args {
 			if z.dict[string(m)] != nil {
-				return false
-			}
-		}
-		return true
-	case KindHDel:
-		if !live {
-			return true
-		}
-		if e.typ != TypeHash {
-			return false
-		}
-		for _, f := range op.Args {
-			if _, _, found := hashGet(e, f, t.now); found {
 				return false
 			}
 		}

@@ -81,12 +81,15 @@ func (t *txn) execScript(op *Op) Result {
 			tx.lazyFrom(t)
 			res := t.s.scripts.Run(tx, op)
 			if !tx.relock {
-				tx.unlockExtra()
+				// Events first, with every stripe the script took still
+				// held, so that no other write to its keys can report
+				// an event ahead of them.
 				if !tx.undone { // a run stopped by its budget changed nothing
 					for _, e := range tx.events {
 						t.s.sink(e)
 					}
 				}
+				tx.unlockExtra()
 				return res
 			}
 			// A stripe could not be taken in order: undo, hold every

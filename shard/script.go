@@ -84,11 +84,7 @@ func (t *txn) execScript(op *Op) Result {
 				// Events first, with every stripe the script took still
 				// held, so that no other write to its keys can report
 				// an event ahead of them.
-				if !tx.undone { // a run stopped by its budget changed nothing
-					for _, e := range tx.events {
-						t.s.sink(e)
-					}
-				}
+				tx.report()
 				tx.unlockExtra()
 				return res
 			}
@@ -107,7 +103,10 @@ func (t *txn) execScript(op *Op) Result {
 		// The script works on a copy of the txn (same locks, same time
 		// and version): handing t itself to the engine would make every
 		// op's txn escape to the heap.
-		return t.s.scripts.Run(newScriptTx(t, ro), op)
+		tx := newScriptTx(t, ro)
+		res := t.s.scripts.Run(tx, op)
+		tx.report()
+		return res
 	case KindScriptLoad:
 		if len(op.Args) != 1 {
 			return Err(ErrUnknownOp)
@@ -151,7 +150,7 @@ type scriptTx struct {
 	held   []int   // lazy: the stripes held, ascending
 	extra  []int   // lazy: the stripes of held cover locked (unlockExtra)
 	relock bool    // lazy: cover failed; the run must be redone holding every stripe
-	events []Event // lazy: the keyspace events of the run, reported at its end
+	events []Event // the keyspace events of the run, reported at its end (report)
 	undone bool    // Rollback ran
 	buf    [8]int  // held's first stripes, without an allocation
 }
@@ -160,11 +159,26 @@ type scriptTx struct {
 // not be taken in order; execScript then discards the run.
 var errRelock = errors.New("ERR script must be rerun holding every stripe")
 
-// newScriptTx returns a ScriptTx over a copy of t.
+// newScriptTx returns a ScriptTx over a copy of t, whose keyspace events
+// wait in x.events for report.
 func newScriptTx(t *txn, ro bool) *scriptTx {
 	x := &scriptTx{tx: *t, ro: ro}
 	x.t = &x.tx
+	x.tx.evbuf = &x.events
 	return x
+}
+
+// report hands the run's keyspace events to the sink, unless the run was
+// rolled back (its budget ran out, or it is to be rerun): then it changed
+// nothing, and reports nothing.
+func (x *scriptTx) report() {
+	if x.undone {
+		return
+	}
+	for _, e := range x.events {
+		x.t.s.sink(e)
+	}
+	x.events = nil
 }
 
 // lazyFrom makes x take stripes as it goes, starting from those t holds.
@@ -180,7 +194,6 @@ func (x *scriptTx) lazyFrom(t *txn) {
 		x.held = append(x.held, t.locked()...)
 	}
 	x.tx.n = 0
-	x.tx.evbuf = &x.events
 }
 
 // cover takes the stripes op needs that x does not hold yet. A stripe

@@ -189,7 +189,8 @@ func TestScriptAtomicUnderReaders(t *testing.T) {
 }
 
 // TestScriptRolledBackReportsNoEvents: a run its engine rolls back (the
-// instruction budget ran out) changed nothing, so it reports no event.
+// instruction budget ran out) changed nothing, so it reports no event,
+// alone or inside a MULTI.
 func TestScriptRolledBackReportsNoEvents(t *testing.T) {
 	s := New(Config{Stripes: 16})
 	s.SetScripts(&undoEngine{})
@@ -201,9 +202,19 @@ func TestScriptRolledBackReportsNoEvents(t *testing.T) {
 	if len(events) != 0 {
 		t.Fatalf("rolled-back script reported %v", events)
 	}
-	s.Apply(&Op{Kind: KindEval, Args: args, Now: 2})
+	// The same inside a MULTI, where the script holds every stripe.
+	s.Apply(&Op{Kind: KindMulti, Now: 2, Subs: []Op{{Kind: KindEval, N: 1, Args: args, Now: 2}}})
+	if len(events) != 0 {
+		t.Fatalf("rolled-back script in a MULTI reported %v", events)
+	}
+	s.Apply(&Op{Kind: KindEval, Args: args, Now: 3})
 	if len(events) == 0 {
 		t.Fatal("a script that ran to its end reported no event")
+	}
+	n := len(events)
+	s.Apply(&Op{Kind: KindMulti, Now: 4, Subs: []Op{{Kind: KindEval, Args: args, Now: 4}}})
+	if len(events) == n {
+		t.Fatal("a script in a MULTI that ran to its end reported no event")
 	}
 }
 

@@ -189,12 +189,21 @@ func (c *client) readCanPass(cmd *command, args [][]byte) bool {
 // answerEarly runs a read while writes are in flight, keeping its reply
 // in pendOut until settle writes it in its place.
 func (c *client) answerEarly(cmd *command, args [][]byte) {
+	c.holdReply(func() {
+		c.early = true // settle must not run inside: it would write into pendOut
+		c.execData(cmd, args)
+		c.early = false
+	})
+}
+
+// holdReply runs reply, which writes one reply, with the reply buffer
+// switched to pendOut, and queues that reply behind the connection's
+// in-flight writes: settle writes it in its place.
+func (c *client) holdReply(reply func()) {
 	out := c.w.b
 	c.w.b = c.pendOut
 	start := len(c.w.b)
-	c.early = true // settle must not run inside: it would write into pendOut
-	c.execData(cmd, args)
-	c.early = false
+	reply()
 	c.pendOut = c.w.b
 	c.w.b = out
 	if len(c.pendOut) > start && c.pendOut[start] == '-' {
@@ -206,11 +215,11 @@ func (c *client) answerEarly(cmd *command, args [][]byte) {
 // answerUnchanged answers the write in c.op without a log entry when it
 // would change nothing (shard.Store.Unchanged: SADD of members already
 // there, ZADD of the scores members already have, SET NX of a key that
-// exists, ...), as Redis answers
-// such a write without propagating it. It does so only where a read of
-// the key could be answered locally at this point: this node leads the
-// key's group within its lease, and none of the connection's in-flight
-// writes names the key (the reply then waits behind theirs, in pendOut).
+// exists, ...), as Redis answers such a write without propagating it.
+// It does so only where a read of the key could be answered locally at
+// this point: this node leads the key's group within its lease, and none
+// of the connection's in-flight writes names the key (the reply then
+// waits behind theirs, in pendOut).
 // It reports whether it answered.
 func (c *client) answerUnchanged(cmd *command) bool {
 	if !shard.MayBeUnchanged(&c.op) || c.inflightAll || len(c.inflight) >= maxInflight ||
@@ -228,13 +237,7 @@ func (c *client) answerUnchanged(cmd *command) bool {
 		c.w.resultOrLateError(cmd, res, nil)
 		return true
 	}
-	out := c.w.b
-	c.w.b = c.pendOut
-	start := len(c.w.b)
-	c.w.resultOrLateError(cmd, res, nil)
-	c.pendOut = c.w.b
-	c.w.b = out
-	c.inflight = append(c.inflight, inflight{read: true, start: start, end: len(c.pendOut)})
+	c.holdReply(func() { c.w.resultOrLateError(cmd, res, nil) })
 	return true
 }
 

@@ -545,7 +545,13 @@ func (d *deque) index(i int64) (int, bool) {
 // span turns Redis's start and stop indexes (LRANGE, LTRIM) into the
 // positions lo..hi of the elements they cover; ok is false for none.
 func (d *deque) span(start, stop int64) (lo, hi int, ok bool) {
-	n := int64(d.n)
+	return indexSpan(start, stop, int64(d.n))
+}
+
+// indexSpan turns Redis's inclusive start and stop indexes (negative ones
+// count from the end) over n elements into the positions lo..hi they
+// cover, as LRANGE and ZRANGE do; ok is false when they cover none.
+func indexSpan(start, stop, n int64) (lo, hi int, ok bool) {
 	if start < 0 {
 		start += n
 	}

@@ -404,23 +404,11 @@ func rankSpan(startArg, stopArg []byte, n int) (start, end int, ok bool) {
 	if !ok1 || !ok2 {
 		return 0, 0, false
 	}
-	ln := int64(n)
-	if a < 0 {
-		a += ln
-	}
-	if b < 0 {
-		b += ln
-	}
-	if a < 0 {
-		a = 0
-	}
-	if a > b || a >= ln {
+	lo, hi, some := indexSpan(a, b, int64(n))
+	if !some {
 		return 0, 0, true
 	}
-	if b >= ln {
-		b = ln - 1
-	}
-	return int(a), int(b) + 1, true
+	return lo, hi + 1, true
 }
 
 // errRange is returned when an op's range texts do not parse (the server

@@ -38,11 +38,11 @@ unit:
 
 # fuzz runs each fuzz target briefly; the seed corpora also run in `unit`.
 fuzz:
-	$(GO) test -run='^$$' -fuzz='^FuzzReader$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=1s ./server
-	$(GO) test -run='^$$' -fuzz='^FuzzCommands$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=1s ./server
-	$(GO) test -run='^$$' -fuzz='^FuzzOps$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=1s ./shard
-	$(GO) test -run='^$$' -fuzz='^FuzzDecode$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=1s ./shard
-	$(GO) test -run='^$$' -fuzz='^FuzzSmallIntScore$$' -fuzztime=$(FUZZTIME) -fuzzminimizetime=1s ./shard
+	GO=$(GO) .ci/fuzz ./server FuzzReader $(FUZZTIME)
+	GO=$(GO) .ci/fuzz ./server FuzzCommands $(FUZZTIME)
+	GO=$(GO) .ci/fuzz ./shard FuzzOps $(FUZZTIME)
+	GO=$(GO) .ci/fuzz ./shard FuzzDecode $(FUZZTIME)
+	GO=$(GO) .ci/fuzz ./shard FuzzSmallIntScore $(FUZZTIME)
 
 vet:
 	$(GO) vet ./...

@@ -9,7 +9,8 @@ import (
 // several shard groups that can leave one node leading all of them (and
 // doing all the writes) while the others only follow. Each node checks
 // the groups it leads every balanceInterval and hands a group to its
-// preferred leader, the (i mod voters)-th of group i's voters by ID,
+// preferred leader, the (i mod voters)-th of group i's voters by ID (the
+// first of its holders when groups are held by some nodes only),
 // once that node is linked and caught up. So leaderships spread evenly
 // after start-up, and return to a failed node once it is back.
 
@@ -32,7 +33,7 @@ func (s *Server) runBalancer() {
 			return
 		case <-t.C:
 		}
-		for _, u := range s.units {
+		for _, u := range s.local {
 			if s.ctx.Err() != nil {
 				return
 			}
@@ -64,6 +65,9 @@ func (s *Server) preferredLeader(u *unit) string {
 	}
 	sort.Strings(ids)
 	want := ids[u.idx%len(ids)]
+	if u.members != nil {
+		want = u.members[0] // placement.go: the first holder
+	}
 	if want == g.NodeID() {
 		return ""
 	}

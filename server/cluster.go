@@ -88,12 +88,11 @@ func (c *client) clusterRoute(cmd *command, args [][]byte) bool {
 		return true
 	}
 	c.u = c.s.unitOfSlot(slot)
-	g := c.u.group
-	if g.IsLeader() || c.readonly && !write {
+	if g := c.u.group; g != nil && (g.IsLeader() || c.readonly && !write) {
 		return true
 	}
-	id, addr, known := g.Leader()
-	if !known || id == g.NodeID() {
+	id, addr, known := c.s.leaderOf(c.u)
+	if !known || id == c.s.selfID() {
 		return refuse(errClusterDown)
 	}
 	return refuse("MOVED " + strconv.Itoa(slot) + " " + addr)
@@ -132,6 +131,9 @@ func clusterName(id string) string {
 // ok is false while no leader is known: the group's slots are then
 // unserved.
 func (s *Server) clusterView(u *unit) (nodes []clusterNode, epoch uint64, ok bool) {
+	if u.remote {
+		return s.clusterViewRemote(u)
+	}
 	g := u.group
 	st := g.Status()
 	leaderID, _, known := g.Leader()
@@ -175,6 +177,43 @@ func (s *Server) clusterView(u *unit) (nodes []clusterNode, epoch uint64, ok boo
 	})
 	ok = known && len(nodes) > 0 && nodes[0].master
 	return nodes, st.Term, ok
+}
+
+// clusterViewRemote is clusterView for a group this node holds no replica
+// of, as the directory sees it: its members whose client address is
+// known, master first.
+func (s *Server) clusterViewRemote(u *unit) (nodes []clusterNode, epoch uint64, ok bool) {
+	d := s.dir
+	rg := d.group(u.idx)
+	now := time.Now().UnixMilli()
+	for _, id := range u.members {
+		host, port, err := net.SplitHostPort(addrOr(d.clientAddr(id)))
+		if err != nil {
+			continue // not heard from yet
+		}
+		n := clusterNode{name: clusterName(id), host: host, master: id == rg.leader, offset: rg.applied[id], seen: now}
+		n.port, _ = strconv.Atoi(port)
+		if _, rp, err := net.SplitHostPort(d.peers[id]); err == nil {
+			n.cport, _ = strconv.Atoi(rp)
+		}
+		nodes = append(nodes, n)
+	}
+	sort.SliceStable(nodes, func(i, j int) bool {
+		if nodes[i].master != nodes[j].master {
+			return nodes[i].master
+		}
+		return nodes[i].name < nodes[j].name
+	})
+	ok = rg.leader != "" && len(nodes) > 0 && nodes[0].master
+	return nodes, rg.term, ok
+}
+
+// addrOr returns addr when ok, else "".
+func addrOr(addr string, ok bool) string {
+	if !ok {
+		return ""
+	}
+	return addr
 }
 
 // groupView is one shard group in the cluster view.

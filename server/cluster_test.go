@@ -133,7 +133,9 @@ func (tc *testCluster) stop(tn *testNode) {
 	}
 	tn.node.Server.Close()
 	for _, g := range tn.node.Groups {
-		g.Close()
+		if g != nil {
+			g.Close()
+		}
 	}
 	<-tn.done
 	tn.node, tn.stream = nil, nil
@@ -145,7 +147,7 @@ func (tc *testCluster) leader() *testNode {
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
 		for _, tn := range tc.nodes {
-			if tn.node != nil && tn.node.Group.Ready() {
+			if tn.node != nil && tn.node.Group != nil && tn.node.Group.Ready() {
 				return tn
 			}
 		}
@@ -162,7 +164,7 @@ func (tc *testCluster) groupLeader(i int) *testNode {
 	deadline := time.Now().Add(20 * time.Second)
 	for time.Now().Before(deadline) {
 		for _, tn := range tc.nodes {
-			if tn.node != nil && tn.node.Groups[i].Ready() {
+			if tn.node != nil && tn.node.Groups[i] != nil && tn.node.Groups[i].Ready() {
 				return tn
 			}
 		}

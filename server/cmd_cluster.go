@@ -114,7 +114,12 @@ func cmdClusterCountKeys(c *client, args [][]byte) {
 	if !ok {
 		return
 	}
-	_, n := c.s.unitOfSlot(slot).store.SlotKeys(slot, 0, c.now())
+	u := c.s.unitOfSlot(slot)
+	if u.remote {
+		c.w.int(0) // the slot's keys are on other nodes, as in Redis Cluster
+		return
+	}
+	_, n := u.store.SlotKeys(slot, 0, c.now())
 	c.w.int(int64(n))
 }
 
@@ -129,7 +134,10 @@ func cmdClusterGetKeys(c *client, args [][]byte) {
 		c.w.errorText("ERR Invalid slot or number of keys")
 		return
 	}
-	keys, _ := c.s.unitOfSlot(int(slot)).store.SlotKeys(int(slot), int(min(count, 1<<30)), c.now())
+	var keys []string
+	if u := c.s.unitOfSlot(int(slot)); !u.remote {
+		keys, _ = u.store.SlotKeys(int(slot), int(min(count, 1<<30)), c.now())
+	}
 	c.w.array(len(keys))
 	for _, k := range keys {
 		c.w.bulk(k)
@@ -287,13 +295,17 @@ func cmdClusterFailover(c *client, args [][]byte) {
 	}
 	// This node is a replica of the first group's leader (CLUSTER NODES):
 	// it takes over every group that node leads.
-	master, _, ok := c.s.units[0].group.Leader()
+	if len(c.s.local) == 0 {
+		c.w.errorText("ERR I'm a replica but my master is unknown to me")
+		return
+	}
+	master, _, ok := c.s.local[0].group.Leader()
 	if !ok {
 		c.w.errorText("ERR I'm a replica but my master is unknown to me")
 		return
 	}
 	var take []*unit
-	for _, u := range c.s.units {
+	for _, u := range c.s.local {
 		if id, _, ok := u.group.Leader(); ok && id == master {
 			take = append(take, u)
 		}

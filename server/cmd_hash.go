@@ -40,7 +40,11 @@ const hrandMaxCount = 1 << 23
 // type, else err.
 func (c *client) hashArgErr(key []byte, err error) error {
 	c.settle() // the key's type may be changing in this connection's in-flight writes
-	r := c.s.unitOfKey(key).store.Read(&shard.Op{Kind: shard.KindHLen, Key: key})
+	u := c.s.unitOfKey(key)
+	if u.remote {
+		return err // parsed on the way to the group's leader, which looks
+	}
+	r := u.store.Read(&shard.Op{Kind: shard.KindHLen, Key: key})
 	if r.Kind == shard.RErr {
 		return r.Err
 	}
@@ -158,7 +162,11 @@ func parseCollectionScan(c *client, args [][]byte, kind, lenKind shard.Kind, noV
 	op := shard.Op{Kind: kind, Key: args[1], N: int64(cursor)}
 	optErr := func(err error) (shard.Op, error) {
 		c.settle() // the key may be changing in this connection's in-flight writes
-		r := c.s.unitOfKey(args[1]).store.Read(&shard.Op{Kind: lenKind, Key: args[1]})
+		u := c.s.unitOfKey(args[1])
+		if u.remote {
+			return shard.Op{}, err // parsed again at the group's leader, which looks
+		}
+		r := u.store.Read(&shard.Op{Kind: lenKind, Key: args[1]})
 		switch {
 		case r.Kind == shard.RErr:
 			return shard.Op{}, r.Err

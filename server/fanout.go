@@ -101,12 +101,15 @@ func (c *client) routeGroups(cmd *command, args [][]byte) bool {
 }
 
 // fanUnits is where a keyless command runs: every group, or in cluster
-// mode the groups this node leads (all, for a node leading none: it
-// answers as a replica).
+// mode the groups this node leads (those it holds, for a node leading
+// none: it answers as a replica).
 func (c *client) fanUnits() []*unit {
 	if c.s.clusterOn() {
 		if led := c.s.ledUnits(); len(led) > 0 {
 			return led
+		}
+		if len(c.s.local) > 0 {
+			return c.s.local
 		}
 	}
 	return c.s.units

@@ -45,7 +45,7 @@ func (s *Server) runJoin(addrs []string) {
 	defer s.wg.Done()
 	for i := 0; s.ctx.Err() == nil; i++ {
 		var pending []*unit
-		for _, u := range s.units {
+		for _, u := range s.local {
 			if !joined(u) {
 				pending = append(pending, u)
 			}
@@ -132,6 +132,10 @@ func (s *Server) askJoin(addr string, u *unit) error {
 // group's leader (a follower forwards it) and answers once the node is a
 // voter and its client address is in the log.
 func cmdSessiondJoin(c *client, args [][]byte) {
+	if c.s.partial() {
+		c.w.errorText(errPartialMembership)
+		return
+	}
 	if !c.groupArg(args, 4) {
 		return
 	}
@@ -149,6 +153,11 @@ func cmdSessiondJoin(c *client, args [][]byte) {
 	}
 	c.onLeader(args, func() error { return c.s.admit(u, id, raftAddr, clientAddr) })
 }
+
+// errPartialMembership refuses membership changes in a cluster whose
+// groups are held by some nodes only: which node holds which group
+// follows from the --peers list, and moving replicas is not built yet.
+const errPartialMembership = "ERR sessiond: nodes cannot be added or removed at run time when each shard group has fewer replicas than there are nodes (--replicas) yet: moving replicas between nodes is not built"
 
 // joinCatchUp bounds how long one SESSIOND-JOIN waits for the new node to
 // catch up before it answers TRYAGAIN (the joining node asks again).
@@ -208,6 +217,10 @@ func (s *Server) admit(u *unit, id, raftAddr, clientAddr string) error {
 // node already removed is answered OK, so the command can be sent to
 // every node.
 func cmdSessiondLeave(c *client, args [][]byte) {
+	if c.s.partial() {
+		c.w.errorText(errPartialMembership)
+		return
+	}
 	if len(args) == 2 {
 		c.leave(string(args[1]))
 		return
@@ -223,6 +236,10 @@ func cmdSessiondLeave(c *client, args [][]byte) {
 // As redis-cli --cluster del-node sends it to every remaining node, a node
 // already removed is answered OK.
 func cmdClusterForget(c *client, args [][]byte) {
+	if c.s.partial() {
+		c.w.errorText(errPartialMembership)
+		return
+	}
 	if id, ok := c.s.nodeID(string(args[2])); ok && id == c.s.selfID() {
 		c.w.errorText("ERR I tried hard but I can't forget myself...")
 		return
@@ -261,7 +278,7 @@ func (c *client) leaveGroup(name string) {
 // servers and the nodes their logs recorded (removed ones included).
 func (s *Server) nodeID(name string) (string, bool) {
 	var ids []string
-	for _, u := range s.units {
+	for _, u := range s.local {
 		ids = append(ids, u.group.RecordedIDs()...)
 		for _, m := range u.group.Servers() {
 			ids = append(ids, m.ID)

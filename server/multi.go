@@ -2,6 +2,8 @@ package server
 
 import (
 	"errors"
+	"fmt"
+	"strings"
 
 	"sessiond/shard"
 )
@@ -44,11 +46,63 @@ func cmdWatch(c *client, args [][]byte) {
 				break
 			}
 		}
-		if !dup {
-			c.watches = append(c.watches, c.s.unitOfKey(k).store.WatchKey(k))
+		if dup {
+			continue
 		}
+		u := c.s.unitOfKey(k)
+		if !u.remote {
+			c.watches = append(c.watches, u.store.WatchKey(k))
+			continue
+		}
+		w, ok := c.remoteWatch(u, k)
+		if !ok {
+			return
+		}
+		c.watches = append(c.watches, w)
 	}
 	c.w.ok()
+}
+
+// remoteWatch takes the version of key, of group u which other nodes
+// hold, from u's leader (SESSIOND-WATCHKEY). On failure it answers the
+// error and returns false.
+func (c *client) remoteWatch(u *unit, key []byte) (shard.Watch, bool) {
+	saved := c.u
+	c.u = u
+	mark := len(c.w.b)
+	c.forward([][]byte{[]byte("sessiond-watchkey"), key}, false, func() { c.w.errorText(errClusterDown) })
+	c.u = saved
+	reply := string(c.w.b[mark:])
+	var w shard.Watch
+	var exp int
+	if _, err := fmt.Sscanf(reply, "+%d %d %d\r\n", &w.Version, &w.Seq, &exp); err != nil || !strings.HasSuffix(reply, "\r\n") {
+		if !strings.HasPrefix(reply, "-") {
+			c.w.b = c.w.b[:mark]
+			c.w.errorText("ERR sessiond: bad answer to WATCH from the key's group leader")
+		}
+		return w, false
+	}
+	c.w.b = c.w.b[:mark]
+	w.Key = append([]byte(nil), key...)
+	w.Expired = exp == 1
+	return w, true
+}
+
+// cmdSessiondWatchKey is SESSIOND-WATCHKEY key: the key's version as
+// WATCH takes it, for a node that holds no replica of its group
+// (remoteWatch): "+version seq expired".
+func cmdSessiondWatchKey(c *client, args [][]byte) {
+	u := c.s.unitOfKey(args[1])
+	if u.remote {
+		c.w.errorText("ERR sessiond: the key's shard group is not held by this node")
+		return
+	}
+	w := u.store.WatchKey(args[1])
+	exp := 0
+	if w.Expired {
+		exp = 1
+	}
+	c.w.simple(fmt.Sprintf("%d %d %d", w.Version, w.Seq, exp))
 }
 
 func cmdUnwatch(c *client, _ [][]byte) {
@@ -111,6 +165,11 @@ func cmdExec(c *client, _ [][]byte) {
 		return
 	}
 	c.u = u
+	if u.remote {
+		// Held by other nodes: the group's leader parses and runs it all.
+		c.forwardExec(m.queued, watches)
+		return
+	}
 	if g := u.group; g != nil && !g.IsLeader() && (len(op.Subs) > 0 || len(op.Watch) > 0) {
 		c.forwardExec(m.queued, watches)
 		return

@@ -8,6 +8,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -20,8 +21,8 @@ import (
 // store each) and its RESP server.
 type Node struct {
 	Server *Server
-	Group  *replication.Group   // the first group (the only one unless --shards)
-	Groups []*replication.Group // every group, in slot order
+	Group  *replication.Group   // the first group it holds (the only one unless --shards)
+	Groups []*replication.Group // every group, in slot order; nil for one held by other nodes only (--replicas)
 }
 
 // NodeOptions are test hooks for OpenNode; the zero value is production.
@@ -76,13 +77,34 @@ func OpenNode(cfg Config, ln net.Listener, opt NodeOptions) (*Node, error) {
 		}
 	}
 	clientAddr := net.JoinHostPort(host, strconv.Itoa(tcp.Port))
-	shards, err := layout(cfg, len(peers))
+	shards, replicas, err := layout(cfg, len(peers))
 	if err != nil {
 		return nil, err
 	}
 	if err := keepShards(cfg.Dir, shards); err != nil {
 		return nil, err
 	}
+	// partial: each group is held by some of the nodes only (placement.go).
+	var place [][]string
+	if cfg.Join == "" {
+		if err := keepReplicas(cfg.Dir, replicas, max(len(peers), 1)); err != nil {
+			return nil, err
+		}
+		if replicas < len(peers) {
+			ids := make([]string, 0, len(peers))
+			for pid := range peers {
+				ids = append(ids, pid)
+			}
+			if _, ok := peers[id]; !ok {
+				return nil, fmt.Errorf("--peers does not name this node (%s)", id)
+			}
+			if err := keepNodes(cfg.Dir, ids); err != nil {
+				return nil, err
+			}
+			place = placement(ids, shards, replicas)
+		}
+	}
+	partial := place != nil
 	rc := replication.Config{
 		NodeID:       id,
 		Bind:         cfg.RaftBind(),
@@ -98,7 +120,7 @@ func OpenNode(cfg Config, ln net.Listener, opt NodeOptions) (*Node, error) {
 		_, port, _ := net.SplitHostPort(rc.Bind)
 		rc.Advertise = net.JoinHostPort(cfg.AnnounceIP, port)
 	}
-	if rc.Port == nil && shards > 1 {
+	if rc.Port == nil && (shards > 1 || partial) {
 		// One Raft port for every group: each connection names its group.
 		if rc.Port, err = replication.Listen(rc.Bind, rc.Advertise); err != nil {
 			return nil, err
@@ -107,16 +129,32 @@ func OpenNode(cfg Config, ln net.Listener, opt NodeOptions) (*Node, error) {
 	var groups []*replication.Group
 	var units []Unit
 	fail := func(err error) (*Node, error) {
+		opened := 0
 		for _, g := range groups {
-			g.Close()
+			if g != nil {
+				g.Close()
+				opened++
+			}
 		}
-		if rc.Port != nil && opt.Port == nil && len(groups) == 0 {
+		if rc.Port != nil && opt.Port == nil && opened == 0 {
 			rc.Port.Close()
 		}
 		return nil, err
 	}
 	for i := 0; i < shards; i++ {
+		if partial && !slices.Contains(place[i], id) {
+			// Held by other nodes: this node forwards its commands.
+			groups = append(groups, nil)
+			units = append(units, Unit{Remote: true, Members: place[i]})
+			continue
+		}
 		gc := rc
+		if partial {
+			gc.Peers = make(map[string]string, replicas)
+			for _, m := range place[i] {
+				gc.Peers[m] = peers[m]
+			}
+		}
 		gc.Store = shard.New(shard.Config{Clock: cfg.Clock})
 		gc.GroupID = byte(i)
 		gc.Dir = groupDir(cfg.Dir, i)
@@ -128,7 +166,11 @@ func OpenNode(cfg Config, ln net.Listener, opt NodeOptions) (*Node, error) {
 			return fail(fmt.Errorf("shard group %d: %w", i, err))
 		}
 		groups = append(groups, g)
-		units = append(units, Unit{Store: gc.Store, Applier: g})
+		var members []string
+		if partial {
+			members = place[i]
+		}
+		units = append(units, Unit{Store: gc.Store, Applier: g, Members: members})
 		if ms := g.Members(); cfg.Join != "" && len(ms) == 1 && ms[0].ID == id {
 			return fail(fmt.Errorf("--join: %s already holds a one-node group of this node's own; a joining node needs an empty dir", cfg.Dir))
 		}
@@ -137,25 +179,45 @@ func OpenNode(cfg Config, ln net.Listener, opt NodeOptions) (*Node, error) {
 	if err != nil {
 		return fail(err)
 	}
-	return &Node{Server: srv, Group: groups[0], Groups: groups}, nil
+	if partial {
+		dir, err := newDirectory(srv, rc.Port, id, clientAddr, peers)
+		if err != nil {
+			return fail(err)
+		}
+		srv.dir = dir
+	}
+	var first *replication.Group
+	for _, g := range groups {
+		if g != nil {
+			first = g
+			break
+		}
+	}
+	return &Node{Server: srv, Group: first, Groups: groups}, nil
 }
 
 // layout returns the number of shard groups for cfg on a cluster of
-// peers nodes (0 for a single node): --shards, else 1 with cluster mode
-// off and one per node with it on. Every node holds a replica of every
-// group, so --replicas may only name that.
-func layout(cfg Config, peers int) (int, error) {
+// peers nodes (0 for a single node) and the replicas each has: --shards,
+// else 1 with cluster mode off and one per node with it on; --replicas,
+// else three or every node of a smaller cluster (placement.go). A
+// joining node holds a replica of every group.
+func layout(cfg Config, peers int) (shards, replicas int, err error) {
 	nodes := max(peers, 1)
-	if cfg.Replicas != 0 && cfg.Replicas != nodes && cfg.Join == "" {
-		return 0, fmt.Errorf("--replicas %d: every node holds a replica of every shard group, so replicas must equal the number of nodes (%d); fewer replicas per group is not supported yet", cfg.Replicas, nodes)
+	switch {
+	case cfg.Join != "":
+		replicas = 0
+	default:
+		if replicas, err = replicasFor(cfg, nodes); err != nil {
+			return 0, 0, err
+		}
 	}
 	switch {
 	case cfg.Shards > 0:
-		return cfg.Shards, nil
+		return cfg.Shards, replicas, nil
 	case cfg.ClusterEnabled == "yes":
-		return min(nodes, MaxShards), nil
+		return min(nodes, MaxShards), replicas, nil
 	}
-	return 1, nil
+	return 1, replicas, nil
 }
 
 // groupDir is where shard group i keeps its log and snapshots: dir for
@@ -170,30 +232,78 @@ func groupDir(dir string, i int) string {
 // keepShards records the number of shard groups in dir on first start and
 // refuses to start with another: the slots of each group are fixed by it.
 func keepShards(dir string, n int) error {
-	p := filepath.Join(dir, "shards")
+	if _, err := os.Stat(filepath.Join(dir, "shards")); errors.Is(err, os.ErrNotExist) {
+		if _, err := os.Stat(filepath.Join(dir, "raft")); err == nil {
+			// A node from before shard groups: it holds one group.
+			if n != 1 {
+				return fmt.Errorf("%s holds one shard group (it was created before --shards); this start asks for %d; start with --shards 1 or an empty dir", dir, n)
+			}
+			return nil
+		}
+	}
+	return keepNumber(dir, "shards", n, func(have int) error {
+		return fmt.Errorf("%s was created with %d shard group(s); this start asks for %d (--shards / --cluster-enabled); the slots of each group are fixed, so start with the same layout or an empty dir", dir, have, n)
+	})
+}
+
+// keepReplicas records the replicas per group in dir on first start and
+// refuses to start with another number: which nodes hold which group
+// follows from it.
+func keepReplicas(dir string, n, nodes int) error {
+	if _, err := os.Stat(filepath.Join(dir, "replicas")); errors.Is(err, os.ErrNotExist) {
+		if _, err := os.Stat(filepath.Join(dir, "raft")); err == nil && n != nodes {
+			return fmt.Errorf("%s was created when every node held every shard group; this start asks for %d replicas per group of %d nodes; start with --replicas %d or an empty dir", dir, n, nodes, nodes)
+		}
+	}
+	return keepNumber(dir, "replicas", n, func(have int) error {
+		return fmt.Errorf("%s was created with %d replica(s) per shard group; this start asks for %d (--replicas); which nodes hold which group follows from it, so start with the same number or an empty dir", dir, have, n)
+	})
+}
+
+// keepNodes records the IDs of a cluster's nodes in dir on first start
+// when groups are held by some nodes only, and refuses to start with
+// others: which node holds which group follows from them.
+func keepNodes(dir string, ids []string) error {
+	sorted := slices.Clone(ids)
+	slices.Sort(sorted)
+	want := strings.Join(sorted, ",")
+	p := filepath.Join(dir, "nodes")
+	b, err := os.ReadFile(p)
+	switch {
+	case err == nil:
+		if have := strings.TrimSpace(string(b)); have != want {
+			return fmt.Errorf("%s was created for the nodes %s; --peers names %s; which node holds which shard group follows from the node list, so start with the same --peers or an empty dir", dir, have, want)
+		}
+		return nil
+	case !errors.Is(err, os.ErrNotExist):
+		return fmt.Errorf("nodes: %w", err)
+	}
+	if err := os.WriteFile(p, []byte(want+"\n"), 0o644); err != nil {
+		return fmt.Errorf("nodes: %w", err)
+	}
+	return nil
+}
+
+// keepNumber keeps n in file name of dir: it writes it when the file is
+// missing and answers differ(have) when the file holds another number.
+func keepNumber(dir, name string, n int, differ func(have int) error) error {
+	p := filepath.Join(dir, name)
 	b, err := os.ReadFile(p)
 	switch {
 	case err == nil:
 		have, perr := strconv.Atoi(strings.TrimSpace(string(b)))
 		if perr != nil {
-			return fmt.Errorf("%s: %q is not a number of shard groups", p, strings.TrimSpace(string(b)))
+			return fmt.Errorf("%s: %q is not a number", p, strings.TrimSpace(string(b)))
 		}
 		if have != n {
-			return fmt.Errorf("%s was created with %d shard group(s); this start asks for %d (--shards / --cluster-enabled); the slots of each group are fixed, so start with the same layout or an empty dir", dir, have, n)
+			return differ(have)
 		}
 		return nil
 	case !errors.Is(err, os.ErrNotExist):
-		return fmt.Errorf("shards: %w", err)
-	}
-	if _, err := os.Stat(filepath.Join(dir, "raft")); err == nil {
-		// A node from before shard groups: it holds one group.
-		if n != 1 {
-			return fmt.Errorf("%s holds one shard group (it was created before --shards); this start asks for %d; start with --shards 1 or an empty dir", dir, n)
-		}
-		return nil
+		return fmt.Errorf("%s: %w", name, err)
 	}
 	if err := os.WriteFile(p, []byte(strconv.Itoa(n)+"\n"), 0o644); err != nil {
-		return fmt.Errorf("shards: %w", err)
+		return fmt.Errorf("%s: %w", name, err)
 	}
 	return nil
 }
@@ -205,7 +315,7 @@ func keepShards(dir string, n int) error {
 func (n *Node) WaitSingleLeader(timeout time.Duration) {
 	deadline := time.Now().Add(timeout)
 	for _, g := range n.Groups {
-		for time.Now().Before(deadline) {
+		for g != nil && time.Now().Before(deadline) {
 			st := g.Status()
 			if len(st.Voters) != 1 || g.Ready() {
 				break
@@ -221,6 +331,9 @@ func (n *Node) WaitSingleLeader(timeout time.Duration) {
 func (n *Node) Shutdown() error {
 	var moved []*replication.Group
 	for i, g := range n.Groups {
+		if g == nil {
+			continue
+		}
 		if err := g.TransferLeadership(); err != nil {
 			n.Server.log.Warn("leadership transfer failed", "group", i, "err", err)
 		} else {
@@ -240,6 +353,9 @@ func (n *Node) Shutdown() error {
 	}
 	err := n.Server.Close()
 	for _, g := range n.Groups {
+		if g == nil {
+			continue
+		}
 		if gerr := g.Close(); err == nil {
 			err = gerr
 		}

@@ -146,7 +146,7 @@ func notifyEventsOn(f uint32) bool {
 // current notify-keyspace-events (CONFIG SET's apply, and New).
 func applyNotify(s *Server, c *Config) {
 	on := notifyEventsOn(c.NotifyKeyspaceEvents)
-	for _, u := range s.units {
+	for _, u := range s.local {
 		u.store.EnableEvents(on)
 	}
 }
@@ -160,14 +160,18 @@ const (
 // storeEvent is the sink installed on every store: a published message
 // (a KindPublish op applied) or a keyspace event. It runs inside Apply
 // with stripes locked and only queues messages.
-func (s *Server) storeEvent(h *hub, e shard.Event) {
+func (s *Server) storeEvent(h *hub, u *unit, e shard.Event) {
 	cfg := s.config()
 	if cfg == nil {
 		return // the server is being built: nobody is subscribed
 	}
 	lim := cfg.ClientOutputBufferLimit.class(classPubSub)
+	deliver := func(channel, msg string) {
+		h.publish(channel, msg, lim, s.logOutputLimit)
+		s.relayFrom(u, channel, msg)
+	}
 	if e.Class == shard.EventPublish {
-		h.publish(e.Key, e.Name, lim, s.logOutputLimit)
+		deliver(e.Key, e.Name)
 		return
 	}
 	f := cfg.NotifyKeyspaceEvents
@@ -175,10 +179,10 @@ func (s *Server) storeEvent(h *hub, e shard.Event) {
 		return
 	}
 	if f&notifyKeyspace != 0 {
-		h.publish(keyspacePrefix+e.Key, e.Name, lim, s.logOutputLimit)
+		deliver(keyspacePrefix+e.Key, e.Name)
 	}
 	if f&notifyKeyevent != 0 {
-		h.publish(keyeventPrefix+e.Name, e.Key, lim, s.logOutputLimit)
+		deliver(keyeventPrefix+e.Name, e.Key)
 	}
 }
 

@@ -32,8 +32,8 @@ import (
 func (s *Server) initPubSub() {
 	h := newHub()
 	s.ps = h
-	for _, u := range s.units {
-		u.store.SetEventSink(func(e shard.Event) { s.storeEvent(h, e) })
+	for _, u := range s.local {
+		u.store.SetEventSink(func(e shard.Event) { s.storeEvent(h, u, e) })
 	}
 }
 
@@ -185,6 +185,10 @@ func cmdPublish(c *client, args [][]byte) {
 // forwards the command to the group's leader. It writes an error, or
 // anything else on success.
 func publishHere(c *client, args [][]byte) {
+	if c.u.remote {
+		c.forward(args, true, func() { c.w.errorText(errClusterDown) })
+		return
+	}
 	op := shard.Op{Kind: shard.KindPublish, Now: c.now(), Key: args[1], Args: [][]byte{args[2]}}
 	_, err := c.u.applier.Apply(c.s.ctx, &op)
 	switch {

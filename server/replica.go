@@ -86,14 +86,16 @@ func (a *ackBoard) signal() {
 // instead of being executed here, and if so sends it there.
 func (c *client) routeRemote(cmd *command, args [][]byte) bool {
 	g := c.u.group
-	if g == nil || g.IsLeader() {
-		return false
-	}
-	if c.readonly && !cmd.has(flagWrite) {
-		return false // READONLY: a replica read, answered locally
-	}
-	if c.s.clusterOn() {
-		return false // clusterRoute let it through: it runs here
+	if !c.u.remote {
+		if g == nil || g.IsLeader() {
+			return false
+		}
+		if c.readonly && !cmd.has(flagWrite) {
+			return false // READONLY: a replica read, answered locally
+		}
+		if c.s.clusterOn() {
+			return false // clusterRoute let it through: it runs here
+		}
 	}
 	fwd := args
 	if c.s.sharded() && cmd.first <= 0 {
@@ -129,7 +131,7 @@ func cmdSessiondIn(c *client, args [][]byte) {
 func (c *client) forward(args [][]byte, write bool, local func()) {
 	c.settle()
 	s := c.s
-	g := c.u.group
+	u := c.u
 	if c.info.nameIs(forwarderName) {
 		c.w.errorText(errNotLeaderForwarded)
 		return
@@ -140,10 +142,10 @@ func (c *client) forward(args [][]byte, write bool, local func()) {
 		proto = 3
 	}
 	for {
-		id, addr, ok := g.Leader()
+		id, addr, ok := s.leaderOf(u)
 		switch {
-		case ok && id == g.NodeID():
-			if g.Ready() && !c.inLocalRetry {
+		case ok && id == s.selfID():
+			if u.group != nil && u.group.Ready() && !c.inLocalRetry {
 				c.inLocalRetry = true
 				local()
 				c.inLocalRetry = false
@@ -157,6 +159,7 @@ func (c *client) forward(args [][]byte, write bool, local func()) {
 			if err == nil {
 				if strings.HasPrefix(string(out[mark:]), "-"+errNotLeaderForwarded) {
 					c.w.b = out[:mark]
+					s.leaderGone(u)
 					break // the leader moved: ask again
 				}
 				c.w.b = out
@@ -168,12 +171,32 @@ func (c *client) forward(args [][]byte, write bool, local func()) {
 				c.w.errorText(errUnknownOutcome)
 				return
 			}
+			s.leaderGone(u)
 		}
 		if time.Now().After(deadline) || s.ctx.Err() != nil {
 			c.w.errorText(errClusterDown)
 			return
 		}
 		time.Sleep(2 * time.Millisecond) // polling for an election result, bounded by deadline
+	}
+}
+
+// leaderOf returns the leader of u's group and its client address: as
+// Raft tells a member, or as the directory tells a node that holds no
+// replica of the group.
+func (s *Server) leaderOf(u *unit) (id, addr string, ok bool) {
+	if u.remote {
+		return s.dir.leader(u.idx)
+	}
+	return u.group.Leader()
+}
+
+// leaderGone notes that a forward to u's leader found it gone or no
+// longer leading: a node holding no replica of the group asks its peers
+// again at once.
+func (s *Server) leaderGone(u *unit) {
+	if u.remote {
+		s.dir.kick()
 	}
 }
 
@@ -456,11 +479,11 @@ func cmdWait(c *client, args [][]byte) {
 		u = c.s.roleUnit() // no write yet: any group this node leads
 	}
 	g := u.group
-	if g == nil {
+	if g == nil && !u.remote {
 		c.w.int(0)
 		return
 	}
-	if !g.IsLeader() {
+	if g == nil || !g.IsLeader() {
 		c.w.errorText("ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated.")
 		return
 	}
@@ -523,7 +546,7 @@ func cmdWait(c *client, args [][]byte) {
 func cmdRole(c *client, _ [][]byte) {
 	u := c.s.roleUnit()
 	g := u.group
-	if g == nil || g.IsLeader() {
+	if !u.remote && (g == nil || g.IsLeader()) {
 		var off uint64
 		if g != nil {
 			off = g.AppliedIndex()
@@ -547,14 +570,27 @@ func cmdRole(c *client, _ [][]byte) {
 	c.w.bulk(host)
 	c.w.int(int64(port))
 	c.w.bulk(state)
-	c.w.int(int64(g.AppliedIndex()))
+	c.w.int(int64(u.appliedIndex()))
+}
+
+// appliedIndex is the applied log index of u's group here (0 for a
+// group other nodes hold).
+func (u *unit) appliedIndex() uint64 {
+	if u.group == nil {
+		return 0
+	}
+	return u.group.AppliedIndex()
 }
 
 // roleUnit is the group whose role ROLE and INFO replication report: the
-// first group this node leads, else the first group.
+// first group this node leads, else the first it holds, else (a node that
+// holds none, --replicas) the first group.
 func (s *Server) roleUnit() *unit {
 	if led := s.ledUnits(); len(led) > 0 {
 		return led[0]
+	}
+	if len(s.local) > 0 {
+		return s.local[0]
 	}
 	return s.units[0]
 }
@@ -562,7 +598,7 @@ func (s *Server) roleUnit() *unit {
 // masterAddr returns the leader of group u's client host and port as a
 // follower sees it, and the link state ROLE reports.
 func (s *Server) masterAddr(u *unit) (string, int, string) {
-	_, addr, ok := u.group.Leader()
+	_, addr, ok := s.leaderOf(u)
 	if !ok {
 		return "?", 0, "connect"
 	}
@@ -572,7 +608,7 @@ func (s *Server) masterAddr(u *unit) (string, int, string) {
 	}
 	port, _ := strconv.Atoi(p)
 	state := "connecting"
-	if u.linkUp.Load() {
+	if u.linkUp.Load() || u.remote {
 		state = "connected"
 	}
 	return h, port, state
@@ -581,8 +617,13 @@ func (s *Server) masterAddr(u *unit) (string, int, string) {
 func (s *Server) infoReplicationRaft(b *infoBuilder) {
 	u := s.roleUnit()
 	g := u.group
-	st := g.Status()
-	if g.IsLeader() {
+	var st replication.Status
+	if g != nil {
+		st = g.Status()
+	} else {
+		st.LastContact = -1
+	}
+	if g != nil && g.IsLeader() {
 		reps := s.replicas(u)
 		b.kv("role", "master")
 		b.kv("connected_slaves", len(reps))
@@ -597,7 +638,7 @@ func (s *Server) infoReplicationRaft(b *infoBuilder) {
 		b.kv("master_host", host)
 		b.kv("master_port", port)
 		link := "down"
-		if u.linkUp.Load() && st.LastContact >= 0 && st.LastContact < 5*time.Second {
+		if u.linkUp.Load() && st.LastContact >= 0 && st.LastContact < 5*time.Second || u.remote && port != 0 {
 			link = "up"
 		}
 		b.kv("master_link_status", link)
@@ -629,11 +670,18 @@ func (s *Server) infoReplicationRaft(b *infoBuilder) {
 // describe the first shard group; with several, raft_shards and one
 // raft_groupN line per group follow.
 func (s *Server) infoRaft(b *infoBuilder) {
-	g := s.units[0].group
-	if g == nil {
+	if !s.replicated() {
 		b.kv("raft_enabled", 0)
 		return
 	}
+	if len(s.local) == 0 {
+		b.kv("raft_enabled", 1)
+		b.kv("raft_node_id", s.selfID())
+		b.kv("raft_shards", len(s.units))
+		b.kv("raft_groups_held", 0)
+		return
+	}
+	g := s.local[0].group
 	st := g.Status()
 	b.kv("raft_enabled", 1)
 	b.kv("raft_node_id", g.NodeID())
@@ -660,11 +708,14 @@ func (s *Server) infoRaft(b *infoBuilder) {
 		rc = "linearizable"
 	}
 	b.kv("raft_read_consistency", rc)
-	if !s.sharded() {
+	if !s.sharded() && !s.partial() {
 		return
 	}
 	b.kv("raft_shards", len(s.units))
-	for _, u := range s.units {
+	if s.partial() {
+		b.kv("raft_groups_held", len(s.local))
+	}
+	for _, u := range s.local {
 		st := u.group.Status()
 		b.kv(fmt.Sprintf("raft_group%d", u.idx), fmt.Sprintf("slots=%d-%d,state=%s,term=%d,leader=%s,commit=%d,applied=%d,last_contact_ms=%d",
 			u.lo, u.hi, strings.ToLower(st.State), st.Term, st.LeaderID, st.CommitIndex, st.AppliedIndex, max(st.LastContact.Milliseconds(), -1)))
@@ -803,10 +854,18 @@ func cmdDebug(c *client, args [][]byte) {
 			c.w.errorText("ERR invalid shard group")
 			return
 		}
+		if c.s.units[n].remote {
+			c.w.errorText("ERR sessiond: shard group " + strconv.Itoa(int(n)) + " is not held by this node")
+			return
+		}
 		c.w.simple(c.s.units[n].store.Digest())
 	case sub == "digest-value":
 		c.w.array(len(args) - 2)
 		for _, k := range args[2:] {
+			if u := c.s.unitOfKey(k); u.remote {
+				c.w.errorText("ERR sessiond: the key's shard group is not held by this node")
+				continue
+			}
 			c.w.simple(c.s.unitOfKey(k).store.DigestValue(k))
 		}
 	case sub == "raft-snapshot" && len(args) == 2:
@@ -814,7 +873,7 @@ func cmdDebug(c *client, args [][]byte) {
 			c.w.errorText("ERR replication is not enabled")
 			return
 		}
-		for _, u := range c.s.units {
+		for _, u := range c.s.local {
 			if err := u.group.Snapshot(); err != nil {
 				c.w.err(err)
 				return
@@ -853,6 +912,9 @@ func replicationCommands(run func(*command, runFunc) *command) []*command {
 		run(def("wait", 3, flagNoScript, noKeys, "@slow @connection"), cmdWait),
 		run(def("role", 1, flagNoScript|flagLoading|flagStale|flagFast, noKeys, "@admin @fast @dangerous"), cmdRole),
 		run(def("sessiond-in", -3, flagWrite|flagNoScript, noKeys, "@write @slow"), cmdSessiondIn),
+		run(def("sessiond-deliver", -3, flagPubSub|flagNoScript|flagLoading|flagStale, noKeys, "@pubsub @slow"), cmdSessiondDeliver),
+		run(def("sessiond-scriptload", -2, flagNoScript|flagWrite, noKeys, "@scripting @slow"), cmdSessiondScriptLoad),
+		run(def("sessiond-watchkey", 2, flagNoScript|flagFast, noKeys, "@transaction @fast"), cmdSessiondWatchKey),
 		run(def("sessiond-exec", -3, flagWrite|flagNoScript, noKeys, "@write @slow @transaction"), cmdSessiondExec),
 		run(def("sessiond-join", -4, flagAdmin|flagNoScript|flagStale, noKeys, "@admin @slow @dangerous"), cmdSessiondJoin),
 		run(def("sessiond-leave", -2, flagAdmin|flagNoScript|flagStale, noKeys, "@admin @slow @dangerous"), cmdSessiondLeave),

@@ -64,7 +64,7 @@ func (s *Server) scripts() *script.Engine { return s.scriptEng }
 func (s *Server) initScripts() {
 	e := script.New()
 	s.scriptEng = e
-	for _, u := range s.units {
+	for _, u := range s.local {
 		u.store.SetScripts(&scriptRunner{s: s, u: u, eng: e})
 	}
 }
@@ -483,18 +483,40 @@ func replyScript(w *replyWriter, r shard.Result) {
 
 // cmdScriptLoad is SCRIPT LOAD body: compiled here (errors answered
 // without touching the log), then replicated so that every node caches
-// it.
+// it: through the first group's log, which every node holds, or, when
+// groups are held by some nodes only (--replicas), through every group's.
 func cmdScriptLoad(c *client, args [][]byte) {
 	if _, err := c.s.scripts().Load(args[2]); err != nil {
 		c.w.err(err)
 		return
 	}
 	c.settle()
-	op := shard.Op{Kind: shard.KindScriptLoad, Now: c.now(), Args: [][]byte{args[2]}}
+	if !c.s.partial() {
+		scriptLoadIn(c, args[2], args)
+		return
+	}
+	replies := c.eachUnit(c.s.units, func() { scriptLoadIn(c, args[2], c.groupArgs("SESSIOND-SCRIPTLOAD", string(args[2]))) })
+	for _, r := range replies {
+		if len(r) > 0 && r[0] == '-' {
+			c.w.b = append(c.w.b, r...)
+			return
+		}
+	}
+	c.w.b = append(c.w.b, replies[0]...)
+}
+
+// scriptLoadIn replicates body through the current group's (c.u) log,
+// at its leader: here, or by forwarding fwd.
+func scriptLoadIn(c *client, body []byte, fwd [][]byte) {
+	if c.u.remote {
+		c.forward(fwd, true, func() { c.w.errorText(errClusterDown) })
+		return
+	}
+	op := shard.Op{Kind: shard.KindScriptLoad, Now: c.now(), Args: [][]byte{body}}
 	res, err := c.u.applier.Apply(c.s.ctx, &op)
 	if err != nil {
 		if c.u.group != nil && errors.Is(err, replication.ErrNotLeader) && !c.inLocalRetry {
-			c.forward(args, true, func() { cmdScriptLoad(c, args) })
+			c.forward(fwd, true, func() { scriptLoadIn(c, body, fwd) })
 			return
 		}
 		c.replicationError(err)
@@ -502,6 +524,19 @@ func cmdScriptLoad(c *client, args [][]byte) {
 	}
 	c.wrote(c.u)
 	c.w.result(res)
+}
+
+// cmdSessiondScriptLoad is SESSIOND-SCRIPTLOAD body [group]: SCRIPT LOAD
+// in one group's log, forwarded to the group's leader (cmdScriptLoad).
+func cmdSessiondScriptLoad(c *client, args [][]byte) {
+	if !c.groupArg(args, 2) {
+		return
+	}
+	if _, err := c.s.scripts().Load(args[1]); err != nil {
+		c.w.err(err)
+		return
+	}
+	scriptLoadIn(c, args[1], args)
 }
 
 // cmdScriptExists is SCRIPT EXISTS sha...: this node's cache.

@@ -60,6 +60,11 @@ type Server struct {
 	// each slot. A standalone server has one unit without a Raft group.
 	units    []*unit
 	slotUnit []uint8
+	local    []*unit    // the units held here (all but the remote ones)
+	raft     bool       // writes go through Raft
+	dir      *directory // where remote groups' leaders are (directory.go); nil unless partial
+
+	nodeIDSelf string // this node's Raft ID ("" on a standalone server)
 
 	up *upstreamPool // connections a follower forwards commands on (replica.go)
 
@@ -102,6 +107,10 @@ func NewSharded(cfg Config, units []Unit) (*Server, error) {
 	units = append([]Unit(nil), units...)
 	raft := 0
 	for i := range units {
+		if units[i].Remote {
+			raft++
+			continue
+		}
 		if units[i].Store == nil {
 			units[i].Store = shard.New(shard.Config{Clock: cfg.Clock})
 		}
@@ -126,6 +135,20 @@ func NewSharded(cfg Config, units []Unit) (*Server, error) {
 		started: cfg.Clock.Now(),
 	}
 	s.units, s.slotUnit = newUnits(units, func(u *unit) func() { return u.notifyApplied })
+	for _, u := range s.units {
+		if !u.remote {
+			s.local = append(s.local, u)
+		}
+		if u.group != nil {
+			s.nodeIDSelf = u.group.NodeID()
+		}
+	}
+	if len(s.local) == 0 {
+		// A node holding no group still needs its ID: every group has
+		// the same, the one in its config.
+		s.nodeIDSelf = cfg.NodeID
+	}
+	s.raft = raft > 0
 	s.initPubSub()
 	s.initScripts()
 	s.up = newUpstreamPool(upstreamConfig{Password: cfg.RequirePass, ClientName: forwarderName})
@@ -137,7 +160,7 @@ func NewSharded(cfg Config, units []Unit) (*Server, error) {
 }
 
 // Store returns the store of the server's first shard group (its only
-// one unless sharded).
+// one unless sharded), or nil when other nodes hold it (--replicas).
 func (s *Server) Store() *shard.Store { return s.units[0].store }
 
 // config returns the current configuration. Callers must not modify it.
@@ -248,9 +271,12 @@ func (s *Server) startBackground() {
 	}()
 	s.startMemoryLoop()
 	if s.replicated() {
-		for _, u := range s.units {
+		for _, u := range s.local {
 			s.wg.Add(1)
 			go s.runFollowerLink(u)
+		}
+		if s.dir != nil {
+			s.dir.start()
 		}
 		if s.sharded() {
 			s.wg.Add(1)
@@ -274,7 +300,7 @@ func (s *Server) startBackground() {
 func (s *Server) reapDue(now int64, max int) int {
 	start := int(s.stats.reaperCycles.Add(1))
 	n := 0
-	for _, u := range s.units {
+	for _, u := range s.local {
 		n += s.reapUnit(u, now, max, start)
 	}
 	return n
@@ -319,6 +345,9 @@ func (s *Server) Close() error {
 	var err error
 	if ln != nil {
 		err = ln.Close()
+	}
+	if s.dir != nil {
+		s.dir.close()
 	}
 	s.wg.Wait()
 	s.up.Close()

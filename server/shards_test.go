@@ -496,29 +496,36 @@ func TestShardsLayoutKept(t *testing.T) {
 		t.Fatalf("a one-group dir from before --shards: %v", err)
 	}
 	for _, tt := range []struct {
-		cfg   Config
-		peers int
-		want  int
-		err   string
+		cfg      Config
+		peers    int
+		want     int
+		replicas int
+		err      string
 	}{
-		{Config{}, 0, 1, ""},
-		{Config{}, 3, 1, ""},
-		{Config{ClusterEnabled: "yes"}, 3, 3, ""},
-		{Config{ClusterEnabled: "yes"}, 0, 1, ""},
-		{Config{ClusterEnabled: "yes", Shards: 1}, 3, 1, ""},
-		{Config{Shards: 8}, 3, 8, ""},
-		{Config{Replicas: 3}, 3, 1, ""},
-		{Config{Replicas: 2}, 3, 0, "replicas must equal the number of nodes (3)"},
+		{Config{}, 0, 1, 1, ""},
+		{Config{}, 3, 1, 3, ""},
+		{Config{}, 5, 1, 3, ""},
+		{Config{ClusterEnabled: "yes"}, 3, 3, 3, ""},
+		{Config{ClusterEnabled: "yes"}, 6, 6, 3, ""},
+		{Config{ClusterEnabled: "yes"}, 0, 1, 1, ""},
+		{Config{ClusterEnabled: "yes", Shards: 1}, 3, 1, 3, ""},
+		{Config{Shards: 8}, 3, 8, 3, ""},
+		{Config{Replicas: 3}, 3, 1, 3, ""},
+		{Config{Replicas: 2}, 3, 1, 2, ""},
+		{Config{Replicas: 1, ClusterEnabled: "yes"}, 4, 4, 1, ""},
+		{Config{Replicas: 4}, 3, 0, 0, "replicas must be between 1 and the number of nodes (3)"},
+		{Config{Replicas: -1}, 3, 0, 0, "replicas must be between 1 and the number of nodes (3)"},
+		{Config{Join: "127.0.0.1:7001", Replicas: 5}, 0, 1, 0, ""},
 	} {
-		got, err := layout(tt.cfg, tt.peers)
+		got, replicas, err := layout(tt.cfg, tt.peers)
 		if tt.err != "" {
 			if err == nil || !strings.Contains(err.Error(), tt.err) {
 				t.Errorf("layout(%+v, %d): %v, want error %q", tt.cfg, tt.peers, err, tt.err)
 			}
 			continue
 		}
-		if err != nil || got != tt.want {
-			t.Errorf("layout(%+v, %d) = %d, %v; want %d", tt.cfg, tt.peers, got, err, tt.want)
+		if err != nil || got != tt.want || replicas != tt.replicas {
+			t.Errorf("layout(%+v, %d) = %d, %d, %v; want %d, %d", tt.cfg, tt.peers, got, replicas, err, tt.want, tt.replicas)
 		}
 	}
 }

@@ -14,9 +14,11 @@ import (
 
 // Shard groups. The 16384 hash slots are split into G contiguous ranges
 // (--shards G); each range is a shard group: a Raft group of its own with
-// a store of its own. A node holds a replica of every group (R = the
-// number of nodes), so every command can run here or be forwarded to its
-// group's leader. A unit is one group as this node holds it.
+// a store of its own. A node holds a replica of R of the groups (every
+// group unless --replicas is below the number of nodes, placement.go);
+// every command can run here or be forwarded to its group's leader. A
+// unit is one group as this node sees it: held here (a store and a Raft
+// group) or remote (only where to forward).
 
 // NumSlots is the number of hash slots, as in Redis Cluster.
 const NumSlots = 16384
@@ -31,15 +33,23 @@ const MaxShards = 64
 type Unit struct {
 	Store   *shard.Store
 	Applier Applier
+	// Remote marks a group this node holds no replica of: Store and
+	// Applier stay nil and its commands are forwarded.
+	Remote bool
+	// Members are the nodes that hold the group, preferred leader first,
+	// when not every node does (--replicas); nil otherwise.
+	Members []string
 }
 
 // unit is one shard group on this node.
 type unit struct {
 	idx     int
 	lo, hi  int                // the group's slots, inclusive
-	group   *replication.Group // nil on a standalone server
-	store   *shard.Store
-	applier Applier
+	group   *replication.Group // nil on a standalone server and for a remote group
+	store   *shard.Store       // nil for a remote group
+	applier Applier            // nil for a remote group
+	remote  bool               // held by other nodes only: its commands are forwarded
+	members []string           // the nodes that hold it, preferred leader first; nil: every node
 
 	acks    ackBoard      // WAIT sleeps on followers' acknowledgements
 	applied chan struct{} // the FSM applied entries (wakes the follower link)
@@ -69,7 +79,7 @@ func SlotRange(i, n int) (lo, hi int) {
 func newUnits(specs []Unit, notify func(*unit) func()) ([]*unit, []uint8) {
 	us := make([]*unit, len(specs))
 	for i, sp := range specs {
-		u := &unit{idx: i, store: sp.Store, applier: sp.Applier}
+		u := &unit{idx: i, store: sp.Store, applier: sp.Applier, remote: sp.Remote, members: sp.Members}
 		u.lo, u.hi = SlotRange(i, len(specs))
 		if g, ok := sp.Applier.(*replication.Group); ok {
 			u.group = g
@@ -88,7 +98,10 @@ func newUnits(specs []Unit, notify func(*unit) func()) ([]*unit, []uint8) {
 }
 
 // replicated reports whether the server's writes go through Raft.
-func (s *Server) replicated() bool { return s.units[0].group != nil }
+func (s *Server) replicated() bool { return s.raft }
+
+// partial reports whether some groups are held by other nodes only.
+func (s *Server) partial() bool { return len(s.local) < len(s.units) }
 
 // sharded reports whether the keyspace is split over several groups.
 func (s *Server) sharded() bool { return len(s.units) > 1 }
@@ -137,7 +150,7 @@ type storeCounters struct {
 // storeStats sums the groups' store counters.
 func (s *Server) storeStats() storeCounters {
 	var t storeCounters
-	for _, u := range s.units {
+	for _, u := range s.local {
 		ss := u.store.Stats()
 		t.expiredKeys += ss.ExpiredKeys.Load()
 		t.expiredFields += ss.ExpiredFields.Load()
@@ -151,7 +164,7 @@ func (s *Server) storeStats() storeCounters {
 // keyCounts sums the groups' keys and keys with a deadline (it locks
 // every stripe of every store in turn).
 func (s *Server) keyCounts() (keys, volatile int) {
-	for _, u := range s.units {
+	for _, u := range s.local {
 		k, v := u.store.Len()
 		keys += k
 		volatile += v
@@ -163,7 +176,7 @@ func (s *Server) keyCounts() (keys, volatile int) {
 // standalone server).
 func (s *Server) ledUnits() []*unit {
 	var out []*unit
-	for _, u := range s.units {
+	for _, u := range s.local {
 		if u.group == nil || u.group.IsLeader() {
 			out = append(out, u)
 		}
@@ -172,22 +185,21 @@ func (s *Server) ledUnits() []*unit {
 }
 
 // selfID returns this node's Raft ID ("" on a standalone server).
-func (s *Server) selfID() string {
-	if g := s.units[0].group; g != nil {
-		return g.NodeID()
-	}
-	return ""
-}
+func (s *Server) selfID() string { return s.nodeIDSelf }
 
 // digest is DEBUG DIGEST's answer: the store's digest with one group; with
-// several, a SHA-1 over the groups' digests in slot order (equal on two
-// nodes exactly when every group's data is).
+// several, a SHA-1 over the digests of the groups held here in slot order
+// (equal on two nodes holding the same groups exactly when every group's
+// data is).
 func (s *Server) digest() string {
+	if len(s.local) == 0 {
+		return strings.Repeat("0", 40) // holds no data, as Redis's empty dataset
+	}
 	if !s.sharded() {
 		return s.units[0].store.Digest()
 	}
 	h := sha1.New()
-	for _, u := range s.units {
+	for _, u := range s.local {
 		h.Write([]byte(u.store.Digest()))
 	}
 	return hex.EncodeToString(h.Sum(nil))
@@ -242,16 +254,21 @@ func (c *client) groupArgs(name string, args ...string) [][]byte {
 // returns false when the index is malformed or unknown here.
 func (c *client) groupArg(args [][]byte, i int) bool {
 	c.u = c.s.units[0]
-	if len(args) <= i {
-		return true
-	}
+	n := int64(0)
 	if len(args) > i+1 {
 		c.w.errorText("ERR wrong number of arguments for '" + strings.ToLower(string(args[0])) + "' command")
 		return false
 	}
-	n, ok := shard.ParseInt(args[i])
-	if !ok || n < 0 || n >= int64(len(c.s.units)) {
-		c.w.errorText("ERR sessiond: unknown shard group '" + string(args[i]) + "' (this node has " + strconv.Itoa(len(c.s.units)) + ")")
+	if len(args) > i {
+		var ok bool
+		n, ok = shard.ParseInt(args[i])
+		if !ok || n < 0 || n >= int64(len(c.s.units)) {
+			c.w.errorText("ERR sessiond: unknown shard group '" + string(args[i]) + "' (this node has " + strconv.Itoa(len(c.s.units)) + ")")
+			return false
+		}
+	}
+	if c.s.units[n].remote {
+		c.w.errorText("ERR sessiond: shard group " + strconv.Itoa(int(n)) + " is not held by this node")
 		return false
 	}
 	c.u = c.s.units[n]

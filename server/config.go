@@ -43,7 +43,7 @@ type Config struct {
 	ClusterEnabled  string // cluster-enabled: yes (Redis Cluster semantics, cluster.go) or no (default)
 	Join            string // join: "host:port,..." of existing nodes to ask to add this one (membership.go)
 	Shards          int    // shards: shard groups the slots are split over; 0: 1, or the number of peers in cluster mode (units.go)
-	Replicas        int    // replicas: replicas per group; 0: every node (the only layout so far)
+	Replicas        int    // replicas: replicas per shard group; 0: min(3, nodes) (placement.go)
 
 	// ManageGC says the process's garbage collector settings are the
 	// server's: main calls TuneGC at start and sets it, so that CONFIG SET

@@ -238,6 +238,12 @@ func (s *StreamLayer) Dial(addr raft.ServerAddress, timeout time.Duration) (net.
 	return s.p.dial(s.id, addr, timeout)
 }
 
+// DialTo is Dial for users of the stream other than Raft's transport
+// (the server's directory): addr is host:port.
+func (s *StreamLayer) DialTo(addr string, timeout time.Duration) (net.Conn, error) {
+	return s.p.dial(s.id, raft.ServerAddress(addr), timeout)
+}
+
 // Close implements net.Listener: the group stops accepting; the Port
 // closes once no group uses it.
 func (s *StreamLayer) Close() error {

@@ -11,8 +11,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/hashicorp/raft"
-
 	"sessiond/replication"
 )
 
@@ -227,7 +225,7 @@ func (d *directory) askAll(ctx context.Context) {
 // ask fetches one peer's report.
 func (d *directory) ask(addr string) (dirReport, error) {
 	var r dirReport
-	c, err := d.stream.Dial(raft.ServerAddress(addr), dirTimeout)
+	c, err := d.stream.DialTo(addr, dirTimeout)
 	if err != nil {
 		return r, err
 	}

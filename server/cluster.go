@@ -183,7 +183,7 @@ func (s *Server) clusterView(u *unit) (nodes []clusterNode, epoch uint64, ok boo
 // of, as the directory sees it: its members whose client address is
 // known, master first.
 func (s *Server) clusterViewRemote(u *unit) (nodes []clusterNode, epoch uint64, ok bool) {
-	d := s.dir
+	d := s.dir()
 	rg := d.group(u.idx)
 	now := time.Now().UnixMilli()
 	for _, id := range u.members {

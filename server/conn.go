@@ -39,6 +39,7 @@ type client struct {
 	replica      *replicaLink // set by REPLCONF on a follower's link (guarded by s.mu)
 	lastWrite    uint64       // applied index of lastUnit after this connection's last write (WAIT)
 	lastUnit     *unit        // the group of that write
+	lastFwd      bool         // the last write was forwarded to another node's group leader (WAIT refuses)
 	inLocalRetry bool         // forward found this node leading: no second retry
 	inflight     []inflight   // pipelined writes submitted to the group, replies pending
 	inflightKeys []uint64     // hashes of the keys those writes name
@@ -668,7 +669,7 @@ func (c *client) execOp(op *shard.Op) (shard.Result, error) {
 // been applied (WAIT counts the replicas that applied as much).
 func (c *client) wrote(u *unit) {
 	if u.group != nil {
-		c.lastWrite, c.lastUnit = u.group.AppliedIndex(), u
+		c.lastWrite, c.lastUnit, c.lastFwd = u.group.AppliedIndex(), u, false
 	}
 }
 

@@ -83,6 +83,11 @@ type directory struct {
 	relays  map[string]*relay // node ID -> its relay (pubsub_relay.go)
 }
 
+// dir returns the server's directory, or nil when it holds every group.
+// It is set once, while the node opens; Apply may read it meanwhile
+// (relayFrom).
+func (s *Server) dir() *directory { return s.dirp.Load() }
+
 // newDirectory serves this node's reports on port and will ask peers
 // (ID -> Raft address, this node included or not) once started.
 func newDirectory(s *Server, port *replication.Port, self, client string, peers map[string]string) (*directory, error) {
@@ -126,7 +131,9 @@ func (d *directory) serve() {
 		if err != nil {
 			return
 		}
+		d.s.wg.Add(1) // serve itself is counted, so Close is still waiting
 		go func() {
+			defer d.s.wg.Done()
 			defer c.Close()
 			c.SetDeadline(time.Now().Add(dirTimeout))
 			var req [1]byte
@@ -203,7 +210,7 @@ func (d *directory) askAll(ctx context.Context) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r, err := d.ask(addr)
+			r, err := d.ask(ctx, addr)
 			if err != nil {
 				if ctx.Err() == nil {
 					d.s.log.Debug("directory: peer did not answer", "peer", id, "err", err)
@@ -222,14 +229,16 @@ func (d *directory) askAll(ctx context.Context) {
 	wg.Wait()
 }
 
-// ask fetches one peer's report.
-func (d *directory) ask(addr string) (dirReport, error) {
+// ask fetches one peer's report; the server closing ends it.
+func (d *directory) ask(ctx context.Context, addr string) (dirReport, error) {
 	var r dirReport
 	c, err := d.stream.DialTo(addr, dirTimeout)
 	if err != nil {
 		return r, err
 	}
 	defer c.Close()
+	stop := context.AfterFunc(ctx, func() { c.Close() })
+	defer stop()
 	c.SetDeadline(time.Now().Add(dirTimeout))
 	if _, err := c.Write([]byte{'D'}); err != nil {
 		return r, err

@@ -97,6 +97,10 @@ func cmdSessiondWatchKey(c *client, args [][]byte) {
 		c.w.errorText("ERR sessiond: the key's shard group is not held by this node")
 		return
 	}
+	if g := u.group; g != nil && !g.IsLeader() && c.info.nameIs(forwarderName) {
+		c.w.errorText(errNotLeaderForwarded) // the asking node looks for the leader again
+		return
+	}
 	w := u.store.WatchKey(args[1])
 	exp := 0
 	if w.Expired {
@@ -165,7 +169,7 @@ func cmdExec(c *client, _ [][]byte) {
 		return
 	}
 	c.u = u
-	if u.remote {
+	if u.remote && (len(op.Subs) > 0 || len(op.Watch) > 0) {
 		// Held by other nodes: the group's leader parses and runs it all.
 		c.forwardExec(m.queued, watches)
 		return

@@ -81,27 +81,33 @@ func OpenNode(cfg Config, ln net.Listener, opt NodeOptions) (*Node, error) {
 	if err != nil {
 		return nil, err
 	}
+	// partial: each group is held by some of the nodes only (placement.go).
+	var place [][]string
+	var ids []string
+	if cfg.Join == "" && replicas < len(peers) {
+		for pid := range peers {
+			ids = append(ids, pid)
+		}
+		if _, ok := peers[id]; !ok {
+			return nil, fmt.Errorf("--peers does not name this node (%s)", id)
+		}
+		place = placement(ids, shards, replicas)
+		if none := idle(ids, place); len(none) > 0 && cfg.ClusterEnabled == "yes" {
+			return nil, fmt.Errorf("cluster mode: with %d shard group(s) of %d replica(s), nodes %s would hold no group, and Redis Cluster has no place for a node that neither serves nor replicates slots; raise --shards or --replicas", shards, replicas, strings.Join(none, ","))
+		}
+	}
+	// The layout is checked in full before the dir records any of it.
 	if err := keepShards(cfg.Dir, shards); err != nil {
 		return nil, err
 	}
-	// partial: each group is held by some of the nodes only (placement.go).
-	var place [][]string
 	if cfg.Join == "" {
 		if err := keepReplicas(cfg.Dir, replicas, max(len(peers), 1)); err != nil {
 			return nil, err
 		}
-		if replicas < len(peers) {
-			ids := make([]string, 0, len(peers))
-			for pid := range peers {
-				ids = append(ids, pid)
-			}
-			if _, ok := peers[id]; !ok {
-				return nil, fmt.Errorf("--peers does not name this node (%s)", id)
-			}
-			if err := keepNodes(cfg.Dir, ids); err != nil {
-				return nil, err
-			}
-			place = placement(ids, shards, replicas)
+	}
+	if place != nil {
+		if err := keepNodes(cfg.Dir, ids); err != nil {
+			return nil, err
 		}
 	}
 	partial := place != nil
@@ -184,7 +190,7 @@ func OpenNode(cfg Config, ln net.Listener, opt NodeOptions) (*Node, error) {
 		if err != nil {
 			return fail(err)
 		}
-		srv.dir = dir
+		srv.dirp.Store(dir)
 	}
 	var first *replication.Group
 	for _, g := range groups {

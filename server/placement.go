@@ -2,6 +2,7 @@ package server
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 )
 
@@ -10,9 +11,10 @@ import (
 // of R*G/N groups instead of all G, and a write is stored R times instead
 // of N. The layout is fixed by the --peers list, which every node is
 // given alike: with the node IDs sorted, group g is held by the R nodes
-// that follow position g mod N, wrapping around. The first of them is the
-// group's preferred leader, so leaderships spread one per node while
-// G = N (balance.go). A node that holds no replica of a group is still an
+// from position g*N/G (rounded down), wrapping around. So with G = N
+// group g starts at node g, and with fewer groups than nodes the groups
+// start evenly apart. The first of a group's nodes is its preferred
+// leader, so leaderships spread evenly (balance.go). A node that holds no replica of a group is still an
 // endpoint for its keys: it forwards their commands to the group's leader,
 // which it learns from the directory (directory.go).
 
@@ -22,12 +24,30 @@ import (
 func placement(ids []string, groups, replicas int) [][]string {
 	sorted := append([]string(nil), ids...)
 	sort.Strings(sorted)
+	n := len(sorted)
 	out := make([][]string, groups)
 	for g := range out {
+		start := g * n / groups
 		for j := 0; j < replicas; j++ {
-			out[g] = append(out[g], sorted[(g+j)%len(sorted)])
+			out[g] = append(out[g], sorted[(start+j)%n])
 		}
 	}
+	return out
+}
+
+// idle returns the nodes of ids that hold no group in place.
+func idle(ids []string, place [][]string) []string {
+	var out []string
+	for _, id := range ids {
+		held := false
+		for _, ms := range place {
+			held = held || slices.Contains(ms, id)
+		}
+		if !held {
+			out = append(out, id)
+		}
+	}
+	slices.Sort(out)
 	return out
 }
 

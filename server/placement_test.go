@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"net"
 	"os"
 	"path/filepath"
 	"slices"
@@ -29,6 +30,8 @@ func TestPlacement(t *testing.T) {
 		{[]string{"n3", "n1", "n2", "n4"}, 4, 3, [][]string{{"n1", "n2", "n3"}, {"n2", "n3", "n4"}, {"n3", "n4", "n1"}, {"n4", "n1", "n2"}}, 3},
 		{[]string{"n3", "n1", "n2", "n4"}, 4, 2, [][]string{{"n1", "n2"}, {"n2", "n3"}, {"n3", "n4"}, {"n4", "n1"}}, 2},
 		{[]string{"e", "d", "c", "b", "a"}, 5, 1, [][]string{{"a"}, {"b"}, {"c"}, {"d"}, {"e"}}, 1},
+		{[]string{"f", "e", "d", "c", "b", "a"}, 3, 2, [][]string{{"a", "b"}, {"c", "d"}, {"e", "f"}}, 1},
+		{[]string{"d", "c", "b", "a"}, 8, 2, [][]string{{"a", "b"}, {"a", "b"}, {"b", "c"}, {"b", "c"}, {"c", "d"}, {"c", "d"}, {"d", "a"}, {"d", "a"}}, 4},
 	} {
 		got := placement(tt.ids, tt.groups, tt.r)
 		if fmt.Sprint(got) != fmt.Sprint(tt.want) {
@@ -51,10 +54,20 @@ func TestPlacement(t *testing.T) {
 			if held[id] != tt.perNode {
 				t.Errorf("placement(%v, %d, %d): %s holds %d groups, want %d", tt.ids, tt.groups, tt.r, id, held[id], tt.perNode)
 			}
-			if tt.groups == len(tt.ids) && leads[id] != 1 {
-				t.Errorf("placement(%v, %d, %d): %s is the preferred leader of %d groups, want 1", tt.ids, tt.groups, tt.r, id, leads[id])
+			if want := max(tt.groups/len(tt.ids), 1); tt.groups%len(tt.ids) == 0 && leads[id] != want {
+				t.Errorf("placement(%v, %d, %d): %s is the preferred leader of %d groups, want %d", tt.ids, tt.groups, tt.r, id, leads[id], want)
 			}
 		}
+	}
+}
+
+func TestIdle(t *testing.T) {
+	ids := []string{"a", "b", "c", "d", "e"}
+	if got := idle(ids, placement(ids, 2, 2)); fmt.Sprint(got) != "[e]" {
+		t.Errorf("idle with 2 groups of 2 over 5 nodes = %v, want [e]", got)
+	}
+	if got := idle(ids, placement(ids, 5, 3)); len(got) != 0 {
+		t.Errorf("idle with 5 groups of 3 over 5 nodes = %v, want none", got)
 	}
 }
 
@@ -268,6 +281,28 @@ func TestPartialOneEndpoint(t *testing.T) {
 	if v, _ := c2.Get(ctx, wk).Result(); v != "1" {
 		t.Fatalf("after EXEC %s = %q, want 1", wk, v)
 	}
+	// A transaction of connection commands only runs here, though its
+	// default group (0) is held elsewhere; WAIT after a forwarded write
+	// answers the replica error instead of counting another group's.
+	raw := tc.nodes[3]
+	rc := tc.client(raw)
+	conn := rc.Conn()
+	defer conn.Close()
+	if _, err := conn.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.ClientSetName(ctx, "mine")
+		return nil
+	}); err != nil {
+		t.Fatalf("MULTI CLIENT SETNAME EXEC via %s: %v", raw.id, err)
+	}
+	if name, err := conn.ClientGetName(ctx).Result(); err != nil || name != "mine" {
+		t.Fatalf("CLIENT GETNAME after EXEC via %s = %q, %v", raw.id, name, err)
+	}
+	if err := conn.Set(ctx, keyIn("waited", 0, 4), "v", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := conn.Do(ctx, "WAIT", 1, 100).Err(); err == nil || !strings.Contains(err.Error(), "replica") {
+		t.Fatalf("WAIT after a forwarded write: %v, want the replica error", err)
+	}
 
 	// SCRIPT LOAD through n4, which holds no replica of group 0, then
 	// EVALSHA through n1 on a key of group 1, which n1 does not hold.
@@ -330,6 +365,27 @@ func TestPartialOneEndpoint(t *testing.T) {
 				return err
 			})
 			retryDown(t, "SET "+key+" via "+tn.id, func() error { return c.Set(ctx, key, k, 0).Err() })
+		}
+	}
+}
+
+// TestPartialClusterModeRefusesIdleNodes checks that cluster mode refuses
+// a layout leaving a node with no group: two groups of two replicas over
+// five nodes.
+func TestPartialClusterModeRefusesIdleNodes(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	peers := "n1=127.0.0.1:1,n2=127.0.0.1:2,n3=127.0.0.1:3,n4=127.0.0.1:4,n5=127.0.0.1:5"
+	cfg := Config{NodeID: "n1", Dir: t.TempDir(), Peers: peers, Shards: 2, Replicas: 2, ClusterEnabled: "yes"}
+	if _, err := OpenNode(cfg, ln, NodeOptions{}); err == nil || !strings.Contains(err.Error(), "nodes n5 would hold no group") {
+		t.Fatalf("OpenNode: %v, want the idle-node error", err)
+	}
+	for _, f := range []string{"shards", "replicas", "nodes"} {
+		if _, err := os.Stat(filepath.Join(cfg.Dir, f)); err == nil {
+			t.Errorf("the refused start recorded %s in the dir", f)
 		}
 	}
 }

@@ -20,6 +20,10 @@ import (
 // relayMaxBytes bounds what waits for one node.
 const relayMaxBytes = 8 << 20
 
+// relayEntryCost is what one queued message costs besides its bytes (two
+// string headers and slice room), so that empty messages count too.
+const relayEntryCost = 48
+
 // relayBatch bounds the messages of one SESSIOND-DELIVER.
 const relayBatch = 512
 
@@ -53,10 +57,10 @@ func (d *directory) startRelays() {
 // relayFrom hands a message this node delivered for group u to the nodes
 // that hold no replica of u, when this node leads u.
 func (s *Server) relayFrom(u *unit, channel, msg string) {
-	if s.dir == nil || u.members == nil || !u.group.IsLeader() {
+	d := s.dir()
+	if d == nil || u.members == nil || !u.group.IsLeader() {
 		return
 	}
-	d := s.dir
 	d.relayMu.Lock()
 	defer d.relayMu.Unlock()
 	for id, r := range d.relays {
@@ -79,13 +83,14 @@ func (u *unit) holds(id string) bool {
 // push queues one message, or drops it when the queue is full.
 func (r *relay) push(channel, msg string) {
 	r.mu.Lock()
-	if r.bytes+len(channel)+len(msg) > relayMaxBytes {
+	cost := len(channel) + len(msg) + relayEntryCost
+	if r.bytes+cost > relayMaxBytes {
 		r.dropped++
 		r.mu.Unlock()
 		return
 	}
 	r.queue = append(r.queue, channel, msg)
-	r.bytes += len(channel) + len(msg)
+	r.bytes += cost
 	r.mu.Unlock()
 	select {
 	case r.wake <- struct{}{}:
@@ -108,8 +113,8 @@ func (r *relay) run() {
 			n := min(len(r.queue), 2*relayBatch)
 			batch := r.queue[:n:n]
 			r.queue = r.queue[n:]
-			for _, x := range batch {
-				r.bytes -= len(x)
+			for i := 0; i < len(batch); i += 2 {
+				r.bytes -= len(batch[i]) + len(batch[i+1]) + relayEntryCost
 			}
 			if len(r.queue) == 0 {
 				r.queue = nil

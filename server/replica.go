@@ -163,6 +163,10 @@ func (c *client) forward(args [][]byte, write bool, local func()) {
 					break // the leader moved: ask again
 				}
 				c.w.b = out
+				if write {
+					// WAIT here cannot see that group's replicas.
+					c.lastWrite, c.lastUnit, c.lastFwd = 0, nil, true
+				}
 				return
 			}
 			c.w.b = c.w.b[:mark]
@@ -186,7 +190,7 @@ func (c *client) forward(args [][]byte, write bool, local func()) {
 // replica of the group.
 func (s *Server) leaderOf(u *unit) (id, addr string, ok bool) {
 	if u.remote {
-		return s.dir.leader(u.idx)
+		return s.dir().leader(u.idx)
 	}
 	return u.group.Leader()
 }
@@ -196,7 +200,7 @@ func (s *Server) leaderOf(u *unit) (id, addr string, ok bool) {
 // again at once.
 func (s *Server) leaderGone(u *unit) {
 	if u.remote {
-		s.dir.kick()
+		s.dir().kick()
 	}
 }
 
@@ -479,11 +483,11 @@ func cmdWait(c *client, args [][]byte) {
 		u = c.s.roleUnit() // no write yet: any group this node leads
 	}
 	g := u.group
-	if g == nil && !u.remote {
+	if g == nil && !u.remote && !c.lastFwd {
 		c.w.int(0)
 		return
 	}
-	if g == nil || !g.IsLeader() {
+	if g == nil || !g.IsLeader() || c.lastFwd {
 		c.w.errorText("ERR WAIT cannot be used with replica instances. Please also note that since Redis 4.0 if a replica is configured to be writable (which is not the default) writes to replicas are just local and are not propagated.")
 		return
 	}

@@ -60,9 +60,9 @@ type Server struct {
 	// each slot. A standalone server has one unit without a Raft group.
 	units    []*unit
 	slotUnit []uint8
-	local    []*unit    // the units held here (all but the remote ones)
-	raft     bool       // writes go through Raft
-	dir      *directory // where remote groups' leaders are (directory.go); nil unless partial
+	local    []*unit                   // the units held here (all but the remote ones)
+	raft     bool                      // writes go through Raft
+	dirp     atomic.Pointer[directory] // where remote groups' leaders are (directory.go); nil unless partial
 
 	nodeIDSelf string // this node's Raft ID ("" on a standalone server)
 
@@ -275,8 +275,8 @@ func (s *Server) startBackground() {
 			s.wg.Add(1)
 			go s.runFollowerLink(u)
 		}
-		if s.dir != nil {
-			s.dir.start()
+		if d := s.dir(); d != nil {
+			d.start()
 		}
 		if s.sharded() {
 			s.wg.Add(1)
@@ -346,8 +346,8 @@ func (s *Server) Close() error {
 	if ln != nil {
 		err = ln.Close()
 	}
-	if s.dir != nil {
-		s.dir.close()
+	if d := s.dir(); d != nil {
+		d.close()
 	}
 	s.wg.Wait()
 	s.up.Close()

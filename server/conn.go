@@ -40,6 +40,7 @@ type client struct {
 	lastWrite    uint64       // applied index of lastUnit after this connection's last write (WAIT)
 	lastUnit     *unit        // the group of that write
 	lastFwd      bool         // the last write was forwarded to another node's group leader (WAIT refuses)
+	batchWrote   bool         // the batch being served has written (serve)
 	inLocalRetry bool         // forward found this node leading: no second retry
 	inflight     []inflight   // pipelined writes submitted to the group, replies pending
 	inflightKeys []uint64     // hashes of the keys those writes name
@@ -293,7 +294,9 @@ func (c *client) serve() {
 		// Execute everything already buffered, then write once. The clock
 		// is read once per 32 commands: like Redis's cached command time,
 		// every command of a batch sees the same "now".
-		for n := 0; args != nil && !c.quit; n++ {
+		c.batchWrote = false
+		n := 0
+		for ; args != nil && !c.quit; n++ {
 			if n%32 == 0 {
 				c.batchNow = c.s.clock.Now()
 			}
@@ -322,13 +325,28 @@ func (c *client) serve() {
 				return
 			}
 		}
+		wrote := len(c.inflight) > 0 || c.batchWrote
 		c.settle()
+		if n >= yieldBatch && !wrote {
+			// A pipeline of reads: let the other connections' ready
+			// batches run first, so that the replies go out in a burst
+			// instead of one every few microseconds. The client (one
+			// event loop, usually) then wakes once for many of them:
+			// waking a sleeping process is the dearest part of a write
+			// on loopback. Writes need no help; their replies wait for
+			// the same log entry.
+			runtime.Gosched()
+		}
 		if !c.flushIdle() {
 			return
 		}
 		c.rd.shrink()
 	}
 }
+
+// yieldBatch is the smallest batch of reads after which the connection
+// yields before writing its replies (serve).
+const yieldBatch = 4
 
 // Reply buffer sizes: replies are written out once this many bytes are
 // pending, and a buffer that grew past idleReplyBuf is dropped after a
@@ -613,6 +631,7 @@ func (c *client) execData(cmd *command, args [][]byte) {
 		c.op = shard.Op{}
 		if err == nil {
 			c.inflight = append(c.inflight, inflight{cmd: cmd, u: c.u, late: late, p: p})
+			c.batchWrote = true
 			if cmd.first <= 0 || op.Kind == shard.KindEval {
 				// A script may write keys it did not declare: every
 				// later read or no-op write must wait for it.
@@ -670,6 +689,7 @@ func (c *client) execOp(op *shard.Op) (shard.Result, error) {
 func (c *client) wrote(u *unit) {
 	if u.group != nil {
 		c.lastWrite, c.lastUnit, c.lastFwd = u.group.AppliedIndex(), u, false
+		c.batchWrote = true
 	}
 }
 

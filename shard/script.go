@@ -251,9 +251,10 @@ func (x *scriptTx) hasUndo(k []byte) bool {
 
 // undoRec is a key's entry before the script first wrote it.
 type undoRec struct {
-	key string
-	e   entry
-	had bool
+	key    string
+	e      entry
+	had    bool
+	delVer uint64 // the key's stripe's delVer before the write
 }
 
 func (x *scriptTx) ReadOnly() bool { return x.ro }
@@ -295,7 +296,7 @@ func (x *scriptTx) remember(op *Op) {
 		if had && e.big != nil {
 			e.big.freeze()
 		}
-		x.undo = append(x.undo, undoRec{key: ks, e: e, had: had})
+		x.undo = append(x.undo, undoRec{key: ks, e: e, had: had, delVer: st.delVer})
 		switch {
 		case x.seen != nil:
 			x.seen[ks] = true
@@ -337,7 +338,8 @@ func (x *scriptTx) remember(op *Op) {
 	}
 }
 
-// Rollback puts back every key the script's writes changed.
+// Rollback puts back every key the script's writes changed, and the
+// stripes' record of removed keys (delVer).
 func (x *scriptTx) Rollback() {
 	t := x.t
 	for i := len(x.undo) - 1; i >= 0; i-- {
@@ -358,6 +360,11 @@ func (x *scriptTx) Rollback() {
 		}
 		st.keyTTL.Move(u.key, curExp, exp)
 		st.fieldTTL.Move(u.key, curField, field)
+		// In reverse order, the stripe ends with the delVer of before
+		// the run: a removal the run made must not count for WATCH (nor
+		// make this replica's snapshot differ from one that ran the
+		// script without a rerun).
+		st.delVer = u.delVer
 	}
 	x.undo, x.seen = nil, nil
 	x.undone = true

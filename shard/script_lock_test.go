@@ -260,3 +260,27 @@ func TestScriptEventsBeforeItsStripesAreFree(t *testing.T) {
 		t.Fatal("the script reported no set event for its declared key")
 	}
 }
+
+// TestScriptRollbackRestoresDelVer: a rolled-back script that deleted a
+// key leaves its stripe's record of removed keys (WATCH, snapshots) as it
+// was, so a replica that undid and reran a script ends like one that ran
+// it once; a script that ran to its end raises it.
+func TestScriptRollbackRestoresDelVer(t *testing.T) {
+	s := New(Config{Stripes: 16})
+	s.SetScripts(&undoEngine{})
+	s.Apply(&Op{Kind: KindSet, Key: []byte("gone"), Args: [][]byte{[]byte("v")}, Now: 1})
+	st := &s.stripes[s.stripeOf([]byte("gone"))]
+	before := st.delVer
+	args := [][]byte{[]byte("body"), []byte("a"), []byte("1")}
+	s.Apply(&Op{Kind: KindEval, N: 1, Args: args, Now: 2}) // N = 1: the engine rolls back
+	if st.delVer != before {
+		t.Fatalf("rolled-back script left delVer %d, want %d", st.delVer, before)
+	}
+	if r := s.Read(&Op{Kind: KindGet, Key: []byte("gone"), Now: 2}); r.Str != "v" {
+		t.Fatalf("rolled-back script left gone = %+v", r)
+	}
+	s.Apply(&Op{Kind: KindEval, Args: args, Now: 3})
+	if st.delVer <= before {
+		t.Fatalf("a script that deleted a key left delVer %d (was %d)", st.delVer, before)
+	}
+}

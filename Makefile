@@ -68,10 +68,12 @@ image:
 
 # cluster starts a local three-node cluster (ports 7001-7003, data in
 # ./cluster-data); cluster-stop stops it and keeps the data.
-# CLUSTER_FLAGS="--cluster-enabled yes" starts it in cluster mode.
+# CLUSTER_FLAGS="--cluster-enabled yes" starts it in cluster mode;
+# CLUSTER_NODES=5 starts five nodes (7001-7005; each shard group then has
+# three of them, --replicas).
 .PHONY: cluster cluster-stop
 cluster: build
-	CLUSTER_FLAGS="$(CLUSTER_FLAGS)" ./scripts/cluster.sh start
+	NODES="$(CLUSTER_NODES)" CLUSTER_FLAGS="$(CLUSTER_FLAGS)" ./scripts/cluster.sh start
 
 cluster-stop:
 	./scripts/cluster.sh stop

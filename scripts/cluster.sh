@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# cluster.sh starts or stops a local three-node sessiond cluster.
+# cluster.sh starts or stops a local sessiond cluster of NODES nodes
+# (default 3, at most 9).
 #
-#   scripts/cluster.sh start [dir]   # start n1..n3, wait for a leader
+#   scripts/cluster.sh start [dir]   # start n1..nN, wait for a leader
 #   scripts/cluster.sh stop  [dir]   # stop the nodes started from dir
 #   scripts/cluster.sh status [dir]  # show which nodes run and their role
 #
-# Nodes listen on 127.0.0.1: client ports 7001-7003, Raft ports
-# 17001-17003, node ids n1..n3. Data, logs and pid files live under dir
+# Nodes listen on 127.0.0.1: client ports 7001-700N, Raft ports
+# 17001-1700N, node ids n1..nN. Data, logs and pid files live under dir
 # (default ./cluster-data): dir/n1/ holds n1's data, dir/n1.log its log,
 # dir/n1.pid its process id. The binary is bin/sessiond (SESSIOND_BIN
 # overrides it); `make cluster` builds it first. CLUSTER_FLAGS adds flags
@@ -23,9 +24,30 @@ dir=${2:-./cluster-data}
 bin=${SESSIOND_BIN:-bin/sessiond}
 start_timeout=${START_TIMEOUT:-20} # seconds to wait for a leader
 stop_timeout=${STOP_TIMEOUT:-10}   # seconds to wait after SIGTERM
-ids=(n1 n2 n3)
+nodes=${NODES:-3}
+case "$nodes" in
+[1-9]) ;;
+*)
+	echo "cluster.sh: NODES must be 1 to 9, not '$nodes'" >&2
+	exit 2
+	;;
+esac
 host=127.0.0.1
-peers="n1=$host:17001,n2=$host:17002,n3=$host:17003"
+ids=()
+peers=""
+for i in $(seq 1 "$nodes"); do
+	ids+=("n$i")
+	peers="${peers:+$peers,}n$i=$host:$((17000 + i))"
+done
+if [ "${1:-}" != start ]; then
+	# stop and status act on every node that has a pid file in dir,
+	# whatever NODES was when they started.
+	found=()
+	for f in "$dir"/n[1-9].pid; do
+		[ -e "$f" ] && found+=("$(basename "$f" .pid)")
+	done
+	[ ${#found[@]} -gt 0 ] && ids=("${found[@]}")
+fi
 
 usage() {
 	echo "usage: $0 start|stop|status [dir]" >&2
@@ -129,7 +151,7 @@ start() {
 		exit 1
 	fi
 	echo "leader: $leader (port $(client_port "$leader"))"
-	echo "connect: redis-cli -p 7001   (any node accepts writes: 7001, 7002, 7003)"
+	echo "connect: redis-cli -p 7001   (any node accepts writes: 7001 to $((7000 + nodes)))"
 	echo "inspect: redis-cli -p 7001 INFO raft"
 	echo "stop:    $0 stop $dir"
 }

@@ -34,25 +34,8 @@ func startSharded(t *testing.T, n, g int, cfg Config) *testCluster {
 // of every group ends with the same data.
 func TestShardsOneEndpoint(t *testing.T) {
 	tc := startSharded(t, 3, 3, Config{})
-	ctx := context.Background()
 	const keys = 300
-	for i, tn := range tc.nodes {
-		c := tc.client(tn)
-		for k := i; k < keys; k += len(tc.nodes) {
-			if err := c.Set(ctx, fmt.Sprintf("k%d", k), k, 0).Err(); err != nil {
-				t.Fatalf("SET k%d via %s: %v", k, tn.id, err)
-			}
-		}
-	}
-	for _, tn := range tc.nodes {
-		c := tc.client(tn)
-		for k := 0; k < keys; k++ {
-			v, err := c.Get(ctx, fmt.Sprintf("k%d", k)).Result()
-			if err != nil || v != fmt.Sprint(k) {
-				t.Fatalf("GET k%d via %s = %q, %v", k, tn.id, v, err)
-			}
-		}
-	}
+	tc.writeReadAll(keys)
 	tc.converge()
 	s := tc.nodes[0].node.Server
 	total := 0
@@ -81,6 +64,30 @@ func TestShardsOneEndpoint(t *testing.T) {
 		}
 		if digests[0] != digests[1] || digests[0] != digests[2] {
 			t.Fatalf("group %d digests differ across nodes: %v", i, digests)
+		}
+	}
+}
+
+// writeReadAll SETs k0..k<keys-1> = their number, spread over the nodes
+// (each writes every n-th), then GETs every key through every node.
+func (tc *testCluster) writeReadAll(keys int) {
+	tc.t.Helper()
+	ctx := context.Background()
+	for i, tn := range tc.nodes {
+		c := tc.client(tn)
+		for k := i; k < keys; k += len(tc.nodes) {
+			if err := c.Set(ctx, fmt.Sprintf("k%d", k), k, 0).Err(); err != nil {
+				tc.t.Fatalf("SET k%d via %s: %v", k, tn.id, err)
+			}
+		}
+	}
+	for _, tn := range tc.nodes {
+		c := tc.client(tn)
+		for k := 0; k < keys; k++ {
+			v, err := c.Get(ctx, fmt.Sprintf("k%d", k)).Result()
+			if err != nil || v != fmt.Sprint(k) {
+				tc.t.Fatalf("GET k%d via %s = %q, %v", k, tn.id, v, err)
+			}
 		}
 	}
 }

@@ -8,14 +8,10 @@ import (
 	"os/exec"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
-	"github.com/redis/go-redis/v9"
-
 	"sessiond/server"
-	"sessiond/shard"
 )
 
 // TestClusterModeTools runs Redis's own cluster tools, unmodified, against
@@ -127,103 +123,27 @@ func TestClusterModeKillNode(t *testing.T) {
 	for _, n := range nodes {
 		addrs = append(addrs, n.addr())
 	}
-	// go-redis sends a slot's writes to the master its last CLUSTER SLOTS
-	// named until it reloads them (on MOVED, or every
-	// ClusterStateReloadInterval, 60 s by default): a dead master is
-	// noticed at the next reload. README recommends about a second.
-	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs, DialTimeout: time.Second,
-		ReadTimeout: 5 * time.Second, WriteTimeout: 2 * time.Second, MaxRedirects: 8,
-		ClusterStateReloadInterval: time.Second})
+	cc := newClusterClient(addrs)
 	defer cc.Close()
 	ctx := context.Background()
-	key := func(i int) string { return fmt.Sprintf("sess:%d", i) }
-	var acked []int
-	write := func(from, to int) {
-		for b := from; b < to; b += 200 {
-			cmds, _ := cc.Pipelined(ctx, func(p redis.Pipeliner) error {
-				for i := b; i < min(b+200, to); i++ {
-					p.Set(ctx, key(i), i, 0)
-				}
-				return nil
-			})
-			for j, c := range cmds {
-				if c.Err() == nil {
-					acked = append(acked, b+j)
-				}
-			}
-		}
-	}
+	w := &clusterWrites{cc: cc}
 	const before = 100000
-	write(0, before)
-	if len(acked) != before {
-		t.Fatalf("%d of %d writes acknowledged before any failure", len(acked), before)
+	w.write(ctx, 0, before)
+	if len(w.acked) != before {
+		t.Fatalf("%d of %d writes acknowledged before any failure", len(w.acked), before)
 	}
 
 	victim.kill()
-	killed := time.Now()
 	// One prober per group writes keys of that group's slots until one is
 	// acknowledged.
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	downFor := make([]time.Duration, 3)
-	for g := range 3 {
-		lo, hi := server.SlotRange(g, 3)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; ; i++ {
-				k := fmt.Sprintf("probe:%d:%d", g, i)
-				if s := shard.KeySlot([]byte(k)); s < lo || s > hi {
-					continue
-				}
-				err := cc.Set(ctx, k, k, 0).Err()
-				if err == nil {
-					mu.Lock()
-					downFor[g] = time.Since(killed)
-					mu.Unlock()
-					return
-				}
-				if time.Since(killed) > 30*time.Second {
-					t.Errorf("group %d: no write acknowledged within 30s of killing %s: %v", g, victim.id, err)
-					return
-				}
-				time.Sleep(20 * time.Millisecond) // retry interval while the survivors elect
-			}
-		}()
-	}
-	wg.Wait()
-	if t.Failed() {
-		t.FailNow()
-	}
+	downFor := probeGroups(ctx, t, cc, 3, time.Now())
 	for g, d := range downFor {
-		t.Logf("group %d (slots %d-%d): first write acknowledged %v after kill -9 of %s", g,
-			func() int { lo, _ := server.SlotRange(g, 3); return lo }(), func() int { _, hi := server.SlotRange(g, 3); return hi }(),
+		lo, hi := server.SlotRange(g, 3)
+		t.Logf("group %d (slots %d-%d): first write acknowledged %v after kill -9 of %s", g, lo, hi,
 			d.Round(time.Millisecond), victim.id)
 	}
-	next := before
-	write(next, next+5000)
-
-	missing := 0
-	for b := 0; b < len(acked); b += 500 {
-		batch := acked[b:min(b+500, len(acked))]
-		cmds, _ := cc.Pipelined(ctx, func(p redis.Pipeliner) error {
-			for _, i := range batch {
-				p.Get(ctx, key(i))
-			}
-			return nil
-		})
-		for j, c := range cmds {
-			if v, err := c.(*redis.StringCmd).Int(); err != nil || v != batch[j] {
-				missing++
-				if missing <= 5 {
-					t.Errorf("acknowledged %s: got %d, %v", key(batch[j]), v, err)
-				}
-			}
-		}
-	}
-	if missing > 0 {
-		t.Fatalf("%d of %d acknowledged writes lost", missing, len(acked))
-	}
+	w.write(ctx, before, before+5000)
+	w.verify(ctx, t)
 	restart(t, victim)
 	waitDigestsEqual(t, nodes, 60*time.Second)
 	for g := range 3 {

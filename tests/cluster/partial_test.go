@@ -7,14 +7,8 @@ import (
 	"slices"
 	"sort"
 	"strings"
-	"sync"
 	"testing"
 	"time"
-
-	"github.com/redis/go-redis/v9"
-
-	"sessiond/server"
-	"sessiond/shard"
 )
 
 // TestPartialKillNode runs five real nodes in cluster mode with the
@@ -54,96 +48,24 @@ func TestPartialKillNode(t *testing.T) {
 	for _, n := range nodes {
 		addrs = append(addrs, n.addr())
 	}
-	cc := redis.NewClusterClient(&redis.ClusterOptions{Addrs: addrs, DialTimeout: time.Second,
-		ReadTimeout: 5 * time.Second, WriteTimeout: 2 * time.Second, MaxRedirects: 8,
-		ClusterStateReloadInterval: time.Second})
+	cc := newClusterClient(addrs)
 	defer cc.Close()
-	key := func(i int) string { return fmt.Sprintf("sess:%d", i) }
-	var acked []int
-	write := func(from, to int) {
-		for b := from; b < to; b += 200 {
-			cmds, _ := cc.Pipelined(ctx, func(p redis.Pipeliner) error {
-				for i := b; i < min(b+200, to); i++ {
-					p.Set(ctx, key(i), i, 0)
-				}
-				return nil
-			})
-			for j, c := range cmds {
-				if c.Err() == nil {
-					acked = append(acked, b+j)
-				}
-			}
-		}
-	}
+	w := &clusterWrites{cc: cc}
 	const before = 20000
-	write(0, before)
-	if len(acked) != before {
-		t.Fatalf("%d of %d writes acknowledged before any failure", len(acked), before)
+	w.write(ctx, 0, before)
+	if len(w.acked) != before {
+		t.Fatalf("%d of %d writes acknowledged before any failure", len(w.acked), before)
 	}
 
 	victim := nodes[2]
 	victim.kill()
-	killed := time.Now()
-	var mu sync.Mutex
-	var wg sync.WaitGroup
-	downFor := make([]time.Duration, groups)
-	for g := range groups {
-		lo, hi := server.SlotRange(g, groups)
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for i := 0; ; i++ {
-				k := fmt.Sprintf("probe:%d:%d", g, i)
-				if s := shard.KeySlot([]byte(k)); s < lo || s > hi {
-					continue
-				}
-				err := cc.Set(ctx, k, k, 0).Err()
-				if err == nil {
-					mu.Lock()
-					downFor[g] = time.Since(killed)
-					mu.Unlock()
-					return
-				}
-				if time.Since(killed) > 30*time.Second {
-					t.Errorf("group %d: no write acknowledged within 30s of killing %s: %v", g, victim.id, err)
-					return
-				}
-				time.Sleep(20 * time.Millisecond) // retry interval while the survivors elect
-			}
-		}()
-	}
-	wg.Wait()
-	if t.Failed() {
-		t.FailNow()
-	}
+	downFor := probeGroups(ctx, t, cc, groups, time.Now())
 	for g, d := range downFor {
-		held := slices.Contains(holders[g], victim)
 		t.Logf("group %d (held by %s; %s holds it: %v): first write acknowledged %v after kill -9", g,
-			names(holders[g]), victim.id, held, d.Round(time.Millisecond))
+			names(holders[g]), victim.id, slices.Contains(holders[g], victim), d.Round(time.Millisecond))
 	}
-	write(before, before+2000)
-
-	missing := 0
-	for b := 0; b < len(acked); b += 500 {
-		batch := acked[b:min(b+500, len(acked))]
-		cmds, _ := cc.Pipelined(ctx, func(p redis.Pipeliner) error {
-			for _, i := range batch {
-				p.Get(ctx, key(i))
-			}
-			return nil
-		})
-		for j, c := range cmds {
-			if v, err := c.(*redis.StringCmd).Int(); err != nil || v != batch[j] {
-				missing++
-				if missing <= 5 {
-					t.Errorf("acknowledged %s: got %d, %v", key(batch[j]), v, err)
-				}
-			}
-		}
-	}
-	if missing > 0 {
-		t.Fatalf("%d of %d acknowledged writes lost", missing, len(acked))
-	}
+	w.write(ctx, before, before+2000)
+	w.verify(ctx, t)
 
 	restart(t, victim)
 	for g := range groups {

@@ -167,6 +167,9 @@ func (s *Server) clusterView(u *unit) (nodes []clusterNode, epoch uint64, ok boo
 		if leading && !n.myself && (!linked || now-n.seen > clusterHealthyAck.Milliseconds()) {
 			continue // a follower the leader does not hear from: not serving
 		}
+		if d := s.dir(); d != nil && !leading && !n.myself && !n.master && !d.alive(m.ID) {
+			continue // a follower no node has heard from lately (the directory): down
+		}
 		nodes = append(nodes, n)
 	}
 	sort.SliceStable(nodes, func(i, j int) bool {
@@ -191,7 +194,15 @@ func (s *Server) clusterViewRemote(u *unit) (nodes []clusterNode, epoch uint64, 
 		if err != nil {
 			continue // not heard from yet
 		}
-		n := clusterNode{name: clusterName(id), host: host, master: id == rg.leader, offset: rg.applied[id], seen: now}
+		at, alive := d.lastSeen(id)
+		master := id == rg.leader
+		if !alive && !master {
+			continue // a replica that has not answered lately: down
+		}
+		n := clusterNode{name: clusterName(id), host: host, master: master, offset: rg.applied[id], seen: now}
+		if alive {
+			n.seen = at.UnixMilli()
+		}
 		n.port, _ = strconv.Atoi(port)
 		if _, rp, err := net.SplitHostPort(d.peers[id]); err == nil {
 			n.cport, _ = strconv.Atoi(rp)
@@ -239,17 +250,23 @@ type clusterViewAll struct {
 
 // clusterViews builds the cluster view from each group's (clusterView).
 // A node that leads groups is a master of their slots; a node that leads
-// none is shown as a replica of the first group's master, since Redis's
-// model has each replica follow one master.
+// none is shown as a replica of the master of the first group it
+// replicates (every node does when every node holds every group: the
+// first group's master), since Redis's model has each replica follow one
+// master.
 func (s *Server) clusterViews() clusterViewAll {
 	var cv clusterViewAll
 	byName := map[string]*nodeView{}
+	follows := map[string]string{} // node -> the master of the first group it replicates
 	var order []string
 	for _, u := range s.units {
 		nodes, epoch, ok := s.clusterView(u)
 		cv.groups = append(cv.groups, groupView{u: u, nodes: nodes, ok: ok})
 		cv.epoch = max(cv.epoch, epoch)
 		for _, n := range nodes {
+			if _, seen := follows[n.name]; ok && !n.master && !seen {
+				follows[n.name] = nodes[0].name
+			}
 			nv := byName[n.name]
 			if nv == nil {
 				nv = &nodeView{clusterNode: n}
@@ -271,6 +288,9 @@ func (s *Server) clusterViews() clusterViewAll {
 		nv := byName[name]
 		if len(nv.slots) == 0 && name != first {
 			nv.replicaOf = first
+			if m, ok := follows[name]; ok {
+				nv.replicaOf = m
+			}
 		}
 		cv.nodes = append(cv.nodes, *nv)
 	}

@@ -276,6 +276,28 @@ func (d *directory) fresh() map[string]dirReport {
 	return out
 }
 
+// alive reports whether node id answered within dirStale (this node
+// always has).
+func (d *directory) alive(id string) bool {
+	_, ok := d.lastSeen(id)
+	return ok
+}
+
+// lastSeen returns when node id last answered, if within dirStale (now
+// for this node).
+func (d *directory) lastSeen(id string) (time.Time, bool) {
+	if id == d.self {
+		return time.Now(), true
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	p, ok := d.reports[id]
+	if !ok || time.Since(p.at) > dirStale {
+		return time.Time{}, false
+	}
+	return p.at, true
+}
+
 // clientAddr returns a node's client address as it last reported it.
 func (d *directory) clientAddr(id string) (string, bool) {
 	if id == d.self {

@@ -357,6 +357,43 @@ func TestPartialOneEndpoint(t *testing.T) {
 	}
 }
 
+// TestPartialNodeHoldingNothing runs one group of three replicas on four
+// nodes: the fourth holds no data and forwards everything, SCRIPT EXISTS
+// included, so a script loaded through any node exists on every node.
+func TestPartialNodeHoldingNothing(t *testing.T) {
+	tc := startPartial(t, 4, 1, 3, Config{})
+	ctx := context.Background()
+	proxy := tc.nodes[3]
+	if n := len(proxy.node.Server.local); n != 0 {
+		t.Fatalf("n4 holds %d groups, want none", n)
+	}
+	tc.writeReadAll(40)
+	c4, c1 := tc.client(proxy), tc.client(tc.nodes[0])
+	for i, via := range []*redis.Client{c1, c4} {
+		body := fmt.Sprintf("return %d", i)
+		sha, err := via.ScriptLoad(ctx, body).Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range []*redis.Client{c1, c4} {
+			deadline := time.Now().Add(10 * time.Second)
+			for {
+				ok, err := c.ScriptExists(ctx, sha).Result()
+				if err == nil && len(ok) == 1 && ok[0] {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatalf("SCRIPT EXISTS of a script loaded through node %d: %v, %v", i, ok, err)
+				}
+				time.Sleep(20 * time.Millisecond) // polling for replication, bounded
+			}
+		}
+	}
+	if d, err := c4.Do(ctx, "DEBUG", "DIGEST").Text(); err != nil || d != strings.Repeat("0", 40) {
+		t.Fatalf("DEBUG DIGEST on a node holding nothing = %q, %v", d, err)
+	}
+}
+
 // TestPartialClusterModeRefusesIdleNodes checks that cluster mode refuses
 // a layout leaving a node with no group: two groups of two replicas over
 // five nodes.
@@ -440,6 +477,32 @@ func TestPartialClusterMode(t *testing.T) {
 		}
 		time.Sleep(50 * time.Millisecond) // polling for the directory, bounded
 	}
+
+	// A killed node leaves every node's CLUSTER SLOTS once the others
+	// stop hearing from it (the leader at once, the rest through the
+	// directory).
+	dead := tc.nodes[3]
+	tc.stop(dead)
+	for _, tn := range tc.nodes[:3] {
+		deadline := time.Now().Add(20 * time.Second)
+		for {
+			slots, err := tc.client(tn).ClusterSlots(ctx).Result()
+			listed := false
+			for _, r := range slots {
+				for _, n := range r.Nodes {
+					listed = listed || n.Addr == dead.addr
+				}
+			}
+			if err == nil && len(slots) > 0 && !listed {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatalf("CLUSTER SLOTS via %s still lists the killed %s: %v, %v", tn.id, dead.id, slots, err)
+			}
+			time.Sleep(50 * time.Millisecond) // polling for the directory, bounded
+		}
+	}
+	tc.open(dead)
 
 	var addrs []string
 	for _, tn := range tc.nodes {

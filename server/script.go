@@ -539,8 +539,17 @@ func cmdSessiondScriptLoad(c *client, args [][]byte) {
 	scriptLoadIn(c, args[1], args)
 }
 
-// cmdScriptExists is SCRIPT EXISTS sha...: this node's cache.
+// cmdScriptExists is SCRIPT EXISTS sha...: this node's cache. A node
+// that holds no group applies no SCRIPT LOAD (--replicas): it asks the
+// first group's leader.
 func cmdScriptExists(c *client, args [][]byte) {
+	if len(c.s.local) == 0 && c.s.replicated() && !c.info.nameIs(forwarderName) {
+		saved := c.u
+		c.u = c.s.units[0]
+		c.forward(args, false, func() { c.w.errorText(errClusterDown) })
+		c.u = saved
+		return
+	}
 	e := c.s.scripts()
 	c.w.array(len(args) - 2)
 	for _, a := range args[2:] {

@@ -48,6 +48,8 @@ type client struct {
 	pendOut      []byte       // replies of reads answered while writes were in flight
 	early        bool         // answerEarly is running
 	forwardAlone bool         // forward on a connection of its own (forwardExec)
+	fwd          *fwdBatch    // commands queued for a leader, sent at the next settle (forward_pipeline.go)
+	fwdNext      bool         // dispatch found the command forwardable: routeRemote queues it
 	keySeed      maphash.Seed
 	ps           *subscriber // pub/sub state, from the first (P)SUBSCRIBE (pubsub_hub.go)
 
@@ -85,6 +87,7 @@ type inflight struct {
 	p          replication.Pending
 	read       bool // a read answered early: its reply is pendOut[start:end]
 	start, end int
+	fwd        int // > 0: command fwd-1 of c.fwd, forwarded (forward_pipeline.go)
 }
 
 // maxInflight bounds the writes one connection has in flight.
@@ -103,17 +106,25 @@ func (c *client) settle() {
 			continue
 		}
 		mark := len(c.w.b)
-		res, err := f.p.Wait()
-		switch {
-		case err != nil:
-			c.replicationError(err)
-		default:
-			c.wrote(f.u)
-			c.w.resultOrLateError(f.cmd, res, f.late)
+		if f.fwd > 0 {
+			c.fwdReply(f.fwd - 1)
+		} else {
+			res, err := f.p.Wait()
+			switch {
+			case err != nil:
+				c.replicationError(err)
+			default:
+				c.wrote(f.u)
+				c.w.resultOrLateError(f.cmd, res, f.late)
+			}
 		}
 		if len(c.w.b) > mark && c.w.b[mark] == '-' {
 			c.s.stats.errorReplies.Add(1)
 		}
+	}
+	if c.fwd != nil {
+		c.fwd.finish()
+		c.fwd = nil
 	}
 	clear(c.inflight)
 	c.inflight = c.inflight[:0]
@@ -477,7 +488,14 @@ func (c *client) dispatch(args [][]byte) {
 	s.stats.commands.Add(1)
 	cmd := c.lookup(args[0])
 	c.u = s.cmdUnit(cmd, args)
-	if len(c.inflight) > 0 && !(cmd != nil && cmd.parse != nil && cmd.has(flagWrite) && c.multi == nil &&
+	c.fwdNext = c.forwardable(cmd, args)
+	if c.fwd != nil && !c.fwdNext {
+		// Queued forwards go out before anything runs here: should this
+		// node have taken their group's leadership meanwhile, a write
+		// here must not overtake them.
+		c.settle()
+	}
+	if len(c.inflight) > 0 && !c.fwdNext && !(cmd != nil && cmd.parse != nil && cmd.has(flagWrite) && c.multi == nil &&
 		c.authed && cmd.arityOK(len(args)) && len(c.inflight) < maxInflight) {
 		if c.readCanPass(cmd, args) {
 			c.info.setLastCmd(&cmd.name, c.batchNow)

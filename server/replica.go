@@ -85,23 +85,27 @@ func (a *ackBoard) signal() {
 // routeRemote reports whether a data command must go to the leader
 // instead of being executed here, and if so sends it there.
 func (c *client) routeRemote(cmd *command, args [][]byte) bool {
+	queue := c.fwdNext
+	c.fwdNext = false
 	g := c.u.group
-	if !c.u.remote {
-		if g == nil || g.IsLeader() {
-			return false
+	if !c.u.remote && (g == nil || g.IsLeader() ||
+		c.readonly && !cmd.has(flagWrite) || // READONLY: a replica read, answered locally
+		c.s.clusterOn()) { // clusterRoute let it through: it runs here
+		if queue {
+			// This node took the leadership since dispatch found the
+			// command forwardable (and left the queue unsettled).
+			c.settle()
 		}
-		if c.readonly && !cmd.has(flagWrite) {
-			return false // READONLY: a replica read, answered locally
-		}
-		if c.s.clusterOn() {
-			return false // clusterRoute let it through: it runs here
-		}
+		return false
 	}
-	fwd := args
+	fwd, pre := args, 0
 	if c.s.sharded() && cmd.first <= 0 {
 		// A keyless command (DBSIZE, FLUSHALL...) names no key the leader
 		// could find the group by: name the group.
-		fwd = append([][]byte{[]byte("sessiond-in"), []byte(strconv.Itoa(c.u.idx))}, args...)
+		fwd, pre = append([][]byte{[]byte("sessiond-in"), []byte(strconv.Itoa(c.u.idx))}, args...), 2
+	}
+	if queue && c.queueForward(cmd, fwd, pre) {
+		return true
 	}
 	c.forward(fwd, cmd.has(flagWrite), func() { c.execData(cmd, args) })
 	return true
@@ -130,6 +134,12 @@ func cmdSessiondIn(c *client, args [][]byte) {
 // command here (once).
 func (c *client) forward(args [][]byte, write bool, local func()) {
 	c.settle()
+	c.forwardNow(args, write, local)
+}
+
+// forwardNow is forward for a connection whose earlier replies are
+// written (settle, or settle itself relaying a queued command again).
+func (c *client) forwardNow(args [][]byte, write bool, local func()) {
 	s := c.s
 	u := c.u
 	if c.info.nameIs(forwarderName) {
@@ -156,6 +166,8 @@ func (c *client) forward(args [][]byte, write bool, local func()) {
 			mark := len(c.w.b)
 			out, sent, err := c.forwardOnce(ctx, addr, proto, args)
 			cancel()
+			s.stats.fwdBatches.Add(1)
+			s.stats.fwdCommands.Add(1)
 			if err == nil {
 				if strings.HasPrefix(string(out[mark:]), "-"+errNotLeaderForwarded) {
 					c.w.b = out[:mark]
@@ -712,6 +724,8 @@ func (s *Server) infoRaft(b *infoBuilder) {
 		rc = "linearizable"
 	}
 	b.kv("raft_read_consistency", rc)
+	b.kv("raft_forwarded_commands", s.stats.fwdCommands.Load())
+	b.kv("raft_forwarded_batches", s.stats.fwdBatches.Load())
 	if !s.sharded() && !s.partial() {
 		return
 	}

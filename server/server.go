@@ -84,6 +84,8 @@ type serverStats struct {
 	netOutput     atomic.Int64
 	errorReplies  atomic.Int64
 	reaperCycles  atomic.Int64
+	fwdCommands   atomic.Int64 // commands forwarded to another node's group leader
+	fwdBatches    atomic.Int64 // writes to it that carried them (pipelined forwarding)
 }
 
 // New returns a Server for cfg with one shard group. Store and Applier

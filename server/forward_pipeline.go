@@ -1,0 +1,177 @@
+package server
+
+import (
+	"context"
+	"strings"
+	"time"
+)
+
+// Pipelined forwarding. A connection to a node that does not lead the
+// group of its commands (a follower, or a node holding no replica of the
+// group) used to forward each command and wait for its reply before
+// reading the next: a pipeline of 16 cost 16 round trips to the leader.
+// Now the data commands of a pipeline that go to one leader are queued
+// (fwdBatch) like in-flight writes, sent together over one upstream
+// connection at the next settle, and their replies relayed in order, so
+// the leader sees the pipeline as a pipeline.
+//
+// The replies keep their order with the connection's other in-flight
+// entries (settle). A failure keeps forward's contract: a command the
+// connection lost before it could have been sent, or any read, is
+// forwarded again on its own (forwardNow, which waits for a new leader);
+// a write that may have reached the leader is answered errUnknownOutcome.
+// A command a leader refused with errNotLeaderForwarded (it lost the
+// leadership) is forwarded again on its own, after the replies before it.
+
+// fwdCmd is one queued command.
+type fwdCmd struct {
+	cmd   *command
+	args  [][]byte // what is sent (copied)
+	pre   int      // leading args naming the group (sessiond-in): args[pre:] run locally
+	write bool
+	u     *unit
+}
+
+// fwdBatch is the commands a connection queued for one leader.
+type fwdBatch struct {
+	addr  string
+	proto int
+	q     []fwdCmd
+
+	flushed bool
+	sent    bool // some bytes of the batch may have reached the leader
+	err     error
+	conn    *upstreamConn
+	ctx     context.Context
+	cancel  context.CancelFunc
+}
+
+// forwardable reports whether cmd, about to run in group c.u, will be
+// forwarded by routeRemote and may be queued instead of waited for.
+func (c *client) forwardable(cmd *command, args [][]byte) bool {
+	if cmd == nil || cmd.parse == nil || cmd.run != nil || c.multi != nil || !c.authed || c.ps != nil ||
+		c.forwardAlone || c.inLocalRetry || c.early || len(c.inflight) >= maxInflight || !cmd.arityOK(len(args)) {
+		return false
+	}
+	u := c.u
+	if !u.remote {
+		g := u.group
+		if g == nil || g.IsLeader() || c.readonly && !cmd.has(flagWrite) {
+			return false
+		}
+	}
+	s := c.s
+	if s.clusterOn() || c.info.nameIs(forwarderName) {
+		return false
+	}
+	if s.sharded() {
+		if cmd.fan != fanNone {
+			return false // fanned out over the groups, part by part
+		}
+		if cmd.first > 0 && len(c.keyUnits(cmd, args)) > 1 {
+			return false // refused across groups
+		}
+	}
+	return true
+}
+
+// queueForward queues fwd (cmd's args, with pre leading args naming the
+// group) for the leader of c.u's group. It returns false, queuing
+// nothing, when no other node is known to lead the group.
+func (c *client) queueForward(cmd *command, fwd [][]byte, pre int) bool {
+	id, addr, ok := c.s.leaderOf(c.u)
+	if !ok || id == c.s.selfID() {
+		return false
+	}
+	proto := 2
+	if c.w.resp3 {
+		proto = 3
+	}
+	if b := c.fwd; b != nil && (b.addr != addr || b.proto != proto) {
+		c.settle() // another leader: the batch so far goes first
+	}
+	if c.fwd == nil {
+		c.fwd = &fwdBatch{addr: addr, proto: proto}
+	}
+	n := 0
+	for _, a := range fwd {
+		n += len(a)
+	}
+	buf := make([]byte, 0, n)
+	args := make([][]byte, len(fwd))
+	for i, a := range fwd {
+		start := len(buf)
+		buf = append(buf, a...)
+		args[i] = buf[start:len(buf):len(buf)]
+	}
+	c.fwd.q = append(c.fwd.q, fwdCmd{cmd: cmd, args: args, pre: pre, write: cmd.has(flagWrite), u: c.u})
+	c.inflight = append(c.inflight, inflight{fwd: len(c.fwd.q)})
+	if cmd.has(flagWrite) {
+		c.batchWrote = true
+	}
+	return true
+}
+
+// flush sends every queued command at once.
+func (b *fwdBatch) flush(c *client) {
+	b.flushed = true
+	b.ctx, b.cancel = context.WithDeadline(c.s.ctx, time.Now().Add(forwardIOTimeout))
+	b.conn, b.err = c.s.up.get(b.ctx, b.addr, b.proto)
+	if b.err != nil {
+		return
+	}
+	b.sent, b.err = b.conn.send(b.ctx, b.q)
+	c.s.stats.fwdBatches.Add(1)
+	c.s.stats.fwdCommands.Add(int64(len(b.q)))
+}
+
+// reply writes the reply of queued command j (replies are taken in
+// order): the leader's, relayed, or what forward would answer on a
+// failure.
+func (c *client) fwdReply(j int) {
+	b := c.fwd
+	if !b.flushed {
+		b.flush(c)
+	}
+	q := &b.q[j]
+	saved := c.u
+	c.u = q.u
+	defer func() { c.u = saved }()
+	local := func() { c.execData(q.cmd, q.args[q.pre:]) }
+	if b.err == nil {
+		mark := len(c.w.b)
+		out, err := b.conn.recv(b.ctx, c.w.b)
+		if err == nil {
+			if strings.HasPrefix(string(out[mark:]), "-"+errNotLeaderForwarded) {
+				c.w.b = out[:mark]
+				c.s.leaderGone(q.u)
+				c.forwardNow(q.args, q.write, local)
+				return
+			}
+			c.w.b = out
+			if q.write {
+				c.lastWrite, c.lastUnit, c.lastFwd = 0, nil, true
+			}
+			return
+		}
+		c.w.b = out[:mark]
+		b.err = err
+		c.s.leaderGone(q.u)
+	}
+	if q.write && b.sent {
+		c.s.log.Warn("forwarded write lost", "leader", b.addr, "err", b.err)
+		c.w.errorText(errUnknownOutcome)
+		return
+	}
+	c.forwardNow(q.args, q.write, local)
+}
+
+// finish releases the batch's connection once every reply was taken.
+func (b *fwdBatch) finish() {
+	if b.conn != nil {
+		b.conn.release(b.err == nil)
+	}
+	if b.cancel != nil {
+		b.cancel()
+	}
+}

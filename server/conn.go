@@ -47,6 +47,7 @@ type client struct {
 	inflightAll  bool         // one of them names no key (FLUSHALL): every read waits
 	pendOut      []byte       // replies of reads answered while writes were in flight
 	early        bool         // answerEarly is running
+	settling     bool         // settle is running
 	forwardAlone bool         // forward on a connection of its own (forwardExec)
 	fwd          *fwdBatch    // commands queued for a leader, sent at the next settle (forward_pipeline.go)
 	fwdNext      bool         // dispatch found the command forwardable: routeRemote queues it
@@ -96,9 +97,14 @@ const maxInflight = 512
 // settle waits for the connection's in-flight writes and writes their
 // replies, in order. Anything that writes a reply calls it first.
 func (c *client) settle() {
-	if c.early {
+	if c.early || c.settling {
+		// Inside answerEarly; or settle relaying a queued forward ran a
+		// command here that settles (a parse error): every reply before
+		// it is written already.
 		return
 	}
+	c.settling = true
+	defer func() { c.settling = false }()
 	for i := range c.inflight {
 		f := &c.inflight[i]
 		if f.read {
@@ -407,6 +413,9 @@ func (c *client) deadline() time.Time {
 // gets its error reply first, as in Redis; a closed, timed-out or
 // over-limit client is dropped without one.
 func (c *client) readFailed(err error) {
+	// The commands read before the failure run and are answered first, as
+	// in Redis (queued forwards included: they are sent now).
+	c.settle()
 	switch {
 	case isProtocolError(err):
 		c.w.errorText(err.Error())

@@ -1,10 +1,17 @@
 package server
 
 import (
+	"bytes"
 	"context"
-	"strings"
-	"time"
 )
+
+// notLeaderReply is errNotLeaderForwarded as it arrives.
+var notLeaderReply = []byte("-" + errNotLeaderForwarded)
+
+// fwdMaxBytes bounds the arguments of one batch: past it the batch goes
+// out before more is queued, so that a batch of large values cannot fill
+// the socket buffers both ways while neither side reads.
+const fwdMaxBytes = 256 << 10
 
 // Pipelined forwarding. A connection to a node that does not lead the
 // group of its commands (a follower, or a node holding no replica of the
@@ -37,6 +44,7 @@ type fwdBatch struct {
 	addr  string
 	proto int
 	q     []fwdCmd
+	bytes int // of the queued commands' arguments
 
 	flushed bool
 	sent    bool // some bytes of the batch may have reached the leader
@@ -87,8 +95,8 @@ func (c *client) queueForward(cmd *command, fwd [][]byte, pre int) bool {
 	if c.w.resp3 {
 		proto = 3
 	}
-	if b := c.fwd; b != nil && (b.addr != addr || b.proto != proto) {
-		c.settle() // another leader: the batch so far goes first
+	if b := c.fwd; b != nil && (b.addr != addr || b.proto != proto || b.bytes >= fwdMaxBytes) {
+		c.settle() // another leader, or a full batch: the batch so far goes first
 	}
 	if c.fwd == nil {
 		c.fwd = &fwdBatch{addr: addr, proto: proto}
@@ -104,6 +112,7 @@ func (c *client) queueForward(cmd *command, fwd [][]byte, pre int) bool {
 		buf = append(buf, a...)
 		args[i] = buf[start:len(buf):len(buf)]
 	}
+	c.fwd.bytes += n
 	c.fwd.q = append(c.fwd.q, fwdCmd{cmd: cmd, args: args, pre: pre, write: cmd.has(flagWrite), u: c.u})
 	c.inflight = append(c.inflight, inflight{fwd: len(c.fwd.q)})
 	if cmd.has(flagWrite) {
@@ -115,7 +124,10 @@ func (c *client) queueForward(cmd *command, fwd [][]byte, pre int) bool {
 // flush sends every queued command at once.
 func (b *fwdBatch) flush(c *client) {
 	b.flushed = true
-	b.ctx, b.cancel = context.WithDeadline(c.s.ctx, time.Now().Add(forwardIOTimeout))
+	// Each send and reply is bounded by the pool's I/O timeout, not the
+	// batch as a whole: a command forwarded again on its own (forwardNow)
+	// may wait for an election before the next reply is read.
+	b.ctx, b.cancel = context.WithCancel(c.s.ctx)
 	b.conn, b.err = c.s.up.get(b.ctx, b.addr, b.proto)
 	if b.err != nil {
 		return
@@ -142,7 +154,7 @@ func (c *client) fwdReply(j int) {
 		mark := len(c.w.b)
 		out, err := b.conn.recv(b.ctx, c.w.b)
 		if err == nil {
-			if strings.HasPrefix(string(out[mark:]), "-"+errNotLeaderForwarded) {
+			if bytes.HasPrefix(out[mark:], notLeaderReply) {
 				c.w.b = out[:mark]
 				c.s.leaderGone(q.u)
 				c.forwardNow(q.args, q.write, local)

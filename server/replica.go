@@ -2,6 +2,7 @@ package server
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -146,6 +147,7 @@ func (c *client) forwardNow(args [][]byte, write bool, local func()) {
 		c.w.errorText(errNotLeaderForwarded)
 		return
 	}
+	s.stats.fwdCommands.Add(1)
 	deadline := time.Now().Add(forwardWait)
 	proto := 2
 	if c.w.resp3 {
@@ -167,9 +169,8 @@ func (c *client) forwardNow(args [][]byte, write bool, local func()) {
 			out, sent, err := c.forwardOnce(ctx, addr, proto, args)
 			cancel()
 			s.stats.fwdBatches.Add(1)
-			s.stats.fwdCommands.Add(1)
 			if err == nil {
-				if strings.HasPrefix(string(out[mark:]), "-"+errNotLeaderForwarded) {
+				if bytes.HasPrefix(out[mark:], notLeaderReply) {
 					c.w.b = out[:mark]
 					s.leaderGone(u)
 					break // the leader moved: ask again

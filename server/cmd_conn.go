@@ -46,6 +46,7 @@ func cmdReset(c *client, _ [][]byte) {
 	c.info.name = ""
 	c.info.noEvict = false
 	c.info.mu.Unlock()
+	c.fwdConn = false
 	c.authed = c.s.config().RequirePass == ""
 	c.w.simple("RESET")
 }
@@ -137,6 +138,7 @@ func cmdHello(c *client, args [][]byte) {
 		c.info.mu.Lock()
 		c.info.name = string(name)
 		c.info.mu.Unlock()
+		c.fwdConn = string(name) == forwarderName
 	}
 	if proto != 0 {
 		c.w.resp3 = proto == 3

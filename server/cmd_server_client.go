@@ -33,6 +33,7 @@ func cmdClientSetName(c *client, args [][]byte) {
 	c.info.mu.Lock()
 	c.info.name = string(args[2])
 	c.info.mu.Unlock()
+	c.fwdConn = string(args[2]) == forwarderName
 	c.w.ok()
 }
 

@@ -41,6 +41,7 @@ type client struct {
 	lastUnit     *unit        // the group of that write
 	lastFwd      bool         // the last write was forwarded to another node's group leader (WAIT refuses)
 	batchWrote   bool         // the batch being served has written (serve)
+	fwdConn      bool         // named sessiond-forwarder: another node's forwarding connection
 	inLocalRetry bool         // forward found this node leading: no second retry
 	inflight     []inflight   // pipelined writes submitted to the group, replies pending
 	inflightKeys []uint64     // hashes of the keys those writes name
@@ -91,8 +92,21 @@ type inflight struct {
 	fwd        int // > 0: command fwd-1 of c.fwd, forwarded (forward_pipeline.go)
 }
 
-// maxInflight bounds the writes one connection has in flight.
-const maxInflight = 512
+// maxInflight bounds the writes one connection has in flight; a node's
+// shared forwarding connection (upstream_mux.go), which carries the
+// pipelines of many clients, may have maxInflightForwarder.
+const (
+	maxInflight          = 512
+	maxInflightForwarder = 8192
+)
+
+// inflightMax is the connection's bound on writes in flight.
+func (c *client) inflightMax() int {
+	if c.fwdConn {
+		return maxInflightForwarder
+	}
+	return maxInflight
+}
 
 // settle waits for the connection's in-flight writes and writes their
 // replies, in order. Anything that writes a reply calls it first.
@@ -128,10 +142,7 @@ func (c *client) settle() {
 			c.s.stats.errorReplies.Add(1)
 		}
 	}
-	if c.fwd != nil {
-		c.fwd.finish()
-		c.fwd = nil
-	}
+	c.fwd = nil
 	clear(c.inflight)
 	c.inflight = c.inflight[:0]
 	c.inflightKeys = c.inflightKeys[:0]
@@ -175,7 +186,7 @@ func forKeys(cmd *command, args [][]byte, fn func(k []byte)) {
 // per write.
 func (c *client) readCanPass(cmd *command, args [][]byte) bool {
 	if cmd == nil || cmd.parse == nil || cmd.has(flagWrite) || cmd.first <= 0 || c.inflightAll ||
-		c.multi != nil || !c.authed || !cmd.arityOK(len(args)) || len(c.inflight) >= maxInflight ||
+		c.multi != nil || !c.authed || !cmd.arityOK(len(args)) || len(c.inflight) >= c.inflightMax() ||
 		len(c.pendOut) >= replyFlushSize ||
 		c.u.group == nil || !c.u.group.LeaseReadOK() {
 		return false
@@ -241,7 +252,7 @@ func (c *client) holdReply(reply func()) {
 // waits behind theirs, in pendOut).
 // It reports whether it answered.
 func (c *client) answerUnchanged(cmd *command) bool {
-	if !shard.MayBeUnchanged(&c.op) || c.inflightAll || len(c.inflight) >= maxInflight ||
+	if !shard.MayBeUnchanged(&c.op) || c.inflightAll || len(c.inflight) >= c.inflightMax() ||
 		len(c.pendOut) >= replyFlushSize || !c.u.group.LeaseReadOK() {
 		return false
 	}
@@ -505,7 +516,7 @@ func (c *client) dispatch(args [][]byte) {
 		c.settle()
 	}
 	if len(c.inflight) > 0 && !c.fwdNext && !(cmd != nil && cmd.parse != nil && cmd.has(flagWrite) && c.multi == nil &&
-		c.authed && cmd.arityOK(len(args)) && len(c.inflight) < maxInflight) {
+		c.authed && cmd.arityOK(len(args)) && len(c.inflight) < c.inflightMax()) {
 		if c.readCanPass(cmd, args) {
 			c.info.setLastCmd(&cmd.name, c.batchNow)
 			c.answerEarly(cmd, args)

@@ -2,7 +2,6 @@ package server
 
 import (
 	"bytes"
-	"context"
 )
 
 // notLeaderReply is errNotLeaderForwarded as it arrives.
@@ -18,9 +17,10 @@ const fwdMaxBytes = 256 << 10
 // group) used to forward each command and wait for its reply before
 // reading the next: a pipeline of 16 cost 16 round trips to the leader.
 // Now the data commands of a pipeline that go to one leader are queued
-// (fwdBatch) like in-flight writes, sent together over one upstream
-// connection at the next settle, and their replies relayed in order, so
-// the leader sees the pipeline as a pipeline.
+// (fwdBatch) like in-flight writes, handed together to the leader's
+// shared connection at the next settle (upstream_mux.go, which also
+// batches them with other clients'), and their replies relayed in order,
+// so the leader sees the pipeline as a pipeline.
 //
 // The replies keep their order with the connection's other in-flight
 // entries (settle). A failure keeps forward's contract: a command the
@@ -47,18 +47,15 @@ type fwdBatch struct {
 	bytes int // of the queued commands' arguments
 
 	flushed bool
-	sent    bool // some bytes of the batch may have reached the leader
-	err     error
-	conn    *upstreamConn
-	ctx     context.Context
-	cancel  context.CancelFunc
+	reqs    []*muxReq // q's requests on the shared connection (upstream_mux.go)
+	err     error     // they could not be queued (nothing was sent)
 }
 
 // forwardable reports whether cmd, about to run in group c.u, will be
 // forwarded by routeRemote and may be queued instead of waited for.
 func (c *client) forwardable(cmd *command, args [][]byte) bool {
 	if cmd == nil || cmd.parse == nil || cmd.run != nil || c.multi != nil || !c.authed || c.ps != nil ||
-		c.forwardAlone || c.inLocalRetry || c.early || len(c.inflight) >= maxInflight || !cmd.arityOK(len(args)) {
+		c.forwardAlone || c.inLocalRetry || c.early || len(c.inflight) >= c.inflightMax() || !cmd.arityOK(len(args)) {
 		return false
 	}
 	u := c.u
@@ -121,23 +118,27 @@ func (c *client) queueForward(cmd *command, fwd [][]byte, pre int) bool {
 	return true
 }
 
-// flush sends every queued command at once.
+// flush hands every queued command at once to the leader's shared
+// connection.
 func (b *fwdBatch) flush(c *client) {
 	b.flushed = true
-	// Each send and reply is bounded by the pool's I/O timeout, not the
-	// batch as a whole: a command forwarded again on its own (forwardNow)
-	// may wait for an election before the next reply is read.
-	b.ctx, b.cancel = context.WithCancel(c.s.ctx)
-	b.conn, b.err = c.s.up.get(b.ctx, b.addr, b.proto)
-	if b.err != nil {
+	m := c.s.up.mux(upstreamKey{addr: b.addr, proto: b.proto})
+	if m == nil {
+		b.err = errUpstreamClosed
 		return
 	}
-	b.sent, b.err = b.conn.send(b.ctx, b.q)
+	b.reqs = make([]*muxReq, len(b.q))
+	for i := range b.q {
+		b.reqs[i] = &muxReq{enc: upstreamAppendCommand(nil, b.q[i].args), done: make(chan struct{})}
+	}
+	if b.err = m.submitAll(c.s.ctx, b.reqs); b.err != nil {
+		return
+	}
 	c.s.stats.fwdBatches.Add(1)
 	c.s.stats.fwdCommands.Add(int64(len(b.q)))
 }
 
-// reply writes the reply of queued command j (replies are taken in
+// fwdReply writes the reply of queued command j (replies are taken in
 // order): the leader's, relayed, or what forward would answer on a
 // failure.
 func (c *client) fwdReply(j int) {
@@ -150,40 +151,33 @@ func (c *client) fwdReply(j int) {
 	c.u = q.u
 	defer func() { c.u = saved }()
 	local := func() { c.execData(q.cmd, q.args[q.pre:]) }
-	if b.err == nil {
-		mark := len(c.w.b)
-		out, err := b.conn.recv(b.ctx, c.w.b)
+	sent, err := false, b.err
+	if err == nil {
+		r := b.reqs[j]
+		select {
+		case <-r.done:
+			sent, err = r.sent, r.err
+		case <-c.s.ctx.Done():
+			sent, err = true, c.s.ctx.Err()
+		}
 		if err == nil {
-			if bytes.HasPrefix(out[mark:], notLeaderReply) {
-				c.w.b = out[:mark]
+			if bytes.HasPrefix(r.reply, notLeaderReply) {
 				c.s.leaderGone(q.u)
 				c.forwardNow(q.args, q.write, local)
 				return
 			}
-			c.w.b = out
+			c.w.b = append(c.w.b, r.reply...)
 			if q.write {
 				c.lastWrite, c.lastUnit, c.lastFwd = 0, nil, true
 			}
 			return
 		}
-		c.w.b = out[:mark]
-		b.err = err
 		c.s.leaderGone(q.u)
 	}
-	if q.write && b.sent {
-		c.s.log.Warn("forwarded write lost", "leader", b.addr, "err", b.err)
+	if q.write && sent {
+		c.s.log.Warn("forwarded write lost", "leader", b.addr, "err", err)
 		c.w.errorText(errUnknownOutcome)
 		return
 	}
 	c.forwardNow(q.args, q.write, local)
-}
-
-// finish releases the batch's connection once every reply was taken.
-func (b *fwdBatch) finish() {
-	if b.conn != nil {
-		b.conn.release(b.err == nil)
-	}
-	if b.cancel != nil {
-		b.cancel()
-	}
 }

@@ -287,7 +287,7 @@ func cmdSessiondExec(c *client, args [][]byte) {
 // side of that connection and must not leak into the shared pool.
 func (c *client) forwardOnce(ctx context.Context, addr string, proto int, args [][]byte) ([]byte, bool, error) {
 	if !c.forwardAlone {
-		return c.s.up.do(ctx, addr, proto, args, c.w.b)
+		return c.s.up.muxDo(ctx, addr, proto, args, c.w.b)
 	}
 	uc, err := c.s.up.pin(ctx, addr, proto)
 	if err != nil {

@@ -87,7 +87,8 @@ type upstreamPool struct {
 	mu     sync.Mutex
 	closed bool
 	idle   map[upstreamKey][]*upstreamConn
-	all    map[*upstreamConn]struct{} // idle and in use, for Close
+	all    map[*upstreamConn]struct{}   // idle and in use, for Close
+	muxes  map[upstreamKey]*upstreamMux // shared connections (upstream_mux.go)
 }
 
 // newUpstreamPool returns an empty pool; connections are dialled on demand.
@@ -125,6 +126,7 @@ func (p *upstreamPool) Close() error {
 	}
 	p.all = nil
 	p.idle = nil
+	p.muxes = nil
 	p.mu.Unlock()
 	for _, c := range conns {
 		c.nc.Close()
@@ -370,67 +372,6 @@ func (c *upstreamConn) do(ctx context.Context, args [][]byte, dst []byte) ([]byt
 		c.broken = true
 	}
 	return dst, true, nil
-}
-
-// send writes every command of q (their args) at once, for recv to read
-// the replies in order (pipelined forwarding). sent reports whether any
-// byte may have reached the peer. After an error c is broken.
-func (c *upstreamConn) send(ctx context.Context, q []fwdCmd) (sent bool, err error) {
-	if c.broken {
-		return false, errUpstreamBroken
-	}
-	if err := ctx.Err(); err != nil {
-		return false, fmt.Errorf("upstream %s: %w", c.key.addr, err)
-	}
-	c.wbuf = c.wbuf[:0]
-	for i := range q {
-		c.wbuf = upstreamAppendCommand(c.wbuf, q[i].args)
-	}
-	stop := c.arm(ctx)
-	n, err := c.nc.Write(c.wbuf)
-	if !stop() || err != nil {
-		c.broken = true
-	}
-	if cap(c.wbuf) > 1<<16 {
-		c.wbuf = nil
-	}
-	if err != nil {
-		return n > 0, fmt.Errorf("upstream %s: %w", c.key.addr, c.ioErr(ctx, "write", err))
-	}
-	return true, nil
-}
-
-// recv appends the next reply (preceded by any RESP3 push messages) to
-// dst. After an error c is broken and dst is returned as it was.
-func (c *upstreamConn) recv(ctx context.Context, dst []byte) ([]byte, error) {
-	if c.broken {
-		return dst, errUpstreamBroken
-	}
-	start := len(dst)
-	stop := c.arm(ctx)
-	var err error
-	for pushes := 0; ; pushes++ {
-		mark := len(dst)
-		dst, err = upstreamReadReply(c.br, dst)
-		if err != nil {
-			stop()
-			c.broken = true
-			return dst[:start], fmt.Errorf("upstream %s: %w", c.key.addr, c.ioErr(ctx, "read reply", err))
-		}
-		if dst[mark] != '>' || c.key.proto != 3 {
-			break
-		}
-		if pushes == upstreamMaxPushes {
-			stop()
-			c.broken = true
-			return dst[:start], fmt.Errorf("upstream %s: %w: more than %d push messages before the reply",
-				c.key.addr, errUpstreamProtocol, upstreamMaxPushes)
-		}
-	}
-	if !stop() {
-		c.broken = true
-	}
-	return dst, nil
 }
 
 // release ends a pinned sequence. With ok true (the sequence ended cleanly:

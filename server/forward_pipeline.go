@@ -48,7 +48,7 @@ type fwdBatch struct {
 
 	flushed bool
 	reqs    []*muxReq // q's requests on the shared connection (upstream_mux.go)
-	err     error     // they could not be queued (nothing was sent)
+	err     error     // the pool is closed (nothing was sent)
 }
 
 // forwardable reports whether cmd, about to run in group c.u, will be
@@ -131,9 +131,7 @@ func (b *fwdBatch) flush(c *client) {
 	for i := range b.q {
 		b.reqs[i] = &muxReq{enc: upstreamAppendCommand(nil, b.q[i].args), done: make(chan struct{})}
 	}
-	if b.err = m.submitAll(c.s.ctx, b.reqs); b.err != nil {
-		return
-	}
+	m.submitAll(c.s.ctx, b.reqs)
 	c.s.stats.fwdBatches.Add(1)
 	c.s.stats.fwdCommands.Add(int64(len(b.q)))
 }

@@ -242,7 +242,7 @@ func (p *upstreamPool) dial(ctx context.Context, key upstreamKey) (*upstreamConn
 		}
 	}
 	c := &upstreamConn{pool: p, key: key, nc: nc, br: bufio.NewReaderSize(nc, 16<<10)}
-	if p.cfg.Password == "" && key.proto == 2 {
+	if p.cfg.Password == "" && key.proto == 2 && p.cfg.ClientName == "" {
 		return c, nil
 	}
 	if err := c.handshake(dctx); err != nil {

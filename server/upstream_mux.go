@@ -40,7 +40,8 @@ type upstreamMux struct {
 
 	mu      sync.Mutex
 	conns   [muxConns]*muxConn // nil: not dialled yet, or the last one broke
-	next    int                // the connection the next batch goes to
+	dialing [muxConns]bool     // a background dial of that slot is running
+	next    int                // the slot the next batch goes to
 	queue   []*muxReq
 	writing bool
 	wbuf    []byte // the writer's buffer (only the writer touches it)
@@ -52,6 +53,10 @@ type upstreamMux struct {
 // connections let several entries be in flight, as separate clients'
 // connections would.
 const muxConns = 4
+
+// muxWriterRounds bounds the batches one submitter writes for others
+// before it hands the writing to a goroutine of its own and returns.
+const muxWriterRounds = 2
 
 // muxConn is one connection of a mux and the requests written to it
 // whose replies have not come yet, in order.
@@ -94,9 +99,7 @@ func (p *upstreamPool) muxDo(ctx context.Context, addr string, proto int, args [
 		return dst, false, errUpstreamClosed
 	}
 	r := &muxReq{enc: upstreamAppendCommand(nil, args), done: make(chan struct{})}
-	if err := m.submit(ctx, r); err != nil {
-		return dst, false, err
-	}
+	m.submitAll(ctx, []*muxReq{r})
 	select {
 	case <-r.done:
 		if r.err != nil {
@@ -108,36 +111,21 @@ func (p *upstreamPool) muxDo(ctx context.Context, addr string, proto int, args [
 	}
 }
 
-// submit queues r on the current connection (dialling one if needed) and
-// writes the queue unless another submitter is writing it. An error means
-// r was not queued.
-func (m *upstreamMux) submit(ctx context.Context, r *muxReq) error {
-	return m.submitAll(ctx, []*muxReq{r})
-}
-
-// submitAll is submit for several requests, kept together and in order.
-func (m *upstreamMux) submitAll(ctx context.Context, rs []*muxReq) error {
+// submitAll queues rs, kept together and in order, and writes the queue
+// unless another submitter is writing it. Each request is completed
+// (done closed) exactly once: with its reply, or with an error whose
+// sent flag says whether it may have been written.
+func (m *upstreamMux) submitAll(ctx context.Context, rs []*muxReq) {
 	m.mu.Lock()
-	if mc := m.conns[m.next]; mc == nil || mc.isDead() {
-		c, err := m.pool.get(ctx, m.key.addr, m.key.proto)
-		if err != nil {
-			m.mu.Unlock()
-			return err
-		}
-		mc := &muxConn{c: c}
-		m.conns[m.next] = mc
-		go m.read(mc)
-	}
 	m.queue = append(m.queue, rs...)
 	if m.writing {
 		m.mu.Unlock()
-		return nil
+		return
 	}
 	m.writing = true
 	m.mu.Unlock()
 	runtime.Gosched() // the other ready clients queue theirs first
-	m.write()
-	return nil
+	m.write(ctx, muxWriterRounds)
 }
 
 // isDead reports whether the connection failed.
@@ -147,27 +135,85 @@ func (mc *muxConn) isDead() bool {
 	return mc.dead
 }
 
-// write sends the queue, batch after batch, until it is empty.
-func (m *upstreamMux) write() {
-	for {
+// conn returns a live connection for the next batch: the next slot's,
+// else any live one (while the empty slot is dialled in the background),
+// else one dialled now, without the lock, bounded by ctx. Only the writer
+// calls it.
+func (m *upstreamMux) conn(ctx context.Context) (*muxConn, error) {
+	m.mu.Lock()
+	i := m.next
+	m.next = (m.next + 1) % muxConns
+	if mc := m.conns[i]; mc != nil && !mc.isDead() {
+		m.mu.Unlock()
+		return mc, nil
+	}
+	for _, mc := range m.conns {
+		if mc != nil && !mc.isDead() {
+			if !m.dialing[i] {
+				m.dialing[i] = true
+				go m.dialSlot(context.Background(), i)
+			}
+			m.mu.Unlock()
+			return mc, nil
+		}
+	}
+	m.mu.Unlock()
+	return m.dialSlot(ctx, i)
+}
+
+// dialSlot dials a connection for slot i and starts its reader.
+func (m *upstreamMux) dialSlot(ctx context.Context, i int) (*muxConn, error) {
+	c, err := m.pool.get(ctx, m.key.addr, m.key.proto)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.dialing[i] = false
+	if err != nil {
+		return nil, err
+	}
+	// A connection the pool kept idle may carry the deadline of its last
+	// request: the reader must not inherit it.
+	c.nc.SetDeadline(time.Time{})
+	mc := &muxConn{c: c}
+	if old := m.conns[i]; old != nil && !old.isDead() {
+		// Dialled meanwhile by the writer: keep that one.
+		m.pool.put(c, true)
+		return old, nil
+	}
+	m.conns[i] = mc
+	go m.read(mc)
+	return mc, nil
+}
+
+// write sends the queue, batch after batch, until it is empty; after
+// rounds batches it hands the rest to a goroutine of its own, so that a
+// submitter is not kept writing other clients' batches.
+func (m *upstreamMux) write(ctx context.Context, rounds int) {
+	for n := 0; ; n++ {
 		m.mu.Lock()
-		batch, mc := m.queue, m.conns[m.next]
+		batch := m.queue
 		m.queue = nil
 		if len(batch) == 0 {
 			m.writing = false
 			m.mu.Unlock()
 			return
 		}
-		m.next = (m.next + 1) % muxConns
 		m.mu.Unlock()
-		if mc == nil {
-			failMux(batch, false, errUpstreamBroken)
+		if rounds > 0 && n == rounds {
+			m.mu.Lock()
+			m.queue = append(batch, m.queue...)
+			m.mu.Unlock()
+			go m.write(context.Background(), 0)
+			return
+		}
+		mc, err := m.conn(ctx)
+		if err != nil {
+			failMux(batch, false, err) // nothing of it written: the callers may retry
 			continue
 		}
 		mc.mu.Lock()
 		if mc.dead {
 			mc.mu.Unlock()
-			failMux(batch, false, errUpstreamBroken) // nothing of it written: the callers may retry
+			failMux(batch, false, errUpstreamBroken)
 			continue
 		}
 		for _, r := range batch {
@@ -199,14 +245,22 @@ func failMux(reqs []*muxReq, sent bool, err error) {
 }
 
 // read hands mc's replies to its requests in order until the connection
-// fails; then it fails the requests still waiting and drops mc.
+// fails; then it fails the requests still waiting and drops mc. A reply
+// the peer sent without a request is caught only when none is waiting
+// (in a pipeline it cannot be told apart); the read deadline runs from
+// the last batch written.
 func (m *upstreamMux) read(mc *muxConn) {
 	var push []byte
+	pushes := 0
 	for {
 		reply, err := upstreamReadReply(mc.c.br, nil)
-		if err == nil && reply[0] == '>' && m.key.proto == 3 && len(push) < 1<<20 {
-			push = append(push, reply...) // relayed with the next reply, as do does
-			continue
+		if err == nil && reply[0] == '>' && m.key.proto == 3 {
+			if pushes++; pushes > upstreamMaxPushes {
+				err = fmt.Errorf("%w: more than %d push messages before a reply", errUpstreamProtocol, upstreamMaxPushes)
+			} else {
+				push = append(push, reply...) // relayed with the next reply, as do does
+				continue
+			}
 		}
 		mc.mu.Lock()
 		if err == nil && len(mc.fifo) == 0 {
@@ -236,7 +290,7 @@ func (m *upstreamMux) read(mc *muxConn) {
 		}
 		mc.mu.Unlock()
 		r.reply = append(push, reply...)
-		push = nil
+		push, pushes = nil, 0
 		close(r.done)
 	}
 }

@@ -168,6 +168,21 @@ func TestForwardPipelineFailover(t *testing.T) {
 	t.Logf("%d pipelined writes through a follower acknowledged and read back on every node", len(acked))
 }
 
+// waitKnowsLeader waits until follower f names l as its group's leader.
+func waitKnowsLeader(t *testing.T, f, l *testNode) {
+	t.Helper()
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		if id, _, ok := f.node.Group.Leader(); ok && id == l.id {
+			return
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%s does not know the leader", f.id)
+		}
+		time.Sleep(5 * time.Millisecond) // polling, bounded by deadline
+	}
+}
+
 // failoverPipeline stops the leader while both followers still
 // name it, then sends cmds as one pipeline to each follower. The queued
 // forwards fail (the leader is gone), are forwarded again on their own,
@@ -182,17 +197,8 @@ func failoverPipeline(t *testing.T, cmds ...[]any) [][]string {
 			fs = append(fs, tn)
 		}
 	}
-	deadline := time.Now().Add(10 * time.Second)
 	for _, f := range fs {
-		for {
-			if id, _, ok := f.node.Group.Leader(); ok && id == l.id {
-				break
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("%s does not know the leader", f.id)
-			}
-			time.Sleep(5 * time.Millisecond) // polling, bounded by deadline
-		}
+		waitKnowsLeader(t, f, l)
 	}
 	clients := make([]any, len(fs))
 	for i, f := range fs {
@@ -250,16 +256,7 @@ func TestForwardPipelineBeforeProtocolError(t *testing.T) {
 	tc := startCluster(t, 3, Config{}, nil)
 	l := tc.leader()
 	f := tc.follower(l)
-	deadline := time.Now().Add(10 * time.Second)
-	for {
-		if id, _, ok := f.node.Group.Leader(); ok && id == l.id {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("%s does not know the leader", f.id)
-		}
-		time.Sleep(5 * time.Millisecond) // polling, bounded by deadline
-	}
+	waitKnowsLeader(t, f, l)
 	nc, err := net.Dial("tcp", f.addr)
 	if err != nil {
 		t.Fatal(err)

@@ -66,7 +66,7 @@ func (c *client) forwardable(cmd *command, args [][]byte) bool {
 		}
 	}
 	s := c.s
-	if s.clusterOn() || c.info.nameIs(forwarderName) {
+	if s.clusterOn() || c.fwdConn {
 		return false
 	}
 	if s.sharded() {

@@ -24,13 +24,6 @@ type clientInfo struct {
 	noEvict bool
 }
 
-// nameIs reports whether the connection's name (CLIENT SETNAME) is name.
-func (ci *clientInfo) nameIs(name string) bool {
-	ci.mu.Lock()
-	defer ci.mu.Unlock()
-	return ci.name == name
-}
-
 // setLastCmd records the command being run. name must be a command
 // table name (which lives as long as the server).
 func (ci *clientInfo) setLastCmd(name *string, at time.Time) {

@@ -190,7 +190,8 @@ func (s *Server) clusterViewRemote(u *unit) (nodes []clusterNode, epoch uint64, 
 	rg := d.group(u.idx)
 	now := time.Now().UnixMilli()
 	for _, id := range u.members {
-		host, port, err := net.SplitHostPort(addrOr(d.clientAddr(id)))
+		addr, _ := d.clientAddr(id) // "" when not heard from yet
+		host, port, err := net.SplitHostPort(addr)
 		if err != nil {
 			continue // not heard from yet
 		}
@@ -217,14 +218,6 @@ func (s *Server) clusterViewRemote(u *unit) (nodes []clusterNode, epoch uint64, 
 	})
 	ok = rg.leader != "" && len(nodes) > 0 && nodes[0].master
 	return nodes, rg.term, ok
-}
-
-// addrOr returns addr when ok, else "".
-func addrOr(addr string, ok bool) string {
-	if !ok {
-		return ""
-	}
-	return addr
 }
 
 // groupView is one shard group in the cluster view.

@@ -97,7 +97,7 @@ func cmdSessiondWatchKey(c *client, args [][]byte) {
 		c.w.errorText("ERR sessiond: the key's shard group is not held by this node")
 		return
 	}
-	if g := u.group; g != nil && !g.IsLeader() && c.info.nameIs(forwarderName) {
+	if g := u.group; g != nil && !g.IsLeader() && c.fwdConn {
 		c.w.errorText(errNotLeaderForwarded) // the asking node looks for the leader again
 		return
 	}

@@ -143,7 +143,7 @@ func (c *client) forward(args [][]byte, write bool, local func()) {
 func (c *client) forwardNow(args [][]byte, write bool, local func()) {
 	s := c.s
 	u := c.u
-	if c.info.nameIs(forwarderName) {
+	if c.fwdConn {
 		c.w.errorText(errNotLeaderForwarded)
 		return
 	}
@@ -305,7 +305,7 @@ const forwardIOTimeout = 10 * time.Second
 // forwarding node retries elsewhere.
 func (c *client) replicationError(err error) {
 	switch {
-	case errors.Is(err, replication.ErrNotLeader) && c.info.nameIs(forwarderName):
+	case errors.Is(err, replication.ErrNotLeader) && c.fwdConn:
 		c.w.errorText(errNotLeaderForwarded)
 	case errors.Is(err, replication.ErrUnknownOutcome):
 		c.w.errorText(errUnknownOutcome)

@@ -543,7 +543,7 @@ func cmdSessiondScriptLoad(c *client, args [][]byte) {
 // that holds no group applies no SCRIPT LOAD (--replicas): it asks the
 // first group's leader.
 func cmdScriptExists(c *client, args [][]byte) {
-	if len(c.s.local) == 0 && c.s.replicated() && !c.info.nameIs(forwarderName) {
+	if len(c.s.local) == 0 && c.s.replicated() && !c.fwdConn {
 		saved := c.u
 		c.u = c.s.units[0]
 		c.forward(args, false, func() { c.w.errorText(errClusterDown) })

@@ -199,7 +199,12 @@ func (s *Server) Serve(ln net.Listener) error {
 		return nil
 	}
 	s.ln = ln
+	// Held until Serve returns, so Close's wg.Wait never races the
+	// background Adds below (Add on a zero counter concurrent with Wait
+	// is a misuse of sync.WaitGroup).
+	s.wg.Add(1)
 	s.mu.Unlock()
+	defer s.wg.Done()
 	s.startBackground()
 	for {
 		nc, err := ln.Accept()

@@ -33,7 +33,7 @@ func (s *Server) runBalancer() {
 			return
 		case <-t.C:
 		}
-		for _, u := range s.local {
+		for _, u := range s.local() {
 			if s.ctx.Err() != nil {
 				return
 			}
@@ -56,17 +56,22 @@ func (s *Server) preferredLeader(u *unit) string {
 	if !g.Ready() {
 		return ""
 	}
-	var ids []string
-	for _, m := range g.Members() {
-		ids = append(ids, m.ID)
+	var want string
+	if s.dir() != nil {
+		want = s.preferredLeaders()[u.idx]
+	} else {
+		var ids []string
+		for _, m := range g.Members() {
+			ids = append(ids, m.ID)
+		}
+		if len(ids) < 2 {
+			return ""
+		}
+		sort.Strings(ids)
+		want = ids[u.idx%len(ids)]
 	}
-	if len(ids) < 2 {
+	if want == "" {
 		return ""
-	}
-	sort.Strings(ids)
-	want := ids[u.idx%len(ids)]
-	if u.members != nil {
-		want = u.members[0] // placement.go: the first holder
 	}
 	if want == g.NodeID() {
 		return ""
@@ -79,4 +84,74 @@ func (s *Server) preferredLeader(u *unit) string {
 		}
 	}
 	return ""
+}
+
+// holders returns the voters of u's group: from its Raft configuration
+// when this node holds it, else as its leader last reported them
+// (directory.go), else as placed at start (placement.go).
+func (s *Server) holders(u *unit) []string {
+	if !u.remote {
+		var out []string
+		for _, m := range u.group.Members() {
+			out = append(out, m.ID)
+		}
+		return out
+	}
+	return s.holdersOf(u, s.dir().group(u.idx))
+}
+
+// holdersOf is holders for a group held elsewhere, of which rg is the
+// directory's view.
+func (s *Server) holdersOf(u *unit, rg remoteGroup) []string {
+	if vs := rg.voters(); len(vs) > 0 {
+		return vs
+	}
+	return u.members
+}
+
+// preferredLeaders returns the node each group should be led by where
+// groups are held by some nodes only: group by group, in order, the voter
+// leading the fewest groups so far, ties going to the first at or after
+// position ⌊g·N/G⌋ of the N nodes holding any group, sorted (so that
+// without moves it is the first holder placement.go gives). It depends
+// only on the groups' voters, so every node that sees the same
+// configurations names the same leaders, and a handed-over group is not
+// handed back.
+func (s *Server) preferredLeaders() map[int]string {
+	us := s.units()
+	voters := make([][]string, len(us))
+	all := map[string]bool{}
+	for i, u := range us {
+		voters[i] = s.holders(u)
+		for _, v := range voters[i] {
+			all[v] = true
+		}
+	}
+	nodes := make([]string, 0, len(all))
+	for id := range all {
+		nodes = append(nodes, id)
+	}
+	sort.Strings(nodes)
+	pos := make(map[string]int, len(nodes))
+	for i, id := range nodes {
+		pos[id] = i
+	}
+	led := map[string]int{}
+	out := make(map[int]string, len(us))
+	for i, vs := range voters {
+		if len(vs) == 0 {
+			continue
+		}
+		start := i * len(nodes) / len(us)
+		best, bestDist := "", 0
+		for _, v := range vs {
+			dist := (pos[v] - start + len(nodes)) % len(nodes)
+			if best == "" || led[v] < led[best] || led[v] == led[best] && dist < bestDist {
+				best, bestDist = v, dist
+			}
+		}
+		out[i] = best
+		led[best]++
+	}
+	return out
 }

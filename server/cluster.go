@@ -189,7 +189,7 @@ func (s *Server) clusterViewRemote(u *unit) (nodes []clusterNode, epoch uint64, 
 	d := s.dir()
 	rg := d.group(u.idx)
 	now := time.Now().UnixMilli()
-	for _, id := range u.members {
+	for _, id := range s.holdersOf(u, rg) {
 		addr, _ := d.clientAddr(id) // "" when not heard from yet
 		host, port, err := net.SplitHostPort(addr)
 		if err != nil {
@@ -205,7 +205,7 @@ func (s *Server) clusterViewRemote(u *unit) (nodes []clusterNode, epoch uint64, 
 			n.seen = at.UnixMilli()
 		}
 		n.port, _ = strconv.Atoi(port)
-		if _, rp, err := net.SplitHostPort(d.peers[id]); err == nil {
+		if _, rp, err := net.SplitHostPort(d.peerAddr(id)); err == nil {
 			n.cport, _ = strconv.Atoi(rp)
 		}
 		nodes = append(nodes, n)
@@ -252,7 +252,7 @@ func (s *Server) clusterViews() clusterViewAll {
 	byName := map[string]*nodeView{}
 	follows := map[string]string{} // node -> the master of the first group it replicates
 	var order []string
-	for _, u := range s.units {
+	for _, u := range s.units() {
 		nodes, epoch, ok := s.clusterView(u)
 		cv.groups = append(cv.groups, groupView{u: u, nodes: nodes, ok: ok})
 		cv.epoch = max(cv.epoch, epoch)

@@ -131,8 +131,9 @@ func (tc *testCluster) stop(tn *testNode) {
 	if tn.node == nil {
 		return
 	}
+	held := tn.node.Server.HeldGroups() // groups taken at run time too (moves.go)
 	tn.node.Server.Close()
-	for _, g := range tn.node.Groups {
+	for _, g := range append(held, tn.node.Groups...) {
 		if g != nil {
 			g.Close()
 		}

@@ -295,17 +295,17 @@ func cmdClusterFailover(c *client, args [][]byte) {
 	}
 	// This node is a replica of the first group's leader (CLUSTER NODES):
 	// it takes over every group that node leads.
-	if len(c.s.local) == 0 {
+	if len(c.s.local()) == 0 {
 		c.w.errorText("ERR I'm a replica but my master is unknown to me")
 		return
 	}
-	master, _, ok := c.s.local[0].group.Leader()
+	master, _, ok := c.s.local()[0].group.Leader()
 	if !ok {
 		c.w.errorText("ERR I'm a replica but my master is unknown to me")
 		return
 	}
 	var take []*unit
-	for _, u := range c.s.local {
+	for _, u := range c.s.local() {
 		if id, _, ok := u.group.Leader(); ok && id == master {
 			take = append(take, u)
 		}

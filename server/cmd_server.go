@@ -271,7 +271,7 @@ func cmdConfigResetStat(c *client, _ [][]byte) {
 	} {
 		v.Store(0)
 	}
-	for _, u := range c.s.local {
+	for _, u := range c.s.local() {
 		ss := u.store.Stats()
 		for _, v := range []interface{ Store(int64) }{
 			&ss.ExpiredKeys, &ss.ExpiredFields, &ss.EvictedKeys, &ss.Hits, &ss.Misses,

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"sync"
 	"time"
 
@@ -59,6 +60,16 @@ type dirGroupState struct {
 	Term    uint64 `json:"term"`
 	Leader  string `json:"leader"` // node ID; "" while none is known
 	Applied uint64 `json:"applied"`
+	// Members is the group's Raft configuration, reported by its
+	// leader only (moves.go).
+	Members []dirMember `json:"members,omitempty"`
+}
+
+// dirMember is a server of a group's configuration.
+type dirMember struct {
+	ID    string `json:"id"`
+	Raft  string `json:"raft"`
+	Voter bool   `json:"voter"`
 }
 
 // dirPeer is the last report of a peer and when it came.
@@ -73,9 +84,9 @@ type directory struct {
 	stream *replication.StreamLayer
 	self   string
 	client string            // this node's client address
-	peers  map[string]string // node ID -> Raft address, this node excluded
 
 	mu      sync.Mutex
+	peers   map[string]string // node ID -> Raft address, this node excluded
 	reports map[string]dirPeer
 	kicked  chan struct{}
 
@@ -157,12 +168,15 @@ func (d *directory) serve() {
 // dirSelf is this node's report: the groups it holds.
 func (s *Server) dirSelf(self, client string) dirReport {
 	r := dirReport{ID: self, Client: client}
-	for _, u := range s.local {
+	for _, u := range s.local() {
 		g := u.group
 		st := g.Status()
 		gs := dirGroupState{Idx: u.idx, Term: st.Term, Applied: st.AppliedIndex}
 		if g.IsLeader() {
 			gs.Leader = self
+			for _, m := range g.Servers() {
+				gs.Members = append(gs.Members, dirMember{ID: m.ID, Raft: m.RaftAddr, Voter: m.Voter})
+			}
 		} else if id, _, ok := g.Leader(); ok {
 			gs.Leader = id
 		}
@@ -179,6 +193,8 @@ func (d *directory) poll() {
 	defer t.Stop()
 	for {
 		d.askAll(ctx)
+		d.learnPeers()
+		d.s.reconcile(d)
 		select {
 		case <-ctx.Done():
 			return
@@ -206,7 +222,7 @@ func (d *directory) kick() {
 // askAll asks every peer at once and records the reports that come.
 func (d *directory) askAll(ctx context.Context) {
 	var wg sync.WaitGroup
-	for id, addr := range d.peers {
+	for id, addr := range d.peerList() {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
@@ -260,6 +276,47 @@ func (d *directory) ask(ctx context.Context, addr string) (dirReport, error) {
 		return r, fmt.Errorf("directory: bad report: %w", err)
 	}
 	return r, nil
+}
+
+// peerAddr returns node id's Raft address.
+func (d *directory) peerAddr(id string) string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.peers[id]
+}
+
+// peerList returns the peers to ask: ID -> Raft address.
+func (d *directory) peerList() map[string]string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return maps.Clone(d.peers)
+}
+
+// learnPeers adds to the peers the servers the groups' leaders report
+// (a node that joined after this one started), each with a relay.
+func (d *directory) learnPeers() {
+	var added []string
+	d.mu.Lock()
+	for _, p := range d.reports {
+		for _, gs := range p.report.Groups {
+			for _, m := range gs.Members {
+				if m.ID == d.self || m.Raft == "" {
+					continue
+				}
+				if have, ok := d.peers[m.ID]; !ok || have != m.Raft {
+					d.peers[m.ID] = m.Raft
+					if !ok {
+						added = append(added, m.ID)
+					}
+				}
+			}
+		}
+	}
+	d.mu.Unlock()
+	for _, id := range added {
+		d.s.log.Info("directory: learned a node", "node", id)
+		d.startRelay(id)
+	}
 }
 
 // fresh returns the peers' reports that are recent enough.
@@ -317,6 +374,32 @@ type remoteGroup struct {
 	leader  string            // node ID; "" while none is known
 	term    uint64            // the highest term any member reported
 	applied map[string]uint64 // member -> applied index it reported
+	// config is the configuration reported by the leader of the highest
+	// term that reported one (configFrom), nil when none did.
+	config     []dirMember
+	configFrom string
+	configTerm uint64
+}
+
+// member returns node id's entry in the group's configuration.
+func (rg remoteGroup) member(id string) (dirMember, bool) {
+	for _, m := range rg.config {
+		if m.ID == id {
+			return m, true
+		}
+	}
+	return dirMember{}, false
+}
+
+// voters returns the IDs of the configuration's voters.
+func (rg remoteGroup) voters() []string {
+	var out []string
+	for _, m := range rg.config {
+		if m.Voter {
+			out = append(out, m.ID)
+		}
+	}
+	return out
 }
 
 // group returns what the peers' fresh reports say of group idx: the
@@ -331,6 +414,9 @@ func (d *directory) group(idx int) remoteGroup {
 			rg.applied[id] = gs.Applied
 			if gs.Term > rg.term || gs.Term == rg.term && rg.leader == "" {
 				rg.term, rg.leader = gs.Term, gs.Leader
+			}
+			if gs.Leader == id && gs.Members != nil && (rg.config == nil || gs.Term > rg.configTerm) {
+				rg.config, rg.configFrom, rg.configTerm = gs.Members, id, gs.Term
 			}
 		}
 	}

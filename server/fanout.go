@@ -108,11 +108,11 @@ func (c *client) fanUnits() []*unit {
 		if led := c.s.ledUnits(); len(led) > 0 {
 			return led
 		}
-		if len(c.s.local) > 0 {
-			return c.s.local
+		if len(c.s.local()) > 0 {
+			return c.s.local()
 		}
 	}
-	return c.s.units
+	return c.s.units()
 }
 
 // runPart runs cmd with args in the current group (c.u), here or at the

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"strconv"
 	"strings"
@@ -45,7 +46,7 @@ func (s *Server) runJoin(addrs []string) {
 	defer s.wg.Done()
 	for i := 0; s.ctx.Err() == nil; i++ {
 		var pending []*unit
-		for _, u := range s.local {
+		for _, u := range s.local() {
 			if !joined(u) {
 				pending = append(pending, u)
 			}
@@ -84,45 +85,78 @@ func joined(u *unit) bool {
 
 // askJoin sends SESSIOND-JOIN id raft-addr client-addr [group] to addr.
 func (s *Server) askJoin(addr string, u *unit) error {
-	ctx, cancel := context.WithTimeout(s.ctx, 10*time.Second)
+	g := u.group
+	args := []string{"SESSIOND-JOIN", g.NodeID(), g.RaftAddr(), g.ClientAddr()}
+	if s.sharded() {
+		args = append(args, strconv.Itoa(u.idx))
+	}
+	_, err := s.internalCall(addr, args...)
+	return err
+}
+
+// internalCallTimeout bounds one internal command (a SESSIOND-JOIN waits
+// up to joinCatchUp for the node to catch up).
+const internalCallTimeout = 10 * time.Second
+
+// internalCall sends one command to the node at addr (a client address),
+// authenticating first when requirepass is set, and returns its reply: a
+// simple or bulk string, or an integer as text. An error reply is an
+// error carrying its text.
+func (s *Server) internalCall(addr string, args ...string) (string, error) {
+	ctx, cancel := context.WithTimeout(s.ctx, internalCallTimeout)
 	defer cancel()
+	return callNode(ctx, addr, s.config().RequirePass, args...)
+}
+
+// callNode is internalCall for a caller without a server (a node asking
+// for the layout before it opens, node.go).
+func callNode(ctx context.Context, addr, password string, args ...string) (string, error) {
 	var d net.Dialer
 	nc, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
-		return err
+		return "", err
 	}
 	defer nc.Close()
-	deadline, _ := ctx.Deadline()
-	nc.SetDeadline(deadline)
+	if deadline, ok := ctx.Deadline(); ok {
+		nc.SetDeadline(deadline)
+	}
+	stop := context.AfterFunc(ctx, func() { nc.Close() })
+	defer stop()
 	r := bufio.NewReader(nc)
-	send := func(args ...string) error {
+	send := func(args ...string) (string, error) {
 		var b strings.Builder
 		fmt.Fprintf(&b, "*%d\r\n", len(args))
 		for _, a := range args {
 			fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
 		}
 		if _, err := nc.Write([]byte(b.String())); err != nil {
-			return err
+			return "", err
 		}
 		line, err := r.ReadString('\n')
 		if err != nil {
-			return err
+			return "", err
 		}
-		if !strings.HasPrefix(line, "+") {
-			return errors.New(strings.TrimSpace(line))
+		line = strings.TrimSuffix(line, "\r\n")
+		switch {
+		case strings.HasPrefix(line, "+") || strings.HasPrefix(line, ":"):
+			return line[1:], nil
+		case strings.HasPrefix(line, "$"):
+			n, err := strconv.Atoi(line[1:])
+			if err != nil || n < 0 || n > dirMaxReport {
+				return "", fmt.Errorf("bad reply %q", line)
+			}
+			buf := make([]byte, n+2)
+			if _, err := io.ReadFull(r, buf); err != nil {
+				return "", err
+			}
+			return string(buf[:n]), nil
 		}
-		return nil
+		return "", errors.New(strings.TrimPrefix(line, "-"))
 	}
-	cfg := s.config()
-	if cfg.RequirePass != "" {
-		if err := send("AUTH", cfg.RequirePass); err != nil {
-			return fmt.Errorf("AUTH: %w", err)
+	if password != "" {
+		if _, err := send("AUTH", password); err != nil {
+			return "", fmt.Errorf("AUTH: %w", err)
 		}
-	}
-	g := u.group
-	args := []string{"SESSIOND-JOIN", g.NodeID(), g.RaftAddr(), g.ClientAddr()}
-	if s.sharded() {
-		args = append(args, strconv.Itoa(u.idx))
 	}
 	return send(args...)
 }
@@ -132,11 +166,11 @@ func (s *Server) askJoin(addr string, u *unit) error {
 // group's leader (a follower forwards it) and answers once the node is a
 // voter and its client address is in the log.
 func cmdSessiondJoin(c *client, args [][]byte) {
-	if c.s.partial() {
-		c.w.errorText(errPartialMembership)
+	if c.s.partial() && len(args) < 5 {
+		c.w.errorText("ERR sessiond: name the shard group: where groups are held by some nodes only (--replicas), a node takes replicas one group at a time (start it with --join, and it asks for them itself)")
 		return
 	}
-	if !c.groupArg(args, 4) {
+	if !c.groupArgAny(args, 4) {
 		return
 	}
 	u := c.u
@@ -153,11 +187,6 @@ func cmdSessiondJoin(c *client, args [][]byte) {
 	}
 	c.onLeader(args, func() error { return c.s.admit(u, id, raftAddr, clientAddr) })
 }
-
-// errPartialMembership refuses membership changes in a cluster whose
-// groups are held by some nodes only: which node holds which group
-// follows from the --peers list, and moving replicas is not built yet.
-const errPartialMembership = "ERR sessiond: nodes cannot be added or removed at run time when each shard group has fewer replicas than there are nodes (--replicas) yet: moving replicas between nodes is not built"
 
 // joinCatchUp bounds how long one SESSIOND-JOIN waits for the new node to
 // catch up before it answers TRYAGAIN (the joining node asks again).
@@ -217,15 +246,11 @@ func (s *Server) admit(u *unit, id, raftAddr, clientAddr string) error {
 // node already removed is answered OK, so the command can be sent to
 // every node.
 func cmdSessiondLeave(c *client, args [][]byte) {
-	if c.s.partial() {
-		c.w.errorText(errPartialMembership)
-		return
-	}
 	if len(args) == 2 {
 		c.leave(string(args[1]))
 		return
 	}
-	if !c.groupArg(args, 2) {
+	if !c.groupArgAny(args, 2) {
 		return
 	}
 	c.leaveGroup(string(args[1]))
@@ -236,10 +261,6 @@ func cmdSessiondLeave(c *client, args [][]byte) {
 // As redis-cli --cluster del-node sends it to every remaining node, a node
 // already removed is answered OK.
 func cmdClusterForget(c *client, args [][]byte) {
-	if c.s.partial() {
-		c.w.errorText(errPartialMembership)
-		return
-	}
 	if id, ok := c.s.nodeID(string(args[2])); ok && id == c.s.selfID() {
 		c.w.errorText("ERR I tried hard but I can't forget myself...")
 		return
@@ -250,7 +271,11 @@ func cmdClusterForget(c *client, args [][]byte) {
 // leave removes node name from every shard group, through each group's
 // leader, and answers OK or the first error.
 func (c *client) leave(name string) {
-	replies := c.eachUnit(c.s.units, func() { c.leaveGroup(name) })
+	if c.s.partial() {
+		c.drain(name)
+		return
+	}
+	replies := c.eachUnit(c.s.units(), func() { c.leaveGroup(name) })
 	c.w.firstErrorOrOK(replies)
 }
 
@@ -262,26 +287,37 @@ func (c *client) leaveGroup(name string) {
 		c.w.errorText("ERR Unknown node " + name)
 		return
 	}
-	g := c.u.group
+	u := c.u
 	member := false
-	for _, m := range g.Servers() {
-		member = member || m.ID == id
+	if u.remote {
+		rg := c.s.dir().group(u.idx)
+		_, member = rg.member(id)
+		member = member || rg.config == nil // not known yet: ask the leader
+	} else {
+		for _, m := range u.group.Servers() {
+			member = member || m.ID == id
+		}
 	}
 	if !member {
 		c.w.ok() // already removed
 		return
 	}
-	c.onLeader(c.groupArgs("SESSIOND-LEAVE", id), func() error { return g.RemoveServer(id) })
+	c.onLeader(c.groupArgs("SESSIOND-LEAVE", id), func() error { return u.group.RemoveServer(id) })
 }
 
 // nodeID finds a node by Raft ID or cluster name among the groups'
 // servers and the nodes their logs recorded (removed ones included).
 func (s *Server) nodeID(name string) (string, bool) {
 	var ids []string
-	for _, u := range s.local {
+	for _, u := range s.local() {
 		ids = append(ids, u.group.RecordedIDs()...)
 		for _, m := range u.group.Servers() {
 			ids = append(ids, m.ID)
+		}
+	}
+	if d := s.dir(); d != nil {
+		for id := range d.peerList() {
+			ids = append(ids, id)
 		}
 	}
 	for _, id := range ids {
@@ -298,6 +334,11 @@ func (s *Server) nodeID(name string) (string, bool) {
 // itself hands it over) is forwarded to the new leader.
 func (c *client) onLeader(args [][]byte, change func() error) {
 	g := c.u.group
+	if c.u.remote {
+		// Held elsewhere: only its leader can change it.
+		c.forward(args, true, func() { c.w.errorText(errClusterDown) })
+		return
+	}
 	if g == nil {
 		c.w.errorText("ERR this node has no Raft group")
 		return

@@ -115,7 +115,7 @@ func (m *memoryState) startupBytes() int64 {
 // peak.
 func (s *Server) usedMemory() (used, dataset int64) {
 	m := s.mem()
-	for _, u := range s.local {
+	for _, u := range s.local() {
 		dataset += u.store.MemoryUsage().Bytes()
 	}
 	used = m.startupBytes() + dataset
@@ -344,7 +344,7 @@ func (s *Server) performEvictions() int {
 		return evictFail
 	}
 	if m.pools == nil {
-		for range s.units {
+		for range s.units() {
 			m.pools = append(m.pools, shard.NewEvictionPool(nil))
 		}
 	}
@@ -355,7 +355,7 @@ func (s *Server) performEvictions() int {
 		m.policy = policy
 	}
 	now := s.clock.Now().UnixMilli()
-	if len(s.local) == 0 {
+	if len(s.local()) == 0 {
 		return evictFail // this node holds no data
 	}
 	for evicted, next, empty := 0, 0, 0; used > limit; next++ {
@@ -363,13 +363,13 @@ func (s *Server) performEvictions() int {
 			return evictRunning
 		}
 		// The groups take turns, so that each gives up keys.
-		u := s.local[next%len(s.local)]
+		u := s.local()[next%len(s.local())]
 		keys, found := s.pickVictims(u, m.pools[u.idx], policy, cfg.MaxMemorySamples, now, used-limit)
 		if len(keys) == 0 {
 			if found {
 				return evictRunning
 			}
-			if empty++; empty >= len(s.local) {
+			if empty++; empty >= len(s.local()) {
 				return evictFail
 			}
 			continue

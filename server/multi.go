@@ -214,7 +214,7 @@ const errExecGroups = "EXECABORT Transaction discarded because of: sessiond: key
 // groups.
 func (c *client) execUnit(cmds []queuedCmd, watches []shard.Watch) (u *unit, ok bool) {
 	if !c.s.sharded() {
-		return c.s.units[0], true
+		return c.s.units()[0], true
 	}
 	ok = true
 	see := func(k []byte) {
@@ -237,7 +237,7 @@ func (c *client) execUnit(cmds []queuedCmd, watches []shard.Watch) (u *unit, ok 
 		}
 	}
 	if u == nil {
-		u = c.s.units[0]
+		u = c.s.units()[0]
 	}
 	return u, ok
 }

@@ -96,17 +96,46 @@ func OpenNode(cfg Config, ln net.Listener, opt NodeOptions) (*Node, error) {
 			return nil, fmt.Errorf("cluster mode: with %d shard group(s) of %d replica(s), nodes %s would hold no group, and Redis Cluster has no place for a node that neither serves nor replicates slots; raise --shards or --replicas", shards, replicas, strings.Join(none, ","))
 		}
 	}
+	// A node joining a cluster whose groups are held by some nodes only
+	// takes a share of the replicas (moves.go): the cluster tells it the
+	// layout.
+	var joinLayout *layoutReply
+	if cfg.Join != "" {
+		if joinLayout, err = loadJoinLayout(cfg); err != nil {
+			return nil, err
+		}
+		if joinLayout != nil {
+			if cfg.Shards > 0 && cfg.Shards != joinLayout.Shards {
+				return nil, fmt.Errorf("--shards %d: the cluster has %d shard groups", cfg.Shards, joinLayout.Shards)
+			}
+			shards, replicas = joinLayout.Shards, joinLayout.Replicas
+			place = joinLayout.Groups
+			peers = map[string]string{}
+			for _, n := range joinLayout.Nodes {
+				peers[n.ID] = n.Raft
+			}
+		}
+	}
+	held, heldKnown, err := loadHeld(cfg.Dir)
+	if err != nil {
+		return nil, err
+	}
 	// The layout is checked in full before the dir records any of it.
 	if err := keepShards(cfg.Dir, shards); err != nil {
 		return nil, err
 	}
-	if cfg.Join == "" {
+	if cfg.Join == "" || joinLayout != nil {
 		if err := keepReplicas(cfg.Dir, replicas, max(len(peers), 1)); err != nil {
 			return nil, err
 		}
 	}
-	if place != nil {
+	if place != nil && joinLayout == nil {
 		if err := keepNodes(cfg.Dir, ids); err != nil {
+			return nil, err
+		}
+	}
+	if joinLayout != nil && !heldKnown {
+		if err := saveJoinLayout(cfg.Dir, joinLayout); err != nil {
 			return nil, err
 		}
 	}
@@ -147,8 +176,19 @@ func OpenNode(cfg Config, ln net.Listener, opt NodeOptions) (*Node, error) {
 		}
 		return nil, err
 	}
+	holds := func(i int) bool {
+		switch {
+		case !partial:
+			return true
+		case heldKnown:
+			return slices.Contains(held, i)
+		case joinLayout != nil:
+			return false // a joining node takes its replicas once it runs
+		}
+		return slices.Contains(place[i], id)
+	}
 	for i := 0; i < shards; i++ {
-		if partial && !slices.Contains(place[i], id) {
+		if !holds(i) {
 			// Held by other nodes: this node forwards its commands.
 			groups = append(groups, nil)
 			units = append(units, Unit{Remote: true, Members: place[i]})
@@ -160,6 +200,9 @@ func OpenNode(cfg Config, ln net.Listener, opt NodeOptions) (*Node, error) {
 			for _, m := range place[i] {
 				gc.Peers[m] = peers[m]
 			}
+			// Only the first start of a placed cluster bootstraps its
+			// groups; after that the groups' logs say who holds them.
+			gc.Join = heldKnown || joinLayout != nil
 		}
 		gc.Store = shard.New(shard.Config{Clock: cfg.Clock})
 		gc.GroupID = byte(i)
@@ -177,7 +220,7 @@ func OpenNode(cfg Config, ln net.Listener, opt NodeOptions) (*Node, error) {
 			members = place[i]
 		}
 		units = append(units, Unit{Store: gc.Store, Applier: g, Members: members})
-		if ms := g.Members(); cfg.Join != "" && len(ms) == 1 && ms[0].ID == id {
+		if ms := g.Members(); cfg.Join != "" && joinLayout == nil && len(ms) == 1 && ms[0].ID == id {
 			return fail(fmt.Errorf("--join: %s already holds a one-node group of this node's own; a joining node needs an empty dir", cfg.Dir))
 		}
 	}
@@ -191,6 +234,22 @@ func OpenNode(cfg Config, ln net.Listener, opt NodeOptions) (*Node, error) {
 			return fail(err)
 		}
 		srv.dirp.Store(dir)
+		h := &nodeHost{rc: rc, dir: cfg.Dir, tune: opt.Tune}
+		srv.setHost(h, replicas)
+		if !heldKnown {
+			var hs []int
+			for i := range shards {
+				if holds(i) {
+					hs = append(hs, i)
+				}
+			}
+			if err := h.saveHeld(hs); err != nil {
+				return fail(err)
+			}
+		}
+		if joinLayout == nil || fileExists(filepath.Join(cfg.Dir, "joined")) {
+			srv.mv.joined.Store(true)
+		}
 	}
 	var first *replication.Group
 	for _, g := range groups {
@@ -335,11 +394,16 @@ func (n *Node) WaitSingleLeader(timeout time.Duration) {
 // leadership to another voter (so clients of the other nodes see no
 // error), then the server stops and Raft shuts down.
 func (n *Node) Shutdown() error {
-	var moved []*replication.Group
-	for i, g := range n.Groups {
-		if g == nil {
-			continue
+	held := n.Server.HeldGroups()
+	if len(held) == 0 {
+		for _, g := range n.Groups {
+			if g != nil {
+				held = append(held, g)
+			}
 		}
+	}
+	var moved []*replication.Group
+	for i, g := range held {
 		if err := g.TransferLeadership(); err != nil {
 			n.Server.log.Warn("leadership transfer failed", "group", i, "err", err)
 		} else {
@@ -358,10 +422,9 @@ func (n *Node) Shutdown() error {
 		}
 	}
 	err := n.Server.Close()
-	for _, g := range n.Groups {
-		if g == nil {
-			continue
-		}
+	// Groups taken or dropped while running are the server's (moves.go).
+	held = append(n.Server.HeldGroups(), held...)
+	for _, g := range held {
 		if gerr := g.Close(); err == nil {
 			err = gerr
 		}

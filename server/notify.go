@@ -146,7 +146,7 @@ func notifyEventsOn(f uint32) bool {
 // current notify-keyspace-events (CONFIG SET's apply, and New).
 func applyNotify(s *Server, c *Config) {
 	on := notifyEventsOn(c.NotifyKeyspaceEvents)
-	for _, u := range s.local {
+	for _, u := range s.local() {
 		u.store.EnableEvents(on)
 	}
 }

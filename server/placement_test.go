@@ -130,7 +130,7 @@ func (tc *testCluster) waitDirectories() {
 				continue
 			}
 			s := tn.node.Server
-			for _, u := range s.units {
+			for _, u := range s.units() {
 				if _, _, ok := s.leaderOf(u); !ok && u.remote {
 					missing = fmt.Sprintf("%s does not know the leader of group %d", tn.id, u.idx)
 				}
@@ -192,7 +192,7 @@ func TestPartialOneEndpoint(t *testing.T) {
 				t.Fatalf("%s holds group %d: %v, want %v", tn.id, g, grp != nil, want)
 			}
 		}
-		if got := len(tn.node.Server.local); got != 3 {
+		if got := len(tn.node.Server.local()); got != 3 {
 			t.Fatalf("node %d holds %d groups, want 3", i, got)
 		}
 	}
@@ -215,7 +215,7 @@ func TestPartialOneEndpoint(t *testing.T) {
 		for {
 			var digests []string
 			for _, tn := range tc.nodes {
-				if u := tn.node.Server.units[g]; !u.remote {
+				if u := tn.node.Server.units()[g]; !u.remote {
 					digests = append(digests, u.store.Digest())
 				}
 			}
@@ -234,7 +234,7 @@ func TestPartialOneEndpoint(t *testing.T) {
 
 	// n1 holds no replica of group 1.
 	n1 := tc.nodes[0]
-	if !n1.node.Server.units[1].remote {
+	if !n1.node.Server.units()[1].remote {
 		t.Fatal("n1 holds group 1; the test expects it not to")
 	}
 	c1 := tc.client(n1)
@@ -364,7 +364,7 @@ func TestPartialNodeHoldingNothing(t *testing.T) {
 	tc := startPartial(t, 4, 1, 3, Config{})
 	ctx := context.Background()
 	proxy := tc.nodes[3]
-	if n := len(proxy.node.Server.local); n != 0 {
+	if n := len(proxy.node.Server.local()); n != 0 {
 		t.Fatalf("n4 holds %d groups, want none", n)
 	}
 	tc.writeReadAll(40)
@@ -537,7 +537,7 @@ func (tc *testCluster) convergeGroups(groups int) {
 					continue
 				}
 				caughtUp = caughtUp && tn.node.Groups[g].AppliedIndex() >= want
-				digests = append(digests, tn.node.Server.units[g].store.Digest())
+				digests = append(digests, tn.node.Server.units()[g].store.Digest())
 			}
 			same := len(digests) > 0
 			for _, d := range digests {

@@ -32,7 +32,7 @@ import (
 func (s *Server) initPubSub() {
 	h := newHub()
 	s.ps = h
-	for _, u := range s.local {
+	for _, u := range s.local() {
 		u.store.SetEventSink(func(e shard.Event) { s.storeEvent(h, u, e) })
 	}
 }

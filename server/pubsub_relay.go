@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"slices"
 	"sync"
 	"time"
 )
@@ -44,40 +45,40 @@ type relay struct {
 
 // startRelays starts a relay for every peer (directory.start).
 func (d *directory) startRelays() {
+	for id := range d.peerList() {
+		d.startRelay(id)
+	}
+}
+
+// startRelay starts node id's relay unless it has one. Callers run in a
+// goroutine the server's wait group counts.
+func (d *directory) startRelay(id string) {
 	d.relayMu.Lock()
 	defer d.relayMu.Unlock()
-	for id := range d.peers {
-		r := &relay{d: d, id: id, wake: make(chan struct{}, 1)}
-		d.relays[id] = r
-		d.s.wg.Add(1)
-		go r.run()
+	if _, ok := d.relays[id]; ok {
+		return
 	}
+	r := &relay{d: d, id: id, wake: make(chan struct{}, 1)}
+	d.relays[id] = r
+	d.s.wg.Add(1)
+	go r.run()
 }
 
 // relayFrom hands a message this node delivered for group u to the nodes
 // that hold no replica of u, when this node leads u.
 func (s *Server) relayFrom(u *unit, channel, msg string) {
 	d := s.dir()
-	if d == nil || u.members == nil || !u.group.IsLeader() {
+	if d == nil || u.group == nil || !u.group.IsLeader() {
 		return
 	}
+	holders := s.holders(u)
 	d.relayMu.Lock()
 	defer d.relayMu.Unlock()
 	for id, r := range d.relays {
-		if !u.holds(id) {
+		if !slices.Contains(holders, id) {
 			r.push(channel, msg)
 		}
 	}
-}
-
-// holds reports whether node id holds a replica of u's group.
-func (u *unit) holds(id string) bool {
-	for _, m := range u.members {
-		if m == id {
-			return true
-		}
-	}
-	return u.members == nil
 }
 
 // push queues one message, or drops it when the queue is full.

@@ -357,7 +357,7 @@ func cmdReplconf(c *client, args [][]byte) {
 			}
 			c.replica.offset.Store(n)
 			c.replica.lastAck.Store(time.Now().UnixMilli())
-			c.s.units[c.replica.unit].acks.signal()
+			c.s.units()[c.replica.unit].acks.signal()
 			if c.replica.unsure.Load() {
 				c.recordReplica()
 			}
@@ -375,7 +375,7 @@ func cmdReplconf(c *client, args [][]byte) {
 			c.setReplica(func(r *replicaLink) { r.id = val })
 		case "group": // sessiond's own: the shard group the link follows
 			n, err := strconv.Atoi(val)
-			if err != nil || n < 0 || n >= len(c.s.units) {
+			if err != nil || n < 0 || n >= len(c.s.units()) {
 				c.w.errorText("ERR invalid shard group")
 				return
 			}
@@ -399,7 +399,7 @@ func (c *client) recordReplica() {
 	r := c.replica
 	var g *replication.Group
 	if r != nil {
-		g = c.s.units[r.unit].group
+		g = c.s.units()[r.unit].group
 	}
 	var id, addr string
 	now := time.Now().UnixMilli()
@@ -606,10 +606,10 @@ func (s *Server) roleUnit() *unit {
 	if led := s.ledUnits(); len(led) > 0 {
 		return led[0]
 	}
-	if len(s.local) > 0 {
-		return s.local[0]
+	if len(s.local()) > 0 {
+		return s.local()[0]
 	}
-	return s.units[0]
+	return s.units()[0]
 }
 
 // masterAddr returns the leader of group u's client host and port as a
@@ -691,14 +691,14 @@ func (s *Server) infoRaft(b *infoBuilder) {
 		b.kv("raft_enabled", 0)
 		return
 	}
-	if len(s.local) == 0 {
+	if len(s.local()) == 0 {
 		b.kv("raft_enabled", 1)
 		b.kv("raft_node_id", s.selfID())
-		b.kv("raft_shards", len(s.units))
+		b.kv("raft_shards", len(s.units()))
 		b.kv("raft_groups_held", 0)
 		return
 	}
-	g := s.local[0].group
+	g := s.local()[0].group
 	st := g.Status()
 	b.kv("raft_enabled", 1)
 	b.kv("raft_node_id", g.NodeID())
@@ -730,11 +730,11 @@ func (s *Server) infoRaft(b *infoBuilder) {
 	if !s.sharded() && !s.partial() {
 		return
 	}
-	b.kv("raft_shards", len(s.units))
+	b.kv("raft_shards", len(s.units()))
 	if s.partial() {
-		b.kv("raft_groups_held", len(s.local))
+		b.kv("raft_groups_held", len(s.local()))
 	}
-	for _, u := range s.local {
+	for _, u := range s.local() {
 		st := u.group.Status()
 		b.kv(fmt.Sprintf("raft_group%d", u.idx), fmt.Sprintf("slots=%d-%d,state=%s,term=%d,leader=%s,commit=%d,applied=%d,last_contact_ms=%d",
 			u.lo, u.hi, strings.ToLower(st.State), st.Term, st.LeaderID, st.CommitIndex, st.AppliedIndex, max(st.LastContact.Milliseconds(), -1)))
@@ -746,24 +746,34 @@ func (s *Server) infoRaft(b *infoBuilder) {
 // once a second), so the leader can answer WAIT and list its replicas.
 func (s *Server) runFollowerLink(u *unit) {
 	defer s.wg.Done()
-	for s.ctx.Err() == nil {
+	// The link ends with the server or when u leaves the table (moves.go).
+	ctx, cancel := context.WithCancel(s.ctx)
+	defer cancel()
+	go func() {
+		select {
+		case <-u.gone:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	for ctx.Err() == nil {
 		g := u.group
 		id, addr, ok := g.Leader()
 		if !ok || id == g.NodeID() {
 			u.linkUp.Store(false)
 			select {
-			case <-s.ctx.Done():
+			case <-ctx.Done():
 				return
 			case <-time.After(50 * time.Millisecond):
 			}
 			continue
 		}
-		err := s.followerLink(u, id, addr)
+		err := s.followerLink(ctx, u, id, addr)
 		u.linkUp.Store(false)
-		if err != nil && s.ctx.Err() == nil {
+		if err != nil && ctx.Err() == nil {
 			s.log.Debug("replica link ended", "leader", addr, "err", err)
 			select {
-			case <-s.ctx.Done():
+			case <-ctx.Done():
 				return
 			case <-time.After(100 * time.Millisecond):
 			}
@@ -771,14 +781,14 @@ func (s *Server) runFollowerLink(u *unit) {
 	}
 }
 
-func (s *Server) followerLink(u *unit, leaderID, addr string) error {
+func (s *Server) followerLink(ctx context.Context, u *unit, leaderID, addr string) error {
 	d := net.Dialer{Timeout: 2 * time.Second}
-	nc, err := d.DialContext(s.ctx, "tcp", addr)
+	nc, err := d.DialContext(ctx, "tcp", addr)
 	if err != nil {
 		return err
 	}
 	defer nc.Close()
-	stop := context.AfterFunc(s.ctx, func() { nc.Close() })
+	stop := context.AfterFunc(ctx, func() { nc.Close() })
 	defer stop()
 	w := bufio.NewWriter(nc)
 	r := bufio.NewReader(nc)
@@ -842,7 +852,7 @@ func (s *Server) followerLink(u *unit, leaderID, addr string) error {
 			}
 		}
 		select {
-		case <-s.ctx.Done():
+		case <-ctx.Done():
 			return nil
 		case <-u.applied:
 		case <-tick.C:
@@ -869,15 +879,15 @@ func cmdDebug(c *client, args [][]byte) {
 		c.w.simple(c.s.digest())
 	case sub == "digest-group" && len(args) == 3:
 		n, ok := shard.ParseInt(args[2])
-		if !ok || n < 0 || n >= int64(len(c.s.units)) {
+		if !ok || n < 0 || n >= int64(len(c.s.units())) {
 			c.w.errorText("ERR invalid shard group")
 			return
 		}
-		if c.s.units[n].remote {
+		if c.s.units()[n].remote {
 			c.w.errorText("ERR sessiond: shard group " + strconv.Itoa(int(n)) + " is not held by this node")
 			return
 		}
-		c.w.simple(c.s.units[n].store.Digest())
+		c.w.simple(c.s.units()[n].store.Digest())
 	case sub == "digest-value":
 		c.w.array(len(args) - 2)
 		for _, k := range args[2:] {
@@ -892,7 +902,7 @@ func cmdDebug(c *client, args [][]byte) {
 			c.w.errorText("ERR replication is not enabled")
 			return
 		}
-		for _, u := range c.s.local {
+		for _, u := range c.s.local() {
 			if err := u.group.Snapshot(); err != nil {
 				c.w.err(err)
 				return
@@ -937,6 +947,8 @@ func replicationCommands(run func(*command, runFunc) *command) []*command {
 		run(def("sessiond-exec", -3, flagWrite|flagNoScript, noKeys, "@write @slow @transaction"), cmdSessiondExec),
 		run(def("sessiond-join", -4, flagAdmin|flagNoScript|flagStale, noKeys, "@admin @slow @dangerous"), cmdSessiondJoin),
 		run(def("sessiond-leave", -2, flagAdmin|flagNoScript|flagStale, noKeys, "@admin @slow @dangerous"), cmdSessiondLeave),
+		run(def("sessiond-drop", 2, flagAdmin|flagNoScript|flagStale, noKeys, "@admin @slow @dangerous"), cmdSessiondDrop),
+		run(def("sessiond-layout", 1, flagAdmin|flagNoScript|flagStale|flagLoading, noKeys, "@admin @slow"), cmdSessiondLayout),
 		run(def("sessiond-failover", -2, flagAdmin|flagNoScript|flagStale, noKeys, "@admin @slow @dangerous"), cmdSessiondFailover),
 		run(def("debug", -2, flagAdmin|flagNoScript|flagLoading|flagStale, noKeys, "@admin @slow @dangerous"), cmdDebug),
 	}

@@ -64,7 +64,7 @@ func (s *Server) scripts() *script.Engine { return s.scriptEng }
 func (s *Server) initScripts() {
 	e := script.New()
 	s.scriptEng = e
-	for _, u := range s.local {
+	for _, u := range s.local() {
 		u.store.SetScripts(&scriptRunner{s: s, u: u, eng: e})
 	}
 }
@@ -495,7 +495,7 @@ func cmdScriptLoad(c *client, args [][]byte) {
 		scriptLoadIn(c, args[2], args)
 		return
 	}
-	replies := c.eachUnit(c.s.units, func() { scriptLoadIn(c, args[2], c.groupArgs("SESSIOND-SCRIPTLOAD", string(args[2]))) })
+	replies := c.eachUnit(c.s.units(), func() { scriptLoadIn(c, args[2], c.groupArgs("SESSIOND-SCRIPTLOAD", string(args[2]))) })
 	for _, r := range replies {
 		if len(r) > 0 && r[0] == '-' {
 			c.w.b = append(c.w.b, r...)
@@ -543,9 +543,9 @@ func cmdSessiondScriptLoad(c *client, args [][]byte) {
 // that holds no group applies no SCRIPT LOAD (--replicas): it asks the
 // first group's leader.
 func cmdScriptExists(c *client, args [][]byte) {
-	if len(c.s.local) == 0 && c.s.replicated() && !c.fwdConn {
+	if len(c.s.local()) == 0 && c.s.replicated() && !c.fwdConn {
 		saved := c.u
-		c.u = c.s.units[0]
+		c.u = c.s.units()[0]
 		c.forward(args, false, func() { c.w.errorText(errClusterDown) })
 		c.u = saved
 		return

@@ -22,7 +22,7 @@ func BenchmarkScriptLockApply(b *testing.B) {
 	if err != nil {
 		b.Fatal(err)
 	}
-	u := ts.units[0]
+	u := ts.units()[0]
 	c := &client{s: ts.Server, u: u, authed: true, rng: rand.New(rand.NewPCG(1, 2))}
 	args := [][]byte{[]byte("EVALSHA"), []byte(sha), []byte("1"), nil, []byte("tok")}
 	now := time.Now().UnixMilli()

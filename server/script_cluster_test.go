@@ -36,7 +36,7 @@ return n`
 	}
 	d := tc.converge()
 	for _, tn := range tc.nodes {
-		st := tn.node.Server.units[0].store
+		st := tn.node.Server.units()[0].store
 		if st.Digest() != d {
 			t.Fatalf("node %s digest differs", tn.id)
 		}

@@ -61,7 +61,7 @@ func TestScriptRandomCommandsDeterministic(t *testing.T) {
 	}
 	body := []byte("return {redis.call('randomkey'), redis.call('hrandfield', KEYS[1]), math.random(1000000)}")
 	op := shard.Op{Kind: shard.KindEval, Args: [][]byte{body, []byte("h")}, N: 1, At: 12345, Now: 1_700_000_000_000}
-	st := ts.units[0].store
+	st := ts.units()[0].store
 	first := st.Apply(&op)
 	for i := 0; i < 5; i++ {
 		again := st.Apply(&op)
@@ -84,7 +84,7 @@ func TestScriptBudgetRollsBack(t *testing.T) {
 	for i := 0; i < 300; i++ {
 		c.HSet(ctx, "big", "f"+strings.Repeat("x", i%50)+string(rune('a'+i%26)), i)
 	}
-	st := ts.units[0].store
+	st := ts.units()[0].store
 	before := st.Digest()
 	body := []byte(`redis.call('set','s','new'); redis.call('set','fresh','1'); redis.call('hset','big','added','1');
 redis.call('hdel','big','fa'); redis.call('del', 'missing'); while true do end`)

@@ -58,9 +58,13 @@ type Server struct {
 
 	// The shard groups (units.go), in slot order, and which one holds
 	// each slot. A standalone server has one unit without a Raft group.
-	units    []*unit
+	tab      atomic.Pointer[unitTable] // the shard groups as this node sees them (units.go)
+	host     groupHost                 // opens and drops replicas at run time; nil unless partial (moves.go)
+	mv       moves
+	// replicasWanted is --replicas where groups are held by some nodes
+	// only (moves.go).
+	replicasWanted int
 	slotUnit []uint8
-	local    []*unit                   // the units held here (all but the remote ones)
 	raft     bool                      // writes go through Raft
 	dirp     atomic.Pointer[directory] // where remote groups' leaders are (directory.go); nil unless partial
 
@@ -136,16 +140,15 @@ func NewSharded(cfg Config, units []Unit) (*Server, error) {
 		clients: make(map[int64]*client),
 		started: cfg.Clock.Now(),
 	}
-	s.units, s.slotUnit = newUnits(units, func(u *unit) func() { return u.notifyApplied })
-	for _, u := range s.units {
-		if !u.remote {
-			s.local = append(s.local, u)
-		}
+	us, slots := newUnits(units, s.notifyHook)
+	s.slotUnit = slots
+	s.tab.Store(newUnitTable(us))
+	for _, u := range us {
 		if u.group != nil {
 			s.nodeIDSelf = u.group.NodeID()
 		}
 	}
-	if len(s.local) == 0 {
+	if len(s.local()) == 0 {
 		// A node holding no group still needs its ID: every group has
 		// the same, the one in its config.
 		s.nodeIDSelf = cfg.NodeID
@@ -163,7 +166,7 @@ func NewSharded(cfg Config, units []Unit) (*Server, error) {
 
 // Store returns the store of the server's first shard group (its only
 // one unless sharded), or nil when other nodes hold it (--replicas).
-func (s *Server) Store() *shard.Store { return s.units[0].store }
+func (s *Server) Store() *shard.Store { return s.units()[0].store }
 
 // config returns the current configuration. Callers must not modify it.
 func (s *Server) config() *Config { return s.conf.Load() }
@@ -278,7 +281,7 @@ func (s *Server) startBackground() {
 	}()
 	s.startMemoryLoop()
 	if s.replicated() {
-		for _, u := range s.local {
+		for _, u := range s.local() {
 			s.wg.Add(1)
 			go s.runFollowerLink(u)
 		}
@@ -291,7 +294,15 @@ func (s *Server) startBackground() {
 		}
 		if addrs, _ := parseJoin(s.config().Join); len(addrs) > 0 {
 			s.wg.Add(1)
-			go s.runJoin(addrs)
+			if s.host != nil {
+				if s.mv.joined.Load() {
+					s.wg.Done()
+				} else {
+					go s.runJoinPartial(addrs)
+				}
+			} else {
+				go s.runJoin(addrs)
+			}
 		}
 	}
 	s.wg.Add(1)
@@ -307,7 +318,7 @@ func (s *Server) startBackground() {
 func (s *Server) reapDue(now int64, max int) int {
 	start := int(s.stats.reaperCycles.Add(1))
 	n := 0
-	for _, u := range s.local {
+	for _, u := range s.local() {
 		n += s.reapUnit(u, now, max, start)
 	}
 	return n

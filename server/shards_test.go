@@ -39,7 +39,7 @@ func TestShardsOneEndpoint(t *testing.T) {
 	tc.converge()
 	s := tc.nodes[0].node.Server
 	total := 0
-	for _, u := range s.units {
+	for _, u := range s.units() {
 		n, _ := u.store.Len()
 		if n == 0 {
 			t.Errorf("group %d (slots %d-%d) holds no key", u.idx, u.lo, u.hi)
@@ -57,10 +57,10 @@ func TestShardsOneEndpoint(t *testing.T) {
 	if total != keys {
 		t.Fatalf("groups hold %d keys in all, want %d", total, keys)
 	}
-	for i := range s.units {
+	for i := range s.units() {
 		var digests []string
 		for _, tn := range tc.nodes {
-			digests = append(digests, tn.node.Server.units[i].store.Digest())
+			digests = append(digests, tn.node.Server.units()[i].store.Digest())
 		}
 		if digests[0] != digests[1] || digests[0] != digests[2] {
 			t.Fatalf("group %d digests differ across nodes: %v", i, digests)

@@ -6,6 +6,7 @@ import (
 	"math"
 	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 
 	"sessiond/replication"
@@ -55,7 +56,14 @@ type unit struct {
 	applied chan struct{} // the FSM applied entries (wakes the follower link)
 	linkUp  atomic.Bool   // the follower link to the group's leader is established
 	nudging atomic.Bool   // a WAIT's empty entry is in flight (cmdWait)
+
+	gone     chan struct{} // closed when the unit leaves the table (moves.go)
+	goneOnce sync.Once
+	muted    atomic.Bool // its store's events are not delivered (a replica catching up)
 }
+
+// retire marks the unit replaced: its follower link ends.
+func (u *unit) retire() { u.goneOnce.Do(func() { close(u.gone) }) }
 
 // SlotRange returns the slots [lo, hi] of group i of n: the range
 // `redis-cli --cluster create` gives the i-th of n masters (each range
@@ -79,7 +87,8 @@ func SlotRange(i, n int) (lo, hi int) {
 func newUnits(specs []Unit, notify func(*unit) func()) ([]*unit, []uint8) {
 	us := make([]*unit, len(specs))
 	for i, sp := range specs {
-		u := &unit{idx: i, store: sp.Store, applier: sp.Applier, remote: sp.Remote, members: sp.Members}
+		u := &unit{idx: i, store: sp.Store, applier: sp.Applier, remote: sp.Remote, members: sp.Members,
+			gone: make(chan struct{})}
 		u.lo, u.hi = SlotRange(i, len(specs))
 		if g, ok := sp.Applier.(*replication.Group); ok {
 			u.group = g
@@ -97,48 +106,81 @@ func newUnits(specs []Unit, notify func(*unit) func()) ([]*unit, []uint8) {
 	return us, table
 }
 
+// unitTable is the server's shard groups at one moment: one unit per
+// group in slot order, and those held here. A unit's holding never
+// changes; when this node takes or drops a replica of a group at run time
+// (moves.go), a new unit replaces the old one in a new table. A command
+// that took the old unit finishes with it: a dropped group's writes then
+// fail like those of a group shut down.
+type unitTable struct {
+	units []*unit
+	local []*unit // the units held here (all but the remote ones)
+}
+
+func newUnitTable(us []*unit) *unitTable {
+	t := &unitTable{units: us}
+	for _, u := range us {
+		if !u.remote {
+			t.local = append(t.local, u)
+		}
+	}
+	return t
+}
+
+// units returns every shard group, in slot order.
+func (s *Server) units() []*unit { return s.tab.Load().units }
+
+// local returns the shard groups held here, in slot order.
+func (s *Server) local() []*unit { return s.tab.Load().local }
+
+// notifyHook is what a held group's Raft calls after it applies entries.
+func (s *Server) notifyHook(u *unit) func() { return u.notifyApplied }
+
 // replicated reports whether the server's writes go through Raft.
 func (s *Server) replicated() bool { return s.raft }
 
 // partial reports whether some groups are held by other nodes only.
-func (s *Server) partial() bool { return len(s.local) < len(s.units) }
+func (s *Server) partial() bool { return s.dir() != nil }
 
 // sharded reports whether the keyspace is split over several groups.
-func (s *Server) sharded() bool { return len(s.units) > 1 }
+func (s *Server) sharded() bool { return len(s.units()) > 1 }
 
 // unitOfSlot returns the group that holds slot (0 <= slot < NumSlots).
 func (s *Server) unitOfSlot(slot int) *unit {
-	if len(s.units) == 1 {
-		return s.units[0]
+	us := s.units()
+	if len(us) == 1 {
+		return us[0]
 	}
-	return s.units[s.slotUnit[slot]]
+	return us[s.slotUnit[slot]]
 }
 
 // unitOfKey returns the group that holds key.
 func (s *Server) unitOfKey(key []byte) *unit {
-	if len(s.units) == 1 {
-		return s.units[0]
+	us := s.units()
+	if len(us) == 1 {
+		return us[0]
 	}
-	return s.unitOfSlot(shard.KeySlot(key))
+	return us[s.slotUnit[shard.KeySlot(key)]]
 }
 
 // cmdUnit returns the group a command runs in: its first key's, or the
 // first group for a command without keys.
 func (s *Server) cmdUnit(cmd *command, args [][]byte) *unit {
-	if len(s.units) == 1 || cmd == nil || cmd.first <= 0 || cmd.first >= len(args) {
-		return s.units[0]
+	us := s.units()
+	if len(us) == 1 || cmd == nil || cmd.first <= 0 || cmd.first >= len(args) {
+		return us[0]
 	}
 	if cmd.keyRange != nil {
-		u := s.units[0]
+		u := us[0]
 		done := false
 		forKeys(cmd, args, func(k []byte) {
 			if !done {
-				u, done = s.unitOfKey(k), true
+				u, done = us[s.slotUnit[shard.KeySlot(k)]], true
 			}
 		})
 		return u
 	}
-	return s.unitOfKey(args[cmd.first])
+	return us[s.slotUnit[shard.KeySlot(args[cmd.first])]]
 }
 
 // storeCounters are the store counters INFO reports, summed over the
@@ -150,7 +192,7 @@ type storeCounters struct {
 // storeStats sums the groups' store counters.
 func (s *Server) storeStats() storeCounters {
 	var t storeCounters
-	for _, u := range s.local {
+	for _, u := range s.local() {
 		ss := u.store.Stats()
 		t.expiredKeys += ss.ExpiredKeys.Load()
 		t.expiredFields += ss.ExpiredFields.Load()
@@ -164,7 +206,7 @@ func (s *Server) storeStats() storeCounters {
 // keyCounts sums the groups' keys and keys with a deadline (it locks
 // every stripe of every store in turn).
 func (s *Server) keyCounts() (keys, volatile int) {
-	for _, u := range s.local {
+	for _, u := range s.local() {
 		k, v := u.store.Len()
 		keys += k
 		volatile += v
@@ -176,7 +218,7 @@ func (s *Server) keyCounts() (keys, volatile int) {
 // standalone server).
 func (s *Server) ledUnits() []*unit {
 	var out []*unit
-	for _, u := range s.local {
+	for _, u := range s.local() {
 		if u.group == nil || u.group.IsLeader() {
 			out = append(out, u)
 		}
@@ -192,14 +234,14 @@ func (s *Server) selfID() string { return s.nodeIDSelf }
 // (equal on two nodes holding the same groups exactly when every group's
 // data is).
 func (s *Server) digest() string {
-	if len(s.local) == 0 {
+	if len(s.local()) == 0 {
 		return strings.Repeat("0", 40) // holds no data, as Redis's empty dataset
 	}
 	if !s.sharded() {
-		return s.units[0].store.Digest()
+		return s.units()[0].store.Digest()
 	}
 	h := sha1.New()
-	for _, u := range s.local {
+	for _, u := range s.local() {
 		h.Write([]byte(u.store.Digest()))
 	}
 	return hex.EncodeToString(h.Sum(nil))
@@ -243,7 +285,7 @@ func (c *client) groupArgs(name string, args ...string) [][]byte {
 	for _, a := range args {
 		out = append(out, []byte(a))
 	}
-	if c.s.sharded() {
+	if c.s.sharded() || c.s.partial() {
 		out = append(out, []byte(strconv.Itoa(c.u.idx)))
 	}
 	return out
@@ -253,7 +295,21 @@ func (c *client) groupArgs(name string, args ...string) [][]byte {
 // sessiond-internal command (see groupArgs); it answers an error and
 // returns false when the index is malformed or unknown here.
 func (c *client) groupArg(args [][]byte, i int) bool {
-	c.u = c.s.units[0]
+	if !c.groupArgAny(args, i) {
+		return false
+	}
+	if c.u.remote {
+		c.w.errorText("ERR sessiond: shard group " + strconv.Itoa(c.u.idx) + " is not held by this node")
+		return false
+	}
+	return true
+}
+
+// groupArgAny is groupArg for commands that a node holding no replica of
+// the group forwards to its leader.
+func (c *client) groupArgAny(args [][]byte, i int) bool {
+	us := c.s.units()
+	c.u = us[0]
 	n := int64(0)
 	if len(args) > i+1 {
 		c.w.errorText("ERR wrong number of arguments for '" + strings.ToLower(string(args[0])) + "' command")
@@ -262,15 +318,11 @@ func (c *client) groupArg(args [][]byte, i int) bool {
 	if len(args) > i {
 		var ok bool
 		n, ok = shard.ParseInt(args[i])
-		if !ok || n < 0 || n >= int64(len(c.s.units)) {
-			c.w.errorText("ERR sessiond: unknown shard group '" + string(args[i]) + "' (this node has " + strconv.Itoa(len(c.s.units)) + ")")
+		if !ok || n < 0 || n >= int64(len(us)) {
+			c.w.errorText("ERR sessiond: unknown shard group '" + string(args[i]) + "' (this node has " + strconv.Itoa(len(us)) + ")")
 			return false
 		}
 	}
-	if c.s.units[n].remote {
-		c.w.errorText("ERR sessiond: shard group " + strconv.Itoa(int(n)) + " is not held by this node")
-		return false
-	}
-	c.u = c.s.units[n]
+	c.u = us[n]
 	return true
 }

@@ -1,0 +1,634 @@
+package server
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"sessiond/replication"
+	"sessiond/shard"
+)
+
+// Replica moves. With --replicas below the number of nodes, which node
+// holds which shard group is decided by the groups' Raft configurations,
+// not by a fixed formula: the placement (placement.go) only seeds them
+// when the cluster starts. A node takes a replica of a group when the
+// group's leader lists it as a new non-voter, and drops its replica once
+// the leader's configuration no longer lists it. Adding or removing a node
+// moves replicas one at a time, each by Raft's own membership changes on
+// the group's leader: add the new holder as a non-voter, promote it once
+// it has caught up (admit), then remove the old holder. A group never has
+// fewer voters than before during a move.
+//
+// Every node reconciles what it holds with what the groups' leaders
+// report through the directory (directory.go), once per poll:
+//
+//   - a group held elsewhere whose leader lists this node as a non-voter
+//     (or as a voter, when this node still has the group's log on disk)
+//     is opened here, empty, and catches up from the leader; it replaces
+//     the remote unit once this node is a voter and has applied what it
+//     knows to be committed, so commands keep being forwarded meanwhile;
+//   - a group held here whose leader reports a configuration without this
+//     node is closed and its data deleted: at once when the node that
+//     removed it says so (SESSIOND-DROP, sent once the removal is
+//     committed), else after the leader has reported so for dropGrace.
+//
+// The leader's latest configuration may not be committed yet, so a
+// replica is never dropped on one report alone: either its remover
+// confirms the removal committed, or the same leader in the same term
+// keeps reporting it for dropGrace (a leader that keeps its quorum that
+// long has committed it; one that loses it steps down and the term
+// changes).
+
+// dropGrace is how long a leader must keep reporting a configuration
+// without this node before the node drops its replica unasked.
+const dropGrace = 5 * time.Second
+
+// groupHost opens and closes this node's replicas of shard groups at run
+// time; Node provides it (node.go).
+type groupHost interface {
+	// open opens shard group i over store as a member that waits to be
+	// added (it does not bootstrap), with whatever log the group's
+	// directory still holds.
+	open(i int, store *shard.Store) (*replication.Group, error)
+	// hasLog reports whether group i's directory holds a log.
+	hasLog(i int) bool
+	// discard closes g (group i) and deletes its data.
+	discard(i int, g *replication.Group) error
+	// saveHeld records the groups this node holds, for its next start.
+	saveHeld(held []int) error
+	// markJoined records that a node that joined took its replicas.
+	markJoined() error
+}
+
+// moves is the state of the replica moves this node takes part in.
+type moves struct {
+	mu      sync.Mutex // serialises changes of the unit table
+	pending map[int]*unit
+	// excluded: since when the leader (and term) reported a group held
+	// here without this node.
+	excluded map[int]exclusion
+	// dropAsked: groups the node that removed this one said to drop.
+	dropAsked map[int]bool
+	joined    atomic.Bool // a joining node finished its moves (or has none)
+}
+
+type exclusion struct {
+	leader string
+	term   uint64
+	since  time.Time
+}
+
+// setHost lets the server take and drop replicas at run time, in a
+// cluster of replicas replicas per group.
+func (s *Server) setHost(h groupHost, replicas int) {
+	s.host = h
+	s.replicasWanted = replicas
+	s.mv.pending = map[int]*unit{}
+	s.mv.excluded = map[int]exclusion{}
+	s.mv.dropAsked = map[int]bool{}
+}
+
+// newHeldUnit makes a unit for group i held here over store and g, wired
+// like the units New makes: its events, its scripts and its applied hook.
+// Its events stay silent until it is live (it replaces the remote unit):
+// the log it replays while catching up was delivered long ago.
+func (s *Server) newHeldUnit(i int, store *shard.Store, g *replication.Group) *unit {
+	old := s.units()[i]
+	nu := &unit{idx: i, lo: old.lo, hi: old.hi, store: store, applier: g, group: g,
+		applied: make(chan struct{}, 1), gone: make(chan struct{})}
+	nu.muted.Store(true)
+	nu.members = old.members
+	h := s.ps
+	store.SetEventSink(func(e shard.Event) {
+		if !nu.muted.Load() {
+			s.storeEvent(h, nu, e)
+		}
+	})
+	store.SetScripts(&scriptRunner{s: s, u: nu, eng: s.scriptEng})
+	store.EnableEvents(notifyEventsOn(s.config().NotifyKeyspaceEvents))
+	g.OnApply(s.notifyHook(nu))
+	return nu
+}
+
+// swapUnit puts nu in the table in place of the unit of its group and
+// retires the old one. Callers hold s.mv.mu.
+func (s *Server) swapUnit(nu *unit) *unit {
+	t := s.tab.Load()
+	us := slices.Clone(t.units)
+	old := us[nu.idx]
+	us[nu.idx] = nu
+	s.tab.Store(newUnitTable(us))
+	old.retire()
+	return old
+}
+
+// heldIdx returns the indexes of the groups held here.
+func (s *Server) heldIdx() []int {
+	var out []int
+	for _, u := range s.local() {
+		out = append(out, u.idx)
+	}
+	return out
+}
+
+// reconcile is one pass of the moves described above; the directory runs
+// it after each poll of its peers.
+func (s *Server) reconcile(d *directory) {
+	if s.host == nil || s.ctx.Err() != nil {
+		return
+	}
+	self := s.selfID()
+	for _, u := range s.units() {
+		rg := d.group(u.idx)
+		m, listed := rg.member(self)
+		switch {
+		case u.remote:
+			s.mv.mu.Lock()
+			p := s.mv.pending[u.idx]
+			s.mv.mu.Unlock()
+			if p != nil {
+				s.advancePending(p, rg, listed)
+				continue
+			}
+			if !listed || rg.config == nil {
+				continue
+			}
+			if m.Voter && !s.host.hasLog(u.idx) {
+				s.log.Error("moves: a leader lists this node as a voter of a group it holds no data of; remove it from the group (SESSIOND-LEAVE) and add it again",
+					"group", u.idx, "leader", rg.configFrom)
+				continue
+			}
+			s.startPending(u.idx)
+		default:
+			s.checkDrop(u, rg, listed)
+		}
+	}
+}
+
+// startPending opens group i here to catch up before it serves.
+func (s *Server) startPending(i int) {
+	st := shard.New(shard.Config{Clock: s.clock})
+	g, err := s.host.open(i, st)
+	if err != nil {
+		s.log.Warn("moves: opening a replica failed", "group", i, "err", err)
+		return
+	}
+	nu := s.newHeldUnit(i, st, g)
+	s.mv.mu.Lock()
+	s.mv.pending[i] = nu
+	s.mv.mu.Unlock()
+	s.wg.Add(1) // the directory's poll goroutine is counted: Close still waits
+	go s.runFollowerLink(nu)
+	s.log.Info("moves: taking a replica", "group", i)
+}
+
+// advancePending makes a caught-up replica serve, or gives it up when its
+// group's leader stopped listing this node.
+func (s *Server) advancePending(p *unit, rg remoteGroup, listed bool) {
+	g := p.group
+	if !listed && rg.config != nil {
+		s.abandonPending(p, "the leader no longer lists this node")
+		return
+	}
+	self := false
+	for _, m := range g.Members() {
+		self = self || m.ID == g.NodeID()
+	}
+	st := g.Status()
+	if !self || st.LeaderID == "" || st.CommitIndex == 0 || st.AppliedIndex < st.CommitIndex {
+		return
+	}
+	s.mv.mu.Lock()
+	if s.mv.pending[p.idx] != p {
+		s.mv.mu.Unlock()
+		return
+	}
+	delete(s.mv.pending, p.idx)
+	s.swapUnit(p)
+	p.store.EnableEvents(notifyEventsOn(s.config().NotifyKeyspaceEvents))
+	p.muted.Store(false)
+	err := s.host.saveHeld(s.heldIdx())
+	s.mv.mu.Unlock()
+	if err != nil {
+		s.log.Error("moves: recording the groups held failed", "err", err)
+	}
+	s.log.Info("moves: replica caught up and serving", "group", p.idx, "applied", st.AppliedIndex)
+}
+
+// abandonPending closes a replica that never served.
+func (s *Server) abandonPending(p *unit, why string) {
+	s.mv.mu.Lock()
+	if s.mv.pending[p.idx] != p {
+		s.mv.mu.Unlock()
+		return
+	}
+	delete(s.mv.pending, p.idx)
+	s.mv.mu.Unlock()
+	p.retire()
+	if err := s.host.discard(p.idx, p.group); err != nil {
+		s.log.Warn("moves: discarding a replica failed", "group", p.idx, "err", err)
+	}
+	s.log.Info("moves: gave up a replica", "group", p.idx, "why", why)
+}
+
+// checkDrop drops group u, held here, once its leader's configuration
+// leaves this node out for sure (see above).
+func (s *Server) checkDrop(u *unit, rg remoteGroup, listed bool) {
+	g := u.group
+	if listed || rg.config == nil || g.IsLeader() || rg.configTerm < g.Status().Term {
+		s.mv.mu.Lock()
+		delete(s.mv.excluded, u.idx)
+		s.mv.mu.Unlock()
+		return
+	}
+	now := time.Now()
+	s.mv.mu.Lock()
+	ex, ok := s.mv.excluded[u.idx]
+	if !ok || ex.leader != rg.configFrom || ex.term != rg.configTerm {
+		ex = exclusion{leader: rg.configFrom, term: rg.configTerm, since: now}
+		s.mv.excluded[u.idx] = ex
+	}
+	asked := s.mv.dropAsked[u.idx]
+	s.mv.mu.Unlock()
+	if !asked && now.Sub(ex.since) < dropGrace {
+		return
+	}
+	s.dropUnit(u)
+}
+
+// dropUnit closes this node's replica of u's group and deletes its data;
+// the group's commands are forwarded from then on.
+func (s *Server) dropUnit(u *unit) {
+	s.mv.mu.Lock()
+	if s.units()[u.idx] != u {
+		s.mv.mu.Unlock()
+		return
+	}
+	ru := &unit{idx: u.idx, lo: u.lo, hi: u.hi, remote: true, members: u.members, gone: make(chan struct{})}
+	s.swapUnit(ru)
+	delete(s.mv.excluded, u.idx)
+	delete(s.mv.dropAsked, u.idx)
+	err := s.host.saveHeld(s.heldIdx())
+	s.mv.mu.Unlock()
+	if err != nil {
+		s.log.Error("moves: recording the groups held failed", "err", err)
+	}
+	if err := s.host.discard(u.idx, u.group); err != nil {
+		s.log.Warn("moves: discarding a replica failed", "group", u.idx, "err", err)
+	}
+	s.log.Info("moves: dropped a replica", "group", u.idx)
+}
+
+// pendingGroups returns the groups of the replicas still catching up.
+func (s *Server) pendingGroups() []*replication.Group {
+	s.mv.mu.Lock()
+	defer s.mv.mu.Unlock()
+	var out []*replication.Group
+	for _, p := range s.mv.pending {
+		out = append(out, p.group)
+	}
+	return out
+}
+
+// HeldGroups returns the Raft groups this node holds now, those still
+// catching up included (Node.Shutdown closes them).
+func (s *Server) HeldGroups() []*replication.Group {
+	var out []*replication.Group
+	for _, u := range s.local() {
+		if u.group != nil {
+			out = append(out, u.group)
+		}
+	}
+	return append(out, s.pendingGroups()...)
+}
+
+// cmdSessiondDrop is SESSIOND-DROP group: the node that removed this one
+// from the group (and saw the removal committed) says so, and this node
+// drops its replica as soon as the group's leader reports it left out.
+func cmdSessiondDrop(c *client, args [][]byte) {
+	n, ok := shard.ParseInt(args[1])
+	if !ok || n < 0 || n >= int64(len(c.s.units())) {
+		c.w.errorText("ERR sessiond: unknown shard group '" + string(args[1]) + "'")
+		return
+	}
+	d := c.s.dir()
+	if d == nil || c.s.host == nil {
+		c.w.errorText("ERR sessiond: replicas move only where groups are held by some nodes (--replicas)")
+		return
+	}
+	c.s.mv.mu.Lock()
+	c.s.mv.dropAsked[int(n)] = true
+	c.s.mv.mu.Unlock()
+	d.kick()
+	c.w.ok()
+}
+
+// errNoMoveTarget: no node can take a replica.
+var errNoMoveTarget = errors.New("no node without a replica of the group is up")
+
+// moveTimeout bounds one replica move.
+const moveTimeout = 2 * time.Minute
+
+// moveReplica moves group idx's replica from node from to node to: it
+// asks, through node via, the group's leader to add to (SESSIOND-JOIN,
+// repeated while the node catches up), then to remove from
+// (SESSIOND-LEAVE), and tells from to drop its replica.
+func (s *Server) moveReplica(via string, idx int, to, toRaft, toClient, from, fromClient string) error {
+	deadline := time.Now().Add(moveTimeout)
+	group := fmt.Sprint(idx)
+	for to != "" {
+		_, err := s.internalCall(via, "SESSIOND-JOIN", to, toRaft, toClient, group)
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) || s.ctx.Err() != nil {
+			return fmt.Errorf("adding %s to group %d: %w", to, idx, err)
+		}
+		s.log.Debug("moves: adding a replica: not yet", "group", idx, "node", to, "err", err)
+		if d := s.dir(); d != nil {
+			d.kick()
+		}
+		select {
+		case <-s.ctx.Done():
+			return replication.ErrClosed
+		case <-time.After(joinRetry):
+		}
+	}
+	if from == "" {
+		return nil
+	}
+	for {
+		_, err := s.internalCall(via, "SESSIOND-LEAVE", from, group)
+		if err == nil {
+			break
+		}
+		if time.Now().After(deadline) || s.ctx.Err() != nil {
+			return fmt.Errorf("removing %s from group %d: %w", from, idx, err)
+		}
+		select {
+		case <-s.ctx.Done():
+			return replication.ErrClosed
+		case <-time.After(joinRetry):
+		}
+	}
+	if fromClient != "" {
+		if _, err := s.internalCall(fromClient, "SESSIOND-DROP", group); err != nil {
+			// It drops the replica itself after dropGrace.
+			s.log.Info("moves: telling the old holder to drop failed", "group", idx, "node", from, "err", err)
+		}
+	}
+	return nil
+}
+
+// layoutReply is SESSIOND-LAYOUT's answer (as JSON): what a node joining
+// the cluster needs to take its share of replicas.
+type layoutReply struct {
+	Shards int `json:"shards"`
+	// Replicas per group; 0 where every node holds every group (a
+	// joining node then joins every group, membership.go).
+	Replicas int          `json:"replicas"`
+	Nodes    []layoutNode `json:"nodes,omitempty"`
+	// Groups are the voters of each group, as this node knows them.
+	Groups [][]string `json:"groups,omitempty"`
+}
+
+// layoutNode is one node of a layout.
+type layoutNode struct {
+	ID     string `json:"id"`
+	Raft   string `json:"raft"`
+	Client string `json:"client"`
+	Alive  bool   `json:"alive"`
+}
+
+// node returns the layout's node id.
+func (l *layoutReply) node(id string) (layoutNode, bool) {
+	for _, n := range l.Nodes {
+		if n.ID == id {
+			return n, true
+		}
+	}
+	return layoutNode{}, false
+}
+
+// counts returns how many groups each node of the layout holds.
+func (l *layoutReply) counts() map[string]int {
+	out := map[string]int{}
+	for _, n := range l.Nodes {
+		out[n.ID] = 0
+	}
+	for _, vs := range l.Groups {
+		for _, v := range vs {
+			out[v]++
+		}
+	}
+	return out
+}
+
+// layout is this node's view of the cluster's layout.
+func (s *Server) layout() *layoutReply {
+	l := &layoutReply{Shards: len(s.units())}
+	d := s.dir()
+	if d == nil {
+		return l
+	}
+	l.Replicas = s.replicasWanted
+	l.Nodes = append(l.Nodes, layoutNode{ID: d.self, Raft: d.stream.Addr().String(), Client: d.client, Alive: true})
+	peers := d.peerList()
+	ids := make([]string, 0, len(peers))
+	for id := range peers {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		client, _ := d.clientAddr(id)
+		l.Nodes = append(l.Nodes, layoutNode{ID: id, Raft: peers[id], Client: client, Alive: d.alive(id)})
+	}
+	for _, u := range s.units() {
+		l.Groups = append(l.Groups, s.holders(u))
+	}
+	return l
+}
+
+// cmdSessiondLayout is SESSIOND-LAYOUT: the cluster's layout as this node
+// sees it, as JSON (layoutReply).
+func cmdSessiondLayout(c *client, args [][]byte) {
+	b, err := json.Marshal(c.s.layout())
+	if err != nil {
+		c.w.err(err)
+		return
+	}
+	c.w.bulkBytes(b)
+}
+
+// drain moves every replica node name holds to other nodes, then answers
+// OK: SESSIOND-LEAVE and CLUSTER FORGET where groups are held by some
+// nodes only.
+func (c *client) drain(name string) {
+	id, ok := c.s.nodeID(name)
+	if !ok {
+		c.w.errorText("ERR Unknown node " + name)
+		return
+	}
+	c.settle()
+	if err := c.s.drainNode(id); err != nil {
+		c.w.errorText("ERR sessiond: removing node " + id + ": " + err.Error())
+		return
+	}
+	c.w.ok()
+}
+
+// drainNode moves each replica node id holds to the node, up and without
+// a replica of that group, that holds the fewest groups; a group no such
+// node can take loses the replica (it keeps its other ones).
+func (s *Server) drainNode(id string) error {
+	l := s.layout()
+	d := s.dir()
+	counts := l.counts()
+	idClient := ""
+	if n, ok := l.node(id); ok {
+		idClient = n.Client
+	}
+	for idx, voters := range l.Groups {
+		if !slices.Contains(voters, id) {
+			continue
+		}
+		var to layoutNode
+		for _, n := range l.Nodes {
+			if n.ID == id || !n.Alive || n.Client == "" || slices.Contains(voters, n.ID) {
+				continue
+			}
+			if to.ID == "" || counts[n.ID] < counts[to.ID] {
+				to = n
+			}
+		}
+		if to.ID == "" && len(voters) == 1 {
+			return fmt.Errorf("group %d: %w, and %s holds its only replica", idx, errNoMoveTarget, id)
+		}
+		if err := s.moveReplica(d.client, idx, to.ID, to.Raft, to.Client, id, idClient); err != nil {
+			return err
+		}
+		if to.ID != "" {
+			counts[to.ID]++
+		}
+		counts[id]--
+		s.log.Info("moves: moved a replica off a leaving node", "group", idx, "from", id, "to", to.ID)
+	}
+	return nil
+}
+
+// planJoin returns the moves that give node self, new in layout l, its
+// share of the replicas: about shards·replicas/nodes groups, each taken
+// from the node that then holds the most (ties: the lowest ID), lowest
+// group first.
+func planJoin(l *layoutReply, self string) []move {
+	// The nodes that hold a group, and self: a node that left or holds
+	// nothing takes no share.
+	counts := map[string]int{self: 0}
+	for _, vs := range l.Groups {
+		for _, v := range vs {
+			counts[v]++
+		}
+	}
+	held := make([]map[string]bool, len(l.Groups))
+	for i, vs := range l.Groups {
+		held[i] = map[string]bool{}
+		for _, v := range vs {
+			held[i][v] = true
+		}
+	}
+	target := l.Shards * l.Replicas / len(counts)
+	var out []move
+	for counts[self] < target {
+		var best move
+		bestCount := -1
+		ids := make([]string, 0, len(counts))
+		for id := range counts {
+			ids = append(ids, id)
+		}
+		slices.Sort(ids)
+		for _, id := range ids {
+			if id == self || counts[id] <= bestCount {
+				continue
+			}
+			for g := range held {
+				if held[g][id] && !held[g][self] {
+					best, bestCount = move{group: g, from: id}, counts[id]
+					break
+				}
+			}
+		}
+		if bestCount < 0 || bestCount <= counts[self] {
+			break // nobody holds more than self would: balanced
+		}
+		out = append(out, best)
+		held[best.group][self], held[best.group][best.from] = true, false
+		counts[self]++
+		counts[best.from]--
+	}
+	return out
+}
+
+// move is one replica to take: group's replica on node from.
+type move struct {
+	group int
+	from  string
+}
+
+// runJoinPartial takes this new node's share of replicas (planJoin),
+// asking through the nodes at addrs, then records that it joined.
+func (s *Server) runJoinPartial(addrs []string) {
+	defer s.wg.Done()
+	d := s.dir()
+	self := s.selfID()
+	for i := 0; s.ctx.Err() == nil; i++ {
+		via := addrs[i%len(addrs)]
+		l, err := s.fetchLayout(via)
+		if err == nil {
+			err = s.joinMoves(via, l, self, d)
+		}
+		if err == nil {
+			if err := s.host.markJoined(); err != nil {
+				s.log.Error("join: recording the join failed", "err", err)
+			}
+			s.mv.joined.Store(true)
+			s.log.Info("joined the cluster", "node", self, "groups", s.heldIdx())
+			return
+		}
+		s.log.Warn("join: taking replicas failed; retrying", "via", via, "err", err)
+		select {
+		case <-s.ctx.Done():
+			return
+		case <-time.After(joinRetry):
+		}
+	}
+}
+
+// joinMoves runs planJoin's moves for self.
+func (s *Server) joinMoves(via string, l *layoutReply, self string, d *directory) error {
+	for _, mv := range planJoin(l, self) {
+		from, _ := l.node(mv.from)
+		if err := s.moveReplica(via, mv.group, self, d.stream.Addr().String(), d.client, mv.from, from.Client); err != nil {
+			return err
+		}
+		s.log.Info("join: took a replica", "group", mv.group, "from", mv.from)
+	}
+	return nil
+}
+
+// fetchLayout asks the node at addr for the cluster's layout.
+func (s *Server) fetchLayout(addr string) (*layoutReply, error) {
+	b, err := s.internalCall(addr, "SESSIOND-LAYOUT")
+	if err != nil {
+		return nil, err
+	}
+	var l layoutReply
+	if err := json.Unmarshal([]byte(b), &l); err != nil {
+		return nil, fmt.Errorf("layout: %w", err)
+	}
+	return &l, nil
+}

@@ -1,0 +1,286 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"slices"
+	"testing"
+	"time"
+
+	"sessiond/replication"
+)
+
+// TestPlanJoin checks which replicas a joining node takes: its share,
+// each from the node holding the most.
+func TestPlanJoin(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		l      layoutReply
+		self   string
+		want   []move
+		counts map[string]int
+	}{
+		{
+			name: "four nodes, four groups of three: the fifth takes two",
+			l: layoutReply{Shards: 4, Replicas: 3, Groups: [][]string{
+				{"n1", "n2", "n3"}, {"n2", "n3", "n4"}, {"n3", "n4", "n1"}, {"n4", "n1", "n2"}}},
+			self: "n5",
+			want: []move{{group: 0, from: "n1"}, {group: 1, from: "n2"}},
+		},
+		{
+			name: "already balanced: nothing",
+			l: layoutReply{Shards: 3, Replicas: 1, Groups: [][]string{
+				{"n1"}, {"n2"}, {"n3"}}},
+			self: "n4",
+		},
+		{
+			name: "a node that already took one takes the rest",
+			l: layoutReply{Shards: 4, Replicas: 3, Groups: [][]string{
+				{"n5", "n2", "n3"}, {"n2", "n3", "n4"}, {"n3", "n4", "n1"}, {"n4", "n1", "n2"}}},
+			self: "n5",
+			want: []move{{group: 1, from: "n2"}},
+		},
+		{
+			name: "one group of three on four nodes: the fourth takes none",
+			l:    layoutReply{Shards: 1, Replicas: 3, Groups: [][]string{{"n1", "n2", "n3"}}},
+			self: "n4",
+		},
+	} {
+		got := planJoin(&c.l, c.self)
+		if !slices.Equal(got, c.want) {
+			t.Errorf("%s: %+v, want %+v", c.name, got, c.want)
+		}
+	}
+}
+
+// TestPreferredLeaders checks that leaderships spread over the voters and
+// follow the placement when nothing moved.
+func TestPreferredLeaders(t *testing.T) {
+	ids := []string{"n1", "n2", "n3", "n4"}
+	place := placement(ids, 4, 3)
+	specs := make([]Unit, 4)
+	for i := range specs {
+		specs[i] = Unit{Remote: true, Members: place[i]}
+	}
+	s := &Server{}
+	us, slots := newUnits(specs, s.notifyHook)
+	s.slotUnit = slots
+	s.tab.Store(newUnitTable(us))
+	d := &directory{s: s, self: "n9", reports: map[string]dirPeer{}, peers: map[string]string{}}
+	s.dirp.Store(d)
+	got := s.preferredLeaders()
+	for i := range 4 {
+		if got[i] != place[i][0] {
+			t.Errorf("group %d: %s, want the first holder %s", i, got[i], place[i][0])
+		}
+	}
+	// After moves: n5 holds groups 0 and 1 instead of n1 and n2.
+	report := func(id string, idx int, voters ...string) {
+		r := d.reports[id]
+		r.report.ID = id
+		gs := dirGroupState{Idx: idx, Term: 2, Leader: id}
+		for _, v := range voters {
+			gs.Members = append(gs.Members, dirMember{ID: v, Voter: true})
+		}
+		r.report.Groups = append(r.report.Groups, gs)
+		r.at = time.Now()
+		d.reports[id] = r
+	}
+	report("n2", 0, "n5", "n2", "n3")
+	report("n3", 1, "n5", "n3", "n4")
+	report("n3", 2, "n3", "n4", "n1")
+	report("n4", 3, "n4", "n1", "n2")
+	got = s.preferredLeaders()
+	led := map[string]int{}
+	for i := range 4 {
+		led[got[i]]++
+		if !slices.Contains(s.holders(s.units()[i]), got[i]) {
+			t.Errorf("group %d: preferred %s is not a voter", i, got[i])
+		}
+	}
+	for id, n := range led {
+		if n > 1 {
+			t.Errorf("%s would lead %d groups: %v", id, n, got)
+		}
+	}
+}
+
+// TestPartialJoinAndLeave adds a fifth node to four nodes whose four
+// groups have three replicas each: it takes its share of replicas (two
+// groups) from the nodes that held the most, each group keeping three
+// voters; every key stays readable through every node. Then a node is
+// removed: its replicas move to the others and it holds nothing.
+func TestPartialJoinAndLeave(t *testing.T) {
+	tc := startPartial(t, 4, 4, 3, Config{})
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	c1 := tc.client(tc.nodes[0])
+	want := map[string]string{}
+	for i := range 200 {
+		k, v := fmt.Sprintf("k%d", i), fmt.Sprintf("v%d", i)
+		retryDown(t, "SET", func() error { return c1.Set(ctx, k, v, 0).Err() })
+		want[k] = v
+	}
+
+	st, err := replication.Listen("127.0.0.1:0", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n5 := &testNode{id: "n5", dir: t.TempDir(), raftAddr: st.Addr().String(), stream: st}
+	tc.nodes = append(tc.nodes, n5)
+	tc.nodeCfg = func(i int, c *Config) {
+		if i == 4 {
+			c.Peers, c.Join = "", tc.nodes[0].addr
+		}
+	}
+	tc.open(n5)
+	waitFor(t, "n5 to take its replicas", func() bool {
+		return n5.node.Server.mv.joined.Load() && len(n5.node.Server.local()) == 2
+	})
+	tc.waitVoters(3)
+	counts := tc.heldCounts()
+	if counts["n5"] != 2 || counts["n1"]+counts["n2"]+counts["n3"]+counts["n4"] != 10 {
+		t.Fatalf("replicas held after the join: %v", counts)
+	}
+	for k, v := range map[string]string{"after-join-a": "1", "after-join-b": "2", "after-join-c": "3"} {
+		retryDown(t, "SET via n5", func() error { return tc.client(n5).Set(ctx, k, v, 0).Err() })
+		want[k] = v
+	}
+	tc.convergeHeld()
+	tc.readAll(ctx, want)
+
+	// Remove n2: its replicas go to other nodes.
+	if err := tc.client(tc.nodes[2]).Do(ctx, "SESSIOND-LEAVE", "n2").Err(); err != nil {
+		t.Fatalf("SESSIOND-LEAVE n2: %v", err)
+	}
+	waitFor(t, "n2 to drop its replicas", func() bool { return len(tc.nodes[1].node.Server.local()) == 0 })
+	tc.waitVoters(3)
+	counts = tc.heldCounts()
+	if counts["n2"] != 0 {
+		t.Fatalf("n2 still holds replicas: %v", counts)
+	}
+	for _, tn := range tc.nodes {
+		if tn.id != "n2" && (counts[tn.id] < 2 || counts[tn.id] > 3) {
+			t.Errorf("replicas held after the leave: %v", counts)
+		}
+	}
+	retryDown(t, "SET after leave", func() error { return c1.Set(ctx, "after-leave", "x", 0).Err() })
+	want["after-leave"] = "x"
+	tc.convergeHeld()
+	tc.readAll(ctx, want)
+}
+
+// waitFor polls cond for up to 60 seconds.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(60 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond) // polling, bounded
+	}
+}
+
+// waitVoters waits until every group's leader has n voters and the
+// running nodes hold, between them, exactly each group's voters.
+func (tc *testCluster) waitVoters(n int) {
+	tc.t.Helper()
+	waitFor(tc.t, fmt.Sprintf("%d voters per group, held by exactly them", n), func() bool {
+		for _, u := range tc.nodes[0].node.Server.units() {
+			var voters []string
+			for _, tn := range tc.nodes {
+				if tn.node == nil {
+					continue
+				}
+				if lu := tn.node.Server.units()[u.idx]; !lu.remote && lu.group.IsLeader() {
+					for _, m := range lu.group.Members() {
+						voters = append(voters, m.ID)
+					}
+				}
+			}
+			if len(voters) != n {
+				return false
+			}
+			for _, tn := range tc.nodes {
+				if tn.node == nil {
+					continue
+				}
+				if !tn.node.Server.units()[u.idx].remote != slices.Contains(voters, tn.id) {
+					return false
+				}
+			}
+		}
+		return true
+	})
+}
+
+// heldCounts returns how many groups each running node holds.
+func (tc *testCluster) heldCounts() map[string]int {
+	out := map[string]int{}
+	for _, tn := range tc.nodes {
+		if tn.node != nil {
+			out[tn.id] = len(tn.node.Server.local())
+		}
+	}
+	return out
+}
+
+// convergeHeld waits until each group's holders, as they are now, have
+// applied as much as its leader and hold the same data.
+func (tc *testCluster) convergeHeld() {
+	tc.t.Helper()
+	groups := len(tc.nodes[0].node.Server.units())
+	for g := range groups {
+		waitFor(tc.t, fmt.Sprintf("group %d to converge", g), func() bool {
+			var want uint64
+			var digests []string
+			var applied []uint64
+			for _, tn := range tc.nodes {
+				if tn.node == nil {
+					continue
+				}
+				u := tn.node.Server.units()[g]
+				if u.remote {
+					continue
+				}
+				if u.group.IsLeader() {
+					want = u.group.AppliedIndex()
+				}
+				applied = append(applied, u.group.AppliedIndex())
+				digests = append(digests, u.store.Digest())
+			}
+			if want == 0 || len(digests) == 0 {
+				return false
+			}
+			for i := range digests {
+				if applied[i] < want || digests[i] != digests[0] {
+					return false
+				}
+			}
+			return true
+		})
+	}
+}
+
+// readAll reads every key of want through every running node.
+func (tc *testCluster) readAll(ctx context.Context, want map[string]string) {
+	tc.t.Helper()
+	for _, tn := range tc.nodes {
+		if tn.node == nil {
+			continue
+		}
+		c := tc.client(tn)
+		for k, v := range want {
+			var got string
+			retryDown(tc.t, "GET "+k+" via "+tn.id, func() error {
+				var err error
+				got, err = c.Get(ctx, k).Result()
+				return err
+			})
+			if got != v {
+				tc.t.Errorf("%s: %s=%q, want %q", tn.id, k, got, v)
+			}
+		}
+	}
+}

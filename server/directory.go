@@ -83,7 +83,7 @@ type directory struct {
 	s      *Server
 	stream *replication.StreamLayer
 	self   string
-	client string            // this node's client address
+	client string // this node's client address
 
 	mu      sync.Mutex
 	peers   map[string]string // node ID -> Raft address, this node excluded

@@ -27,9 +27,9 @@ import (
 
 // nodeHost opens and discards a node's groups (moves.go's groupHost).
 type nodeHost struct {
-	rc    replication.Config // the node's group config, without group specifics
-	dir   string
-	tune  func(*replication.Config)
+	rc   replication.Config // the node's group config, without group specifics
+	dir  string
+	tune func(*replication.Config)
 }
 
 func (h *nodeHost) open(i int, store *shard.Store) (*replication.Group, error) {

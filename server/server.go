@@ -58,15 +58,15 @@ type Server struct {
 
 	// The shard groups (units.go), in slot order, and which one holds
 	// each slot. A standalone server has one unit without a Raft group.
-	tab      atomic.Pointer[unitTable] // the shard groups as this node sees them (units.go)
-	host     groupHost                 // opens and drops replicas at run time; nil unless partial (moves.go)
-	mv       moves
+	tab  atomic.Pointer[unitTable] // the shard groups as this node sees them (units.go)
+	host groupHost                 // opens and drops replicas at run time; nil unless partial (moves.go)
+	mv   moves
 	// replicasWanted is --replicas where groups are held by some nodes
 	// only (moves.go).
 	replicasWanted int
-	slotUnit []uint8
-	raft     bool                      // writes go through Raft
-	dirp     atomic.Pointer[directory] // where remote groups' leaders are (directory.go); nil unless partial
+	slotUnit       []uint8
+	raft           bool                      // writes go through Raft
+	dirp           atomic.Pointer[directory] // where remote groups' leaders are (directory.go); nil unless partial
 
 	nodeIDSelf string // this node's Raft ID ("" on a standalone server)
 

@@ -773,6 +773,14 @@ func (g *Group) NodeID() string { return g.cfg.NodeID }
 // AppliedIndex returns the index of the last entry applied to the store.
 func (g *Group) AppliedIndex() uint64 { return g.fsm.applied.Load() }
 
+// CaughtUp reports whether this replica has applied every entry it knows
+// to be committed, configuration changes included (AppliedIndex counts
+// only the entries the store applies).
+func (g *Group) CaughtUp() bool {
+	c := g.raft.CommitIndex()
+	return c > 0 && g.raft.AppliedIndex() >= c
+}
+
 // LastIndex returns the index of the last entry in this node's log.
 func (g *Group) LastIndex() uint64 { return g.raft.LastIndex() }
 

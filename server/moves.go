@@ -199,8 +199,12 @@ func (s *Server) advancePending(p *unit, rg remoteGroup, listed bool) {
 	for _, m := range g.Members() {
 		self = self || m.ID == g.NodeID()
 	}
+	// A replica serves once it is a voter that has caught up with what
+	// it knows to be committed, or at once if it was elected: a leader
+	// holds every committed entry (and answers only once it has applied
+	// them, Ready).
 	st := g.Status()
-	if !self || st.LeaderID == "" || st.CommitIndex == 0 || st.AppliedIndex < st.CommitIndex {
+	if !self || !g.IsLeader() && (st.LeaderID == "" || !g.CaughtUp()) {
 		return
 	}
 	s.mv.mu.Lock()

@@ -600,7 +600,7 @@ func (s *Server) runJoinPartial(addrs []string) {
 				s.log.Error("join: recording the join failed", "err", err)
 			}
 			s.mv.joined.Store(true)
-			s.log.Info("joined the cluster", "node", self, "groups", s.heldIdx())
+			s.log.Info("joined the cluster: took its share of replicas", "node", self)
 			return
 		}
 		s.log.Warn("join: taking replicas failed; retrying", "via", via, "err", err)

@@ -293,15 +293,13 @@ func (s *Server) startBackground() {
 			go s.runBalancer()
 		}
 		if addrs, _ := parseJoin(s.config().Join); len(addrs) > 0 {
-			s.wg.Add(1)
-			if s.host != nil {
-				if s.mv.joined.Load() {
-					s.wg.Done()
-				} else {
-					go s.runJoinPartial(addrs)
-				}
-			} else {
+			switch {
+			case s.host == nil:
+				s.wg.Add(1)
 				go s.runJoin(addrs)
+			case !s.mv.joined.Load():
+				s.wg.Add(1)
+				go s.runJoinPartial(addrs)
 			}
 		}
 	}

@@ -52,6 +52,12 @@ type dirReport struct {
 	ID     string          `json:"id"`
 	Client string          `json:"client"` // its client (RESP) address
 	Groups []dirGroupState `json:"groups"`
+	// Peers are the nodes it knows, itself included (ID -> Raft
+	// address), so that nodes learn of those that joined later.
+	Peers map[string]string `json:"peers,omitempty"`
+	// Retired: its replicas were moved away (SESSIOND-LEAVE); it takes
+	// no new ones (moves.go).
+	Retired bool `json:"retired,omitempty"`
 }
 
 // dirGroupState is a group as one of its members sees it.
@@ -151,7 +157,11 @@ func (d *directory) serve() {
 			if _, err := io.ReadFull(c, req[:]); err != nil || req[0] != 'D' {
 				return
 			}
-			b, err := json.Marshal(d.s.dirSelf(d.self, d.client))
+			r := d.s.dirSelf(d.self, d.client)
+			r.Peers = d.peerList()
+			r.Peers[d.self] = d.stream.Addr().String()
+			r.Retired = d.s.mv.retired.Load()
+			b, err := json.Marshal(r)
 			if err != nil {
 				return
 			}
@@ -293,22 +303,35 @@ func (d *directory) peerList() map[string]string {
 }
 
 // learnPeers adds to the peers the servers the groups' leaders report
-// (a node that joined after this one started), each with a relay.
+// and the peers other nodes know (a node that joined after this one
+// started), each with a relay.
 func (d *directory) learnPeers() {
 	var added []string
 	d.mu.Lock()
+	learn := func(id, raft string) {
+		if id == d.self || id == "" || raft == "" {
+			return
+		}
+		if have, ok := d.peers[id]; !ok || have != raft {
+			d.peers[id] = raft
+			if !ok {
+				added = append(added, id)
+			}
+		}
+	}
 	for _, p := range d.reports {
 		for _, gs := range p.report.Groups {
 			for _, m := range gs.Members {
-				if m.ID == d.self || m.Raft == "" {
-					continue
-				}
-				if have, ok := d.peers[m.ID]; !ok || have != m.Raft {
-					d.peers[m.ID] = m.Raft
-					if !ok {
-						added = append(added, m.ID)
-					}
-				}
+				learn(m.ID, m.Raft)
+			}
+		}
+	}
+	// What the peers know, after what the groups' leaders say (a
+	// leader's configuration has the newer address).
+	for _, p := range d.reports {
+		for id, raft := range p.report.Peers {
+			if _, ok := d.peers[id]; !ok {
+				learn(id, raft)
 			}
 		}
 	}
@@ -353,6 +376,18 @@ func (d *directory) lastSeen(id string) (time.Time, bool) {
 		return time.Time{}, false
 	}
 	return p.at, true
+}
+
+// retired reports whether node id said, in its last fresh report, that
+// its replicas were moved away.
+func (d *directory) retired(id string) bool {
+	if id == d.self {
+		return d.s.mv.retired.Load()
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	p, ok := d.reports[id]
+	return ok && time.Since(p.at) <= dirStale && p.report.Retired
 }
 
 // clientAddr returns a node's client address as it last reported it.

@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"net"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -61,8 +62,10 @@ type groupHost interface {
 	discard(i int, g *replication.Group) error
 	// saveHeld records the groups this node holds, for its next start.
 	saveHeld(held []int) error
-	// markJoined records that a node that joined took its replicas.
-	markJoined() error
+	// mark records a fact about this node for its next start: "joined"
+	// (a node that joined took its replicas), "retired" (its replicas
+	// were moved away).
+	mark(name string) error
 }
 
 // moves is the state of the replica moves this node takes part in.
@@ -75,6 +78,12 @@ type moves struct {
 	// dropAsked: groups the node that removed this one said to drop.
 	dropAsked map[int]bool
 	joined    atomic.Bool // a joining node finished its moves (or has none)
+	retired   atomic.Bool // this node's replicas were moved away (drainNode)
+
+	// On a group's leader: the moves it runs (SESSIOND-MOVE), one at a
+	// time, and since when each non-voter it added is catching up.
+	leaderMu sync.Mutex
+	adding   map[string]time.Time // "group/node" -> when the move added it
 }
 
 type exclusion struct {
@@ -91,6 +100,7 @@ func (s *Server) setHost(h groupHost, replicas int) {
 	s.mv.pending = map[int]*unit{}
 	s.mv.excluded = map[int]exclusion{}
 	s.mv.dropAsked = map[int]bool{}
+	s.mv.adding = map[string]time.Time{}
 }
 
 // newHeldUnit makes a unit for group i held here over store and g, wired
@@ -192,9 +202,16 @@ func (s *Server) startPending(i int) {
 func (s *Server) advancePending(p *unit, rg remoteGroup, listed bool) {
 	g := p.group
 	if !listed && rg.config != nil {
-		s.abandonPending(p, "the leader no longer lists this node")
+		// As for a replica that serves (checkDrop): only once the same
+		// leader has left it out for dropGrace.
+		if s.excludedFor(p.idx, rg) >= dropGrace {
+			s.abandonPending(p, "the leader no longer lists this node")
+		}
 		return
 	}
+	s.mv.mu.Lock()
+	delete(s.mv.excluded, p.idx)
+	s.mv.mu.Unlock()
 	self := false
 	for _, m := range g.Members() {
 		self = self || m.ID == g.NodeID()
@@ -247,22 +264,34 @@ func (s *Server) checkDrop(u *unit, rg remoteGroup, listed bool) {
 	if listed || rg.config == nil || g.IsLeader() || rg.configTerm < g.Status().Term {
 		s.mv.mu.Lock()
 		delete(s.mv.excluded, u.idx)
+		if listed {
+			delete(s.mv.dropAsked, u.idx) // a request older than this report
+		}
 		s.mv.mu.Unlock()
 		return
 	}
-	now := time.Now()
+	excluded := s.excludedFor(u.idx, rg)
 	s.mv.mu.Lock()
-	ex, ok := s.mv.excluded[u.idx]
-	if !ok || ex.leader != rg.configFrom || ex.term != rg.configTerm {
-		ex = exclusion{leader: rg.configFrom, term: rg.configTerm, since: now}
-		s.mv.excluded[u.idx] = ex
-	}
 	asked := s.mv.dropAsked[u.idx]
 	s.mv.mu.Unlock()
-	if !asked && now.Sub(ex.since) < dropGrace {
+	if !asked && excluded < dropGrace {
 		return
 	}
 	s.dropUnit(u)
+}
+
+// excludedFor returns how long the leader and term of rg have reported
+// group idx without this node (0 on the first such report).
+func (s *Server) excludedFor(idx int, rg remoteGroup) time.Duration {
+	now := time.Now()
+	s.mv.mu.Lock()
+	defer s.mv.mu.Unlock()
+	ex, ok := s.mv.excluded[idx]
+	if !ok || ex.leader != rg.configFrom || ex.term != rg.configTerm {
+		ex = exclusion{leader: rg.configFrom, term: rg.configTerm, since: now}
+		s.mv.excluded[idx] = ex
+	}
+	return now.Sub(ex.since)
 }
 
 // dropUnit closes this node's replica of u's group and deletes its data;
@@ -325,10 +354,30 @@ func cmdSessiondDrop(c *client, args [][]byte) {
 		c.w.errorText("ERR sessiond: replicas move only where groups are held by some nodes (--replicas)")
 		return
 	}
-	c.s.mv.mu.Lock()
-	c.s.mv.dropAsked[int(n)] = true
-	c.s.mv.mu.Unlock()
-	d.kick()
+	// Only for a replica that serves here: a request about a group held
+	// elsewhere, or still catching up, would outlive its reason.
+	if u := c.s.units()[n]; !u.remote {
+		c.s.mv.mu.Lock()
+		c.s.mv.dropAsked[int(n)] = true
+		c.s.mv.mu.Unlock()
+		d.kick()
+	}
+	c.w.ok()
+}
+
+// cmdSessiondRetire is SESSIOND-RETIRE: the node that moved this node's
+// replicas away says so; this node takes no new ones (drainNode and a
+// joining node's plan pass it over), also after a restart.
+func cmdSessiondRetire(c *client, args [][]byte) {
+	if c.s.dir() == nil || c.s.host == nil {
+		c.w.errorText("ERR sessiond: replicas move only where groups are held by some nodes (--replicas)")
+		return
+	}
+	if err := c.s.host.mark("retired"); err != nil {
+		c.w.err(err)
+		return
+	}
+	c.s.mv.retired.Store(true)
 	c.w.ok()
 }
 
@@ -338,47 +387,37 @@ var errNoMoveTarget = errors.New("no node without a replica of the group is up")
 // moveTimeout bounds one replica move.
 const moveTimeout = 2 * time.Minute
 
-// moveReplica moves group idx's replica from node from to node to: it
-// asks, through node via, the group's leader to add to (SESSIOND-JOIN,
-// repeated while the node catches up), then to remove from
-// (SESSIOND-LEAVE), and tells from to drop its replica.
-func (s *Server) moveReplica(via string, idx int, to, toRaft, toClient, from, fromClient string) error {
+// moveReplica moves group idx's replica from node from to node to (either
+// may be empty: only add, only remove) by asking, through node via, the
+// group's leader to run the move (SESSIOND-MOVE), again while the new
+// replica catches up; then it tells from to drop its replica. It reports
+// whether the move was done here, rather than found done (or moot)
+// already: another coordinator moved that replica first.
+func (s *Server) moveReplica(via string, idx int, to, toRaft, toClient, from, fromClient string) (bool, error) {
 	deadline := time.Now().Add(moveTimeout)
 	group := fmt.Sprint(idx)
-	for to != "" {
-		_, err := s.internalCall(via, "SESSIOND-JOIN", to, toRaft, toClient, group)
+	var reply string
+	for {
+		var err error
+		reply, err = s.internalCall(via, "SESSIOND-MOVE", group, to, toRaft, toClient, from)
 		if err == nil {
 			break
 		}
 		if time.Now().After(deadline) || s.ctx.Err() != nil {
-			return fmt.Errorf("adding %s to group %d: %w", to, idx, err)
+			return false, fmt.Errorf("moving group %d from %q to %q: %w", idx, from, to, err)
 		}
-		s.log.Debug("moves: adding a replica: not yet", "group", idx, "node", to, "err", err)
+		s.log.Debug("moves: moving a replica: not yet", "group", idx, "from", from, "to", to, "err", err)
 		if d := s.dir(); d != nil {
 			d.kick()
 		}
 		select {
 		case <-s.ctx.Done():
-			return replication.ErrClosed
+			return false, replication.ErrClosed
 		case <-time.After(joinRetry):
 		}
 	}
-	if from == "" {
-		return nil
-	}
-	for {
-		_, err := s.internalCall(via, "SESSIOND-LEAVE", from, group)
-		if err == nil {
-			break
-		}
-		if time.Now().After(deadline) || s.ctx.Err() != nil {
-			return fmt.Errorf("removing %s from group %d: %w", from, idx, err)
-		}
-		select {
-		case <-s.ctx.Done():
-			return replication.ErrClosed
-		case <-time.After(joinRetry):
-		}
+	if reply != "OK" {
+		return false, nil
 	}
 	if fromClient != "" {
 		if _, err := s.internalCall(fromClient, "SESSIOND-DROP", group); err != nil {
@@ -386,7 +425,122 @@ func (s *Server) moveReplica(via string, idx int, to, toRaft, toClient, from, fr
 			s.log.Info("moves: telling the old holder to drop failed", "group", idx, "node", from, "err", err)
 		}
 	}
-	return nil
+	return true, nil
+}
+
+// moveAlready is SESSIOND-MOVE's answer when the replica to replace is
+// gone already.
+const moveAlready = "ALREADY"
+
+// errMoveBusy: the group's leader is adding another replica.
+var errMoveBusy = errors.New("TRYAGAIN sessiond: another replica of this group is being added; ask again")
+
+// cmdSessiondMove is SESSIOND-MOVE group to to-raft to-client from: on the
+// group's leader (others forward it), add node to (unless empty) as a
+// non-voter, promote it once it has caught up, then remove node from
+// (unless empty). A group never has fewer voters than before. The leader
+// runs one move at a time and refuses (TRYAGAIN) while another node is
+// catching up to be added, so two coordinators cannot both replace one
+// replica; a move that finds from gone already answers ALREADY (and
+// takes back a half-added to, unless the group is short of replicas).
+func cmdSessiondMove(c *client, args [][]byte) {
+	if !c.groupArgAny(args[:2], 1) {
+		return
+	}
+	if c.s.dir() == nil {
+		c.w.errorText("ERR sessiond: replicas move only where groups are held by some nodes (--replicas)")
+		return
+	}
+	u := c.u
+	to, toRaft, toClient, from := string(args[2]), string(args[3]), string(args[4]), string(args[5])
+	if to == "" && from == "" {
+		c.w.errorText("ERR sessiond: a move needs a node to add or one to remove")
+		return
+	}
+	if to != "" {
+		for _, a := range []string{toRaft, toClient} {
+			if _, _, err := net.SplitHostPort(a); err != nil {
+				c.w.errorText("ERR invalid address '" + a + "'")
+				return
+			}
+		}
+	}
+	already := false
+	c.onLeader(args, func() error {
+		var err error
+		already, err = c.s.moveOnLeader(u, to, toRaft, toClient, from)
+		return err
+	})
+	if already && len(c.w.b) >= 5 && string(c.w.b[len(c.w.b)-5:]) == "+OK\r\n" {
+		c.w.b = append(c.w.b[:len(c.w.b)-5], "+"+moveAlready+"\r\n"...)
+	}
+}
+
+// moveOnLeader is SESSIOND-MOVE on the group's leader; it reports whether
+// from was gone already.
+func (s *Server) moveOnLeader(u *unit, to, toRaft, toClient, from string) (bool, error) {
+	s.mv.leaderMu.Lock()
+	defer s.mv.leaderMu.Unlock()
+	g := u.group
+	if !g.IsLeader() {
+		return false, replication.ErrNotLeader
+	}
+	servers := g.Servers()
+	find := func(id string) (replication.Member, bool) {
+		for _, m := range servers {
+			if m.ID == id {
+				return m, true
+			}
+		}
+		return replication.Member{}, false
+	}
+	voters := 0
+	for _, m := range servers {
+		if m.Voter {
+			voters++
+		}
+	}
+	if _, ok := find(from); from != "" && !ok {
+		if m, ok := find(to); to != "" && ok && !m.Voter && voters >= s.replicasWanted {
+			return true, g.RemoveServer(to) // someone else replaced from
+		}
+		if to == "" || voters >= s.replicasWanted {
+			return true, nil
+		}
+		// Short of replicas: still add to.
+	}
+	for _, m := range servers {
+		if m.Voter || m.ID == to {
+			continue
+		}
+		key := fmt.Sprintf("%d/%s", u.idx, m.ID)
+		if at, ok := s.mv.adding[key]; ok && time.Since(at) < moveTimeout {
+			return false, errMoveBusy
+		}
+		// A non-voter no move of this leader is adding (its coordinator
+		// gave up, or an earlier leader added it): take it back.
+		if err := g.RemoveServer(m.ID); err != nil {
+			return false, err
+		}
+		delete(s.mv.adding, key)
+	}
+	if m, ok := find(to); to != "" && (!ok || !m.Voter) {
+		key := fmt.Sprintf("%d/%s", u.idx, to)
+		if _, ok := s.mv.adding[key]; !ok {
+			s.mv.adding[key] = time.Now()
+		}
+		if err := s.admit(u, to, toRaft, toClient); err != nil {
+			return false, err
+		}
+		delete(s.mv.adding, key)
+	}
+	if from == "" {
+		return false, nil
+	}
+	if to == "" && voters <= 1 {
+		return false, fmt.Errorf("ERR sessiond: %s holds the group's only replica", from)
+	}
+	return false, g.RemoveServer(from)
 }
 
 // layoutReply is SESSIOND-LAYOUT's answer (as JSON): what a node joining
@@ -403,10 +557,11 @@ type layoutReply struct {
 
 // layoutNode is one node of a layout.
 type layoutNode struct {
-	ID     string `json:"id"`
-	Raft   string `json:"raft"`
-	Client string `json:"client"`
-	Alive  bool   `json:"alive"`
+	ID      string `json:"id"`
+	Raft    string `json:"raft"`
+	Client  string `json:"client"`
+	Alive   bool   `json:"alive"`
+	Retired bool   `json:"retired,omitempty"` // takes no replicas (SESSIOND-RETIRE)
 }
 
 // node returns the layout's node id.
@@ -441,7 +596,8 @@ func (s *Server) layout() *layoutReply {
 		return l
 	}
 	l.Replicas = s.replicasWanted
-	l.Nodes = append(l.Nodes, layoutNode{ID: d.self, Raft: d.stream.Addr().String(), Client: d.client, Alive: true})
+	l.Nodes = append(l.Nodes, layoutNode{ID: d.self, Raft: d.stream.Addr().String(), Client: d.client, Alive: true,
+		Retired: s.mv.retired.Load()})
 	peers := d.peerList()
 	ids := make([]string, 0, len(peers))
 	for id := range peers {
@@ -450,7 +606,7 @@ func (s *Server) layout() *layoutReply {
 	slices.Sort(ids)
 	for _, id := range ids {
 		client, _ := d.clientAddr(id)
-		l.Nodes = append(l.Nodes, layoutNode{ID: id, Raft: peers[id], Client: client, Alive: d.alive(id)})
+		l.Nodes = append(l.Nodes, layoutNode{ID: id, Raft: peers[id], Client: client, Alive: d.alive(id), Retired: d.retired(id)})
 	}
 	for _, u := range s.units() {
 		l.Groups = append(l.Groups, s.holders(u))
@@ -486,24 +642,39 @@ func (c *client) drain(name string) {
 	c.w.ok()
 }
 
-// drainNode moves each replica node id holds to the node, up and without
-// a replica of that group, that holds the fewest groups; a group no such
-// node can take loses the replica (it keeps its other ones).
+// drainNode moves each replica node id holds to the running node, not
+// retired and without a replica of that group, that holds the fewest
+// groups; a group no such node can take just loses the replica (it keeps
+// its others). It then tells node id it is retired. It re-reads the
+// layout after each move, so that coordinators running at once (one
+// CLUSTER FORGET per node) share the work.
 func (s *Server) drainNode(id string) error {
-	l := s.layout()
 	d := s.dir()
-	counts := l.counts()
+	deadline := time.Now().Add(moveTimeout * time.Duration(len(s.units())))
 	idClient := ""
-	if n, ok := l.node(id); ok {
-		idClient = n.Client
-	}
-	for idx, voters := range l.Groups {
-		if !slices.Contains(voters, id) {
-			continue
+	for {
+		l := s.layout()
+		if n, ok := l.node(id); ok && n.Client != "" {
+			idClient = n.Client
 		}
+		idx := -1
+		for g, voters := range l.Groups {
+			if slices.Contains(voters, id) {
+				idx = g
+				break
+			}
+		}
+		if idx < 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("group %d still lists %s", idx, id)
+		}
+		voters := l.Groups[idx]
+		counts := l.counts()
 		var to layoutNode
 		for _, n := range l.Nodes {
-			if n.ID == id || !n.Alive || n.Client == "" || slices.Contains(voters, n.ID) {
+			if n.ID == id || !n.Alive || n.Retired || n.Client == "" || slices.Contains(voters, n.ID) {
 				continue
 			}
 			if to.ID == "" || counts[n.ID] < counts[to.ID] {
@@ -513,16 +684,37 @@ func (s *Server) drainNode(id string) error {
 		if to.ID == "" && len(voters) == 1 {
 			return fmt.Errorf("group %d: %w, and %s holds its only replica", idx, errNoMoveTarget, id)
 		}
-		if err := s.moveReplica(d.client, idx, to.ID, to.Raft, to.Client, id, idClient); err != nil {
+		done, err := s.moveReplica(d.client, idx, to.ID, to.Raft, to.Client, id, idClient)
+		if err != nil {
 			return err
 		}
-		if to.ID != "" {
-			counts[to.ID]++
+		if done {
+			s.log.Info("moves: moved a replica off a leaving node", "group", idx, "from", id, "to", to.ID)
 		}
-		counts[id]--
-		s.log.Info("moves: moved a replica off a leaving node", "group", idx, "from", id, "to", to.ID)
+		s.waitDirectory(d, idx, id)
+	}
+	if idClient != "" {
+		if _, err := s.internalCall(idClient, "SESSIOND-RETIRE"); err != nil {
+			s.log.Info("moves: telling a drained node it is retired failed", "node", id, "err", err)
+		}
 	}
 	return nil
+}
+
+// waitDirectory waits, up to a few polls, until the directory no longer
+// lists node id among group idx's voters.
+func (s *Server) waitDirectory(d *directory, idx int, id string) {
+	deadline := time.Now().Add(3 * dirInterval)
+	for time.Now().Before(deadline) && s.ctx.Err() == nil {
+		if !slices.Contains(s.holders(s.units()[idx]), id) {
+			return
+		}
+		d.kick()
+		select {
+		case <-s.ctx.Done():
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
 }
 
 // planJoin returns the moves that give node self, new in layout l, its
@@ -596,7 +788,7 @@ func (s *Server) runJoinPartial(addrs []string) {
 			err = s.joinMoves(via, l, self, d)
 		}
 		if err == nil {
-			if err := s.host.markJoined(); err != nil {
+			if err := s.host.mark("joined"); err != nil {
 				s.log.Error("join: recording the join failed", "err", err)
 			}
 			s.mv.joined.Store(true)
@@ -612,12 +804,19 @@ func (s *Server) runJoinPartial(addrs []string) {
 	}
 }
 
+// errReplan: a planned move was found done by someone else.
+var errReplan = errors.New("the layout changed meanwhile; planning again")
+
 // joinMoves runs planJoin's moves for self.
 func (s *Server) joinMoves(via string, l *layoutReply, self string, d *directory) error {
 	for _, mv := range planJoin(l, self) {
 		from, _ := l.node(mv.from)
-		if err := s.moveReplica(via, mv.group, self, d.stream.Addr().String(), d.client, mv.from, from.Client); err != nil {
+		done, err := s.moveReplica(via, mv.group, self, d.stream.Addr().String(), d.client, mv.from, from.Client)
+		if err != nil {
 			return err
+		}
+		if !done {
+			return errReplan
 		}
 		s.log.Info("join: took a replica", "group", mv.group, "from", mv.from)
 	}

@@ -149,9 +149,20 @@ func TestPartialJoinAndLeave(t *testing.T) {
 	tc.convergeHeld()
 	tc.readAll(ctx, want)
 
-	// Remove n2: its replicas go to other nodes.
-	if err := tc.client(tc.nodes[2]).Do(ctx, "SESSIOND-LEAVE", "n2").Err(); err != nil {
-		t.Fatalf("SESSIOND-LEAVE n2: %v", err)
+	// Remove n2 by sending SESSIOND-LEAVE to every other node at once, as
+	// redis-cli --cluster del-node sends CLUSTER FORGET: its replicas go to
+	// other nodes, and no group ends with more than three.
+	errs := make(chan error, len(tc.nodes))
+	for _, tn := range tc.nodes {
+		if tn.id == "n2" {
+			continue
+		}
+		go func() { errs <- tc.client(tn).Do(ctx, "SESSIOND-LEAVE", "n2").Err() }()
+	}
+	for range len(tc.nodes) - 1 {
+		if err := <-errs; err != nil {
+			t.Fatalf("SESSIOND-LEAVE n2: %v", err)
+		}
 	}
 	waitFor(t, "n2 to drop its replicas", func() bool { return len(tc.nodes[1].node.Server.local()) == 0 })
 	tc.waitVoters(3)
@@ -282,5 +293,103 @@ func (tc *testCluster) readAll(ctx context.Context, want map[string]string) {
 				tc.t.Errorf("%s: %s=%q, want %q", tn.id, k, got, v)
 			}
 		}
+	}
+}
+
+// joinIdle starts three nodes holding one group of two replicas (so one
+// node holds nothing) and a fourth that joins; it returns the holders,
+// the idle node and the new one. The new node takes no replica (one
+// group of two over four nodes is below one each).
+func joinIdle(t *testing.T) (tc *testCluster, holders []*testNode, idle, n4 *testNode) {
+	tc = startPartial(t, 3, 1, 2, Config{})
+	for _, tn := range tc.nodes {
+		if len(tn.node.Server.local()) > 0 {
+			holders = append(holders, tn)
+		} else {
+			idle = tn
+		}
+	}
+	if len(holders) != 2 || idle == nil {
+		t.Fatalf("placement: %d holders", len(holders))
+	}
+	st, err := replication.Listen("127.0.0.1:0", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n4 = &testNode{id: "n4", dir: t.TempDir(), raftAddr: st.Addr().String(), stream: st}
+	tc.nodes = append(tc.nodes, n4)
+	tc.nodeCfg = func(i int, c *Config) {
+		if i == 3 {
+			c.Peers, c.Join = "", tc.nodes[0].addr
+		}
+	}
+	tc.open(n4)
+	waitFor(t, "n4 to join", func() bool { return n4.node.Server.mv.joined.Load() })
+	return tc, holders, idle, n4
+}
+
+// TestPendingReplicaElected hands a group's leadership to a replica that
+// was just added and has not started serving: it serves at once, and
+// writes through a node holding nothing keep working (found by review:
+// such a leader once waited for a write that could not come).
+func TestPendingReplicaElected(t *testing.T) {
+	tc, holders, idle, n4 := joinIdle(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	retryDown(t, "SET", func() error { return tc.client(idle).Set(ctx, "k", "v", 0).Err() })
+	if _, err := idle.node.Server.moveReplica(idle.addr, 0, "n4", n4.raftAddr, n4.addr, "", ""); err != nil {
+		t.Fatal(err)
+	}
+	for _, h := range holders {
+		if u := h.node.Server.units()[0]; !u.remote && u.group.IsLeader() {
+			if err := u.group.TransferLeadershipTo("n4"); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	retryDown(t, "SET after the hand-over", func() error { return tc.client(idle).Set(ctx, "k2", "v2", 0).Err() })
+	waitFor(t, "n4 to serve the group", func() bool { return len(n4.node.Server.local()) == 1 })
+	if v := tc.client(n4).Get(ctx, "k").Val(); v != "v" {
+		t.Fatalf("GET k via n4: %q", v)
+	}
+}
+
+// TestRestartLearnsJoinedNode moves a replica to a node that joined, makes
+// it the group's leader, and restarts a node that holds nothing: it must
+// learn of the joined node from its peers (its --peers do not name it)
+// and reach the group through it.
+func TestRestartLearnsJoinedNode(t *testing.T) {
+	tc, holders, idle, n4 := joinIdle(t)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	retryDown(t, "SET", func() error { return tc.client(idle).Set(ctx, "k", "v", 0).Err() })
+	if _, err := idle.node.Server.moveReplica(idle.addr, 0, "n4", n4.raftAddr, n4.addr, holders[0].id, holders[0].addr); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "n4 to serve the group", func() bool { return len(n4.node.Server.local()) == 1 })
+	waitFor(t, "holders[0] to drop its replica", func() bool { return len(holders[0].node.Server.local()) == 0 })
+	waitFor(t, "n4 to lead the group", func() bool {
+		if n4.node.Server.local()[0].group.IsLeader() {
+			return true
+		}
+		if l := holders[1].node.Server.units()[0]; !l.remote && l.group.IsLeader() {
+			l.group.TransferLeadershipTo("n4")
+		}
+		return false
+	})
+	tc.stop(idle)
+	tc.open(idle)
+	waitFor(t, "the restarted node to learn n4", func() bool {
+		_, ok := idle.node.Server.dir().peerList()["n4"]
+		return ok
+	})
+	var got string
+	retryDown(t, "GET via the restarted node", func() error {
+		var err error
+		got, err = tc.client(idle).Get(ctx, "k").Result()
+		return err
+	})
+	if got != "v" {
+		t.Fatalf("GET k: %q", got)
 	}
 }

@@ -250,6 +250,7 @@ func OpenNode(cfg Config, ln net.Listener, opt NodeOptions) (*Node, error) {
 		if joinLayout == nil || fileExists(filepath.Join(cfg.Dir, "joined")) {
 			srv.mv.joined.Store(true)
 		}
+		srv.mv.retired.Store(fileExists(filepath.Join(cfg.Dir, "retired")))
 	}
 	var first *replication.Group
 	for _, g := range groups {

@@ -23,7 +23,9 @@ import (
 //     the next start opens exactly those;
 //   - layout.json: for a node that joined such a cluster, the layout the
 //     cluster gave it (its peers), so that it restarts without asking;
-//   - joined: that node took its share of replicas.
+//   - joined: that node took its share of replicas;
+//   - retired: this node's replicas were moved away (SESSIOND-LEAVE); it
+//     takes no new ones.
 
 // nodeHost opens and discards a node's groups (moves.go's groupHost).
 type nodeHost struct {
@@ -53,16 +55,26 @@ func (h *nodeHost) hasLog(i int) bool {
 	return fileExists(filepath.Join(groupDir(h.dir, i), "raft"))
 }
 
+// discard closes g and deletes group i's data: its directory is first
+// renamed (atomically) out of the way, so that a crash midway never
+// leaves part of a log where hasLog would find it.
 func (h *nodeHost) discard(i int, g *replication.Group) error {
 	err := g.Close()
 	d := groupDir(h.dir, i)
-	if i > 0 {
-		if rerr := os.RemoveAll(d); rerr != nil && err == nil {
+	if i == 0 {
+		d = filepath.Join(d, "raft")
+	}
+	tomb := d + ".dropped"
+	if rerr := os.RemoveAll(tomb); rerr != nil && err == nil {
+		err = rerr
+	}
+	if rerr := os.Rename(d, tomb); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+		if err == nil {
 			err = rerr
 		}
 		return err
 	}
-	if rerr := os.RemoveAll(filepath.Join(d, "raft")); rerr != nil && err == nil {
+	if rerr := os.RemoveAll(tomb); rerr != nil && err == nil {
 		err = rerr
 	}
 	return err
@@ -76,8 +88,8 @@ func (h *nodeHost) saveHeld(held []int) error {
 	return writeFileAtomic(filepath.Join(h.dir, "held"), []byte(strings.Join(parts, ",")+"\n"))
 }
 
-func (h *nodeHost) markJoined() error {
-	return writeFileAtomic(filepath.Join(h.dir, "joined"), []byte("yes\n"))
+func (h *nodeHost) mark(name string) error {
+	return writeFileAtomic(filepath.Join(h.dir, name), []byte("yes\n"))
 }
 
 // loadHeld reads dir/held: the groups held, and whether the file exists.

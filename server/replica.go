@@ -948,6 +948,8 @@ func replicationCommands(run func(*command, runFunc) *command) []*command {
 		run(def("sessiond-join", -4, flagAdmin|flagNoScript|flagStale, noKeys, "@admin @slow @dangerous"), cmdSessiondJoin),
 		run(def("sessiond-leave", -2, flagAdmin|flagNoScript|flagStale, noKeys, "@admin @slow @dangerous"), cmdSessiondLeave),
 		run(def("sessiond-drop", 2, flagAdmin|flagNoScript|flagStale, noKeys, "@admin @slow @dangerous"), cmdSessiondDrop),
+		run(def("sessiond-move", 6, flagAdmin|flagNoScript|flagStale, noKeys, "@admin @slow @dangerous"), cmdSessiondMove),
+		run(def("sessiond-retire", 1, flagAdmin|flagNoScript|flagStale, noKeys, "@admin @slow @dangerous"), cmdSessiondRetire),
 		run(def("sessiond-layout", 1, flagAdmin|flagNoScript|flagStale|flagLoading, noKeys, "@admin @slow"), cmdSessiondLayout),
 		run(def("sessiond-failover", -2, flagAdmin|flagNoScript|flagStale, noKeys, "@admin @slow @dangerous"), cmdSessiondFailover),
 		run(def("debug", -2, flagAdmin|flagNoScript|flagLoading|flagStale, noKeys, "@admin @slow @dangerous"), cmdDebug),

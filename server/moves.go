@@ -476,8 +476,22 @@ func cmdSessiondMove(c *client, args [][]byte) {
 	}
 }
 
+// addingStale is how long a non-voter a move added may keep other moves
+// of its group waiting (its coordinator may have died).
+const addingStale = 30 * time.Second
+
 // moveOnLeader is SESSIOND-MOVE on the group's leader; it reports whether
-// from was gone already.
+// the move was found done or moot already (ALREADY). It keeps the group
+// at R voters whatever coordinators ask, in whatever order:
+//
+//   - from gone: nothing to replace (a half-added to is taken back),
+//     unless the group is short of voters, where to is still added;
+//   - from still there but R other voters already (another coordinator
+//     replaced it, or to holds the group already): from is removed, to
+//     not added;
+//   - to a voter already and from needed for R: nothing is removed;
+//   - otherwise to is added (non-voter, caught up, voter), then from
+//     removed.
 func (s *Server) moveOnLeader(u *unit, to, toRaft, toClient, from string) (bool, error) {
 	s.mv.leaderMu.Lock()
 	defer s.mv.leaderMu.Unlock()
@@ -486,9 +500,9 @@ func (s *Server) moveOnLeader(u *unit, to, toRaft, toClient, from string) (bool,
 		return false, replication.ErrNotLeader
 	}
 	servers := g.Servers()
-	find := func(id string) (replication.Member, bool) {
+	member := func(id string) (replication.Member, bool) {
 		for _, m := range servers {
-			if m.ID == id {
+			if id != "" && m.ID == id {
 				return m, true
 			}
 		}
@@ -500,45 +514,67 @@ func (s *Server) moveOnLeader(u *unit, to, toRaft, toClient, from string) (bool,
 			voters++
 		}
 	}
-	if _, ok := find(from); from != "" && !ok {
-		if m, ok := find(to); to != "" && ok && !m.Voter && voters >= s.replicasWanted {
-			return true, g.RemoveServer(to) // someone else replaced from
+	want := max(s.replicasWanted, 1)
+	toM, toIn := member(to)
+	toVoter := toIn && toM.Voter
+	fromM, fromIn := member(from)
+	if from != "" && !fromIn {
+		if toIn && !toVoter && voters >= want {
+			return true, g.RemoveServer(to)
 		}
-		if to == "" || voters >= s.replicasWanted {
+		if to == "" || toVoter || voters >= want {
 			return true, nil
 		}
-		// Short of replicas: still add to.
+		// Short of replicas: add to all the same (below).
+	}
+	others := voters // the voters that stay when from goes
+	if fromIn && fromM.Voter {
+		others--
+	}
+	if fromIn && others >= want {
+		// R voters without from: only from has to go.
+		if to != "" && toIn && !toVoter {
+			if err := g.RemoveServer(to); err != nil {
+				return false, err
+			}
+		}
+		return to != "" && !toVoter, g.RemoveServer(from)
+	}
+	if toVoter {
+		return true, nil // to holds it already, and from is needed for R
+	}
+	if to == "" {
+		if voters <= 1 {
+			return false, fmt.Errorf("ERR sessiond: %s holds the group's only replica", from)
+		}
+		return false, g.RemoveServer(from)
 	}
 	for _, m := range servers {
 		if m.Voter || m.ID == to {
 			continue
 		}
 		key := fmt.Sprintf("%d/%s", u.idx, m.ID)
-		if at, ok := s.mv.adding[key]; ok && time.Since(at) < moveTimeout {
+		if at, ok := s.mv.adding[key]; ok && time.Since(at) < addingStale {
 			return false, errMoveBusy
 		}
-		// A non-voter no move of this leader is adding (its coordinator
-		// gave up, or an earlier leader added it): take it back.
+		// A non-voter no recent move of this leader is adding (its
+		// coordinator gave up, or an earlier leader added it): take it
+		// back.
 		if err := g.RemoveServer(m.ID); err != nil {
 			return false, err
 		}
 		delete(s.mv.adding, key)
 	}
-	if m, ok := find(to); to != "" && (!ok || !m.Voter) {
-		key := fmt.Sprintf("%d/%s", u.idx, to)
-		if _, ok := s.mv.adding[key]; !ok {
-			s.mv.adding[key] = time.Now()
-		}
-		if err := s.admit(u, to, toRaft, toClient); err != nil {
-			return false, err
-		}
-		delete(s.mv.adding, key)
+	key := fmt.Sprintf("%d/%s", u.idx, to)
+	if _, ok := s.mv.adding[key]; !ok {
+		s.mv.adding[key] = time.Now()
 	}
-	if from == "" {
+	if err := s.admit(u, to, toRaft, toClient); err != nil {
+		return false, err
+	}
+	delete(s.mv.adding, key)
+	if !fromIn {
 		return false, nil
-	}
-	if to == "" && voters <= 1 {
-		return false, fmt.Errorf("ERR sessiond: %s holds the group's only replica", from)
 	}
 	return false, g.RemoveServer(from)
 }
@@ -652,6 +688,14 @@ func (s *Server) drainNode(id string) error {
 	d := s.dir()
 	deadline := time.Now().Add(moveTimeout * time.Duration(len(s.units())))
 	idClient := ""
+	if n, ok := s.layout().node(id); ok && n.Client != "" {
+		// Retired first, so that no coordinator picks it as a target
+		// meanwhile (a node that is down is not picked anyway).
+		idClient = n.Client
+		if _, err := s.internalCall(idClient, "SESSIOND-RETIRE"); err != nil {
+			s.log.Info("moves: telling a leaving node it is retired failed", "node", id, "err", err)
+		}
+	}
 	for {
 		l := s.layout()
 		if n, ok := l.node(id); ok && n.Client != "" {
@@ -673,8 +717,13 @@ func (s *Server) drainNode(id string) error {
 		voters := l.Groups[idx]
 		counts := l.counts()
 		var to layoutNode
+		down := false // a node that could take it is down for now
 		for _, n := range l.Nodes {
-			if n.ID == id || !n.Alive || n.Retired || n.Client == "" || slices.Contains(voters, n.ID) {
+			if n.ID == id || n.Retired || slices.Contains(voters, n.ID) {
+				continue
+			}
+			if !n.Alive || n.Client == "" {
+				down = true
 				continue
 			}
 			if to.ID == "" || counts[n.ID] < counts[to.ID] {
@@ -684,6 +733,15 @@ func (s *Server) drainNode(id string) error {
 		if to.ID == "" && len(voters) == 1 {
 			return fmt.Errorf("group %d: %w, and %s holds its only replica", idx, errNoMoveTarget, id)
 		}
+		if to.ID == "" && down {
+			// Wait for it rather than leave the group a replica short.
+			select {
+			case <-s.ctx.Done():
+				return replication.ErrClosed
+			case <-time.After(joinRetry):
+			}
+			continue
+		}
 		done, err := s.moveReplica(d.client, idx, to.ID, to.Raft, to.Client, id, idClient)
 		if err != nil {
 			return err
@@ -692,11 +750,6 @@ func (s *Server) drainNode(id string) error {
 			s.log.Info("moves: moved a replica off a leaving node", "group", idx, "from", id, "to", to.ID)
 		}
 		s.waitDirectory(d, idx, id)
-	}
-	if idClient != "" {
-		if _, err := s.internalCall(idClient, "SESSIOND-RETIRE"); err != nil {
-			s.log.Info("moves: telling a drained node it is retired failed", "node", id, "err", err)
-		}
 	}
 	return nil
 }
@@ -782,6 +835,10 @@ func (s *Server) runJoinPartial(addrs []string) {
 	d := s.dir()
 	self := s.selfID()
 	for i := 0; s.ctx.Err() == nil; i++ {
+		if s.mv.retired.Load() {
+			s.log.Info("join: this node was retired (SESSIOND-LEAVE) while joining; it takes no more replicas")
+			return
+		}
 		via := addrs[i%len(addrs)]
 		l, err := s.fetchLayout(via)
 		if err == nil {

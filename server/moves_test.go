@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"testing"
@@ -391,5 +392,98 @@ func TestRestartLearnsJoinedNode(t *testing.T) {
 	})
 	if got != "v" {
 		t.Fatalf("GET k: %q", got)
+	}
+}
+
+// groupVoters returns group idx's voters as its current leader among
+// tc's running nodes knows them (nil while none leads).
+func (tc *testCluster) groupVoters(idx int) []string {
+	for _, tn := range tc.nodes {
+		if tn.node == nil {
+			continue
+		}
+		if u := tn.node.Server.units()[idx]; !u.remote && u.group.IsLeader() {
+			var out []string
+			for _, m := range u.group.Members() {
+				out = append(out, m.ID)
+			}
+			return out
+		}
+	}
+	return nil
+}
+
+// TestMoveStaleTargetKeepsReplicas: a coordinator that planned on a
+// layout from before another move (a drain running while a node joins:
+// the joined node, holding the fewest groups, is the drain's natural
+// target) asks to move a replica to a node that is already a voter. The
+// group must keep its two replicas; moveOnLeader skips the add (to is a
+// voter) and still removes from, leaving one.
+func TestMoveStaleTargetKeepsReplicas(t *testing.T) {
+	tc, holders, idle, n4 := joinIdle(t)
+	s := idle.node.Server
+	// The join: n4 takes holders[0]'s replica.
+	if _, err := s.moveReplica(idle.addr, 0, "n4", n4.raftAddr, n4.addr, holders[0].id, holders[0].addr); err != nil {
+		t.Fatal(err)
+	}
+	// A drain of holders[1] planned on the layout from before the join
+	// ({holders[0], holders[1]}): n4 is not among the voters it saw.
+	if _, err := s.moveReplica(idle.addr, 0, "n4", n4.raftAddr, n4.addr, holders[1].id, holders[1].addr); err != nil {
+		t.Fatal(err)
+	}
+	var vs []string
+	waitFor(t, "a leader", func() bool { vs = tc.groupVoters(0); return vs != nil })
+	if len(vs) != 2 {
+		t.Fatalf("group 0 voters after the moves: %v, want 2 (--replicas 2)", vs)
+	}
+}
+
+// TestMoveAfterLeaderHandOverNoExtraReplica: two coordinators replace
+// the same leaving node (CLUSTER FORGET sent to every node), which leads
+// the group. The first one's move adds its target and removes the
+// leader, which hands leadership over and answers ErrNotLeader (onLeader
+// then forwards). The second coordinator's move reaches the new leader
+// first: the leaving node is still a voter there, so it adds a second
+// replacement. The group must end with two voters.
+func TestMoveAfterLeaderHandOverNoExtraReplica(t *testing.T) {
+	tc, holders, idle, n4 := joinIdle(t)
+	var leader *testNode
+	waitFor(t, "a leader among the holders", func() bool {
+		for _, h := range holders {
+			if u := h.node.Server.units()[0]; !u.remote && u.group.IsLeader() {
+				leader = h
+				return true
+			}
+		}
+		return false
+	})
+	ls := leader.node.Server
+	// Coordinator 1, on the leader: replace the leader by idle.
+	deadline := time.Now().Add(time.Minute)
+	for {
+		_, err := ls.moveOnLeader(ls.units()[0], idle.id, idle.raftAddr, idle.addr, leader.id)
+		if errors.Is(err, replication.ErrNotLeader) {
+			break // handed over; onLeader would forward now
+		}
+		if err == nil {
+			t.Fatal("the leader removed itself without handing over")
+		}
+		if time.Now().After(deadline) {
+			t.Fatal(err)
+		}
+		time.Sleep(100 * time.Millisecond) // retrying as moveReplica does, bounded
+	}
+	// Coordinator 2 reaches the new leader first: replace the old leader by n4.
+	if _, err := n4.node.Server.moveReplica(n4.addr, 0, "n4", n4.raftAddr, n4.addr, leader.id, leader.addr); err != nil {
+		t.Fatal(err)
+	}
+	// Coordinator 1's forwarded move.
+	if _, err := idle.node.Server.moveReplica(idle.addr, 0, idle.id, idle.raftAddr, idle.addr, leader.id, leader.addr); err != nil {
+		t.Fatal(err)
+	}
+	var vs []string
+	waitFor(t, "a leader", func() bool { vs = tc.groupVoters(0); return vs != nil })
+	if len(vs) != 2 {
+		t.Fatalf("group 0 voters after both moves: %v, want 2 (--replicas 2)", vs)
 	}
 }

@@ -2,6 +2,8 @@ package server
 
 import (
 	"sort"
+	"strconv"
+	"strings"
 	"time"
 )
 
@@ -58,6 +60,19 @@ func (s *Server) preferredLeader(u *unit) string {
 	}
 	var want string
 	if s.dir() != nil {
+		// Not while this node runs a move (SESSIOND-MOVE): the group's
+		// voters are changing.
+		if !s.mv.leaderMu.TryLock() {
+			return ""
+		}
+		busy := false
+		for key := range s.mv.adding {
+			busy = busy || strings.HasPrefix(key, strconv.Itoa(u.idx)+"/")
+		}
+		s.mv.leaderMu.Unlock()
+		if busy {
+			return ""
+		}
 		want = s.preferredLeaders()[u.idx]
 	} else {
 		var ids []string
@@ -144,6 +159,18 @@ func (s *Server) preferredLeaders() map[int]string {
 		}
 		start := i * len(nodes) / len(us)
 		best, bestDist := "", 0
+		if d := s.dir(); d != nil {
+			// A retired node (being drained) leads nothing it can avoid.
+			var keep []string
+			for _, v := range vs {
+				if !d.retired(v) {
+					keep = append(keep, v)
+				}
+			}
+			if len(keep) > 0 {
+				vs = keep
+			}
+		}
 		for _, v := range vs {
 			dist := (pos[v] - start + len(nodes)) % len(nodes)
 			if best == "" || led[v] < led[best] || led[v] == led[best] && dist < bestDist {

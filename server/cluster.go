@@ -273,13 +273,29 @@ func (s *Server) clusterViews() clusterViewAll {
 			}
 		}
 	}
+	if d := s.dir(); d != nil {
+		// A node holding no group (retired, or joining) is still in the
+		// cluster: a master of no slots, as in Redis (redis-cli expects
+		// a myself line).
+		me := clusterName(s.selfID())
+		if _, ok := byName[me]; !ok {
+			host, port, _ := net.SplitHostPort(d.client)
+			n := clusterNode{name: me, host: host, myself: true, master: true}
+			n.port, _ = strconv.Atoi(port)
+			if _, rp, err := net.SplitHostPort(d.stream.Addr().String()); err == nil {
+				n.cport, _ = strconv.Atoi(rp)
+			}
+			byName[me] = &nodeView{clusterNode: n}
+			order = append(order, me)
+		}
+	}
 	first := ""
 	if g := cv.groups[0]; g.ok {
 		first = g.nodes[0].name
 	}
 	for _, name := range order {
 		nv := byName[name]
-		if len(nv.slots) == 0 && name != first {
+		if len(nv.slots) == 0 && name != first && !(nv.myself && nv.master) {
 			nv.replicaOf = first
 			if m, ok := follows[name]; ok {
 				nv.replicaOf = m

@@ -261,7 +261,7 @@ func cmdSessiondLeave(c *client, args [][]byte) {
 // As redis-cli --cluster del-node sends it to every remaining node, a node
 // already removed is answered OK.
 func cmdClusterForget(c *client, args [][]byte) {
-	if id, ok := c.s.nodeID(string(args[2])); ok && id == c.s.selfID() {
+	if name := string(args[2]); name == c.s.selfID() || name == clusterName(c.s.selfID()) {
 		c.w.errorText("ERR I tried hard but I can't forget myself...")
 		return
 	}

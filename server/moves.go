@@ -394,11 +394,20 @@ const moveTimeout = 2 * time.Minute
 // whether the move was done here, rather than found done (or moot)
 // already: another coordinator moved that replica first.
 func (s *Server) moveReplica(via string, idx int, to, toRaft, toClient, from, fromClient string) (bool, error) {
+	return s.moveReplicaVia([]string{via}, idx, to, toRaft, toClient, from, fromClient)
+}
+
+// moveReplicaVia is moveReplica asking through any of vias (client
+// addresses of nodes, any of which forwards to the group's leader): the
+// next one after a failure, so that one node down does not stall it.
+func (s *Server) moveReplicaVia(vias []string, idx int, to, toRaft, toClient, from, fromClient string) (bool, error) {
 	deadline := time.Now().Add(moveTimeout)
 	group := fmt.Sprint(idx)
 	var reply string
-	for {
+	var logged time.Time
+	for i := 0; ; i++ {
 		var err error
+		via := vias[i%len(vias)]
 		reply, err = s.internalCall(via, "SESSIOND-MOVE", group, to, toRaft, toClient, from)
 		if err == nil {
 			break
@@ -406,7 +415,10 @@ func (s *Server) moveReplica(via string, idx int, to, toRaft, toClient, from, fr
 		if time.Now().After(deadline) || s.ctx.Err() != nil {
 			return false, fmt.Errorf("moving group %d from %q to %q: %w", idx, from, to, err)
 		}
-		s.log.Debug("moves: moving a replica: not yet", "group", idx, "from", from, "to", to, "err", err)
+		if time.Since(logged) > 5*time.Second {
+			logged = time.Now()
+			s.log.Info("moves: moving a replica: not yet; retrying", "group", idx, "from", from, "to", to, "via", via, "err", err)
+		}
 		if d := s.dir(); d != nil {
 			d.kick()
 		}
@@ -479,6 +491,21 @@ func cmdSessiondMove(c *client, args [][]byte) {
 // addingStale is how long a non-voter a move added may keep other moves
 // of its group waiting (its coordinator may have died).
 const addingStale = 30 * time.Second
+
+// silent reports whether non-voter id, added at since, has gone quiet:
+// added over 10 s ago and no acknowledgement on its follower link for 5
+// s (its process died while catching up).
+func (s *Server) silent(u *unit, id string, since time.Time) bool {
+	if time.Since(since) < 10*time.Second {
+		return false
+	}
+	for _, r := range s.replicas(u) {
+		if r.id == id && time.Now().UnixMilli()-r.lastAck < 5000 {
+			return false
+		}
+	}
+	return true
+}
 
 // moveOnLeader is SESSIOND-MOVE on the group's leader; it reports whether
 // the move was found done or moot already (ALREADY). It keeps the group
@@ -554,7 +581,7 @@ func (s *Server) moveOnLeader(u *unit, to, toRaft, toClient, from string) (bool,
 			continue
 		}
 		key := fmt.Sprintf("%d/%s", u.idx, m.ID)
-		if at, ok := s.mv.adding[key]; ok && time.Since(at) < addingStale {
+		if at, ok := s.mv.adding[key]; ok && time.Since(at) < addingStale && !s.silent(u, m.ID, at) {
 			return false, errMoveBusy
 		}
 		// A non-voter no recent move of this leader is adding (its
@@ -840,6 +867,12 @@ func (s *Server) runJoinPartial(addrs []string) {
 			return
 		}
 		via := addrs[i%len(addrs)]
+		if i >= len(addrs) {
+			// The --join nodes may be down: any node this one knows will do.
+			if known := s.knownClients(); len(known) > 0 && i%2 == 1 {
+				via = known[(i/2)%len(known)]
+			}
+		}
 		l, err := s.fetchLayout(via)
 		if err == nil {
 			err = s.joinMoves(via, l, self, d)
@@ -864,11 +897,31 @@ func (s *Server) runJoinPartial(addrs []string) {
 // errReplan: a planned move was found done by someone else.
 var errReplan = errors.New("the layout changed meanwhile; planning again")
 
+// knownClients returns the client addresses of the peers the directory
+// has heard from lately.
+func (s *Server) knownClients() []string {
+	d := s.dir()
+	var out []string
+	for id := range d.peerList() {
+		if addr, ok := d.clientAddr(id); ok && d.alive(id) {
+			out = append(out, addr)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
 // joinMoves runs planJoin's moves for self.
 func (s *Server) joinMoves(via string, l *layoutReply, self string, d *directory) error {
+	vias := []string{via}
+	for _, n := range l.Nodes {
+		if n.Alive && n.Client != "" && n.Client != via && n.ID != self {
+			vias = append(vias, n.Client)
+		}
+	}
 	for _, mv := range planJoin(l, self) {
 		from, _ := l.node(mv.from)
-		done, err := s.moveReplica(via, mv.group, self, d.stream.Addr().String(), d.client, mv.from, from.Client)
+		done, err := s.moveReplicaVia(vias, mv.group, self, d.stream.Addr().String(), d.client, mv.from, from.Client)
 		if err != nil {
 			return err
 		}

@@ -158,6 +158,12 @@ func loadJoinLayout(cfg Config) (*layoutReply, error) {
 			return &l, nil
 		case strings.Contains(err.Error(), "unknown command"):
 			return nil, nil // a node from before replica moves
+		case strings.HasPrefix(err.Error(), "NOAUTH") || strings.HasPrefix(err.Error(), "WRONGPASS") ||
+			strings.HasPrefix(err.Error(), "AUTH: "):
+			return nil, fmt.Errorf("--join: %s refused this node's password (--requirepass must match the cluster's): %w", addrs[i%len(addrs)], err)
+		}
+		if cfg.Logger != nil {
+			cfg.Logger.Info("--join: asking for the cluster's layout failed; retrying", "via", addrs[i%len(addrs)], "err", err)
 		}
 		last = err
 		select {

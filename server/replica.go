@@ -736,8 +736,22 @@ func (s *Server) infoRaft(b *infoBuilder) {
 	}
 	for _, u := range s.local() {
 		st := u.group.Status()
-		b.kv(fmt.Sprintf("raft_group%d", u.idx), fmt.Sprintf("slots=%d-%d,state=%s,term=%d,leader=%s,commit=%d,applied=%d,last_contact_ms=%d",
-			u.lo, u.hi, strings.ToLower(st.State), st.Term, st.LeaderID, st.CommitIndex, st.AppliedIndex, max(st.LastContact.Milliseconds(), -1)))
+		line := fmt.Sprintf("slots=%d-%d,state=%s,term=%d,leader=%s,commit=%d,applied=%d,last_contact_ms=%d",
+			u.lo, u.hi, strings.ToLower(st.State), st.Term, st.LeaderID, st.CommitIndex, st.AppliedIndex, max(st.LastContact.Milliseconds(), -1))
+		if s.partial() {
+			// Who holds it: the voters, and the non-voters catching up
+			// to be added (moves.go).
+			var voters, nonvoters []string
+			for _, m := range u.group.Servers() {
+				if m.Voter {
+					voters = append(voters, m.ID)
+				} else {
+					nonvoters = append(nonvoters, m.ID)
+				}
+			}
+			line += ",voters=" + strings.Join(voters, ";") + ",nonvoters=" + strings.Join(nonvoters, ";")
+		}
+		b.kv(fmt.Sprintf("raft_group%d", u.idx), line)
 	}
 }
 

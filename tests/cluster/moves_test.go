@@ -97,6 +97,30 @@ func TestPartialJoinLeave(t *testing.T) {
 		t.Fatalf("SESSIOND-LEAVE n2: %v", err)
 	}
 	waitHeld(nodes[1], "0")
+	// The drained node, still up, holds nothing: it shows itself as a
+	// master of no slots (redis-cli --cluster check needs a myself line)
+	// and cannot forget itself.
+	c1 := newClient(nodes[1].addr(), 5*time.Second)
+	defer c1.Close()
+	cn, err := c1.ClusterNodes(ctx).Result()
+	if err != nil || !strings.Contains(cn, "myself,master") {
+		t.Fatalf("CLUSTER NODES of the drained node: %v\n%s", err, cn)
+	}
+	myID := ""
+	for _, line := range strings.Split(cn, "\n") {
+		if strings.Contains(line, "myself") {
+			myID = strings.Fields(line)[0]
+		}
+	}
+	if err := c1.Do(ctx, "CLUSTER", "FORGET", myID).Err(); err == nil || !strings.Contains(err.Error(), "can't forget myself") {
+		t.Fatalf("CLUSTER FORGET of itself: %v", err)
+	}
+	if _, err := exec.LookPath("redis-cli"); err == nil {
+		if out, err := exec.CommandContext(ctx, "redis-cli", "--cluster", "check", nodes[1].addr()).CombinedOutput(); err != nil &&
+			!strings.Contains(string(out), "[ERR]") {
+			t.Fatalf("redis-cli --cluster check against the drained node: %v\n%s", err, out)
+		}
+	}
 	nodes[1].kill()
 	check(nodes[0])
 	writeEach(ctx, w, 4000, 5000)

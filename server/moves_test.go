@@ -487,3 +487,32 @@ func TestMoveAfterLeaderHandOverNoExtraReplica(t *testing.T) {
 		t.Fatalf("group 0 voters after both moves: %v, want 2 (--replicas 2)", vs)
 	}
 }
+
+// TestPartialReplaceDeadNode removes a node that died for good: its
+// replicas are rebuilt on the other nodes from the groups' leaders, so
+// every group is back to three voters, all running, and no key is lost
+// (ElastiCache's replacing of a failed node).
+func TestPartialReplaceDeadNode(t *testing.T) {
+	tc := startPartial(t, 4, 4, 3, Config{})
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	c1 := tc.client(tc.nodes[0])
+	want := map[string]string{}
+	for i := range 100 {
+		k, v := fmt.Sprintf("k%d", i), fmt.Sprintf("v%d", i)
+		retryDown(t, "SET", func() error { return c1.Set(ctx, k, v, 0).Err() })
+		want[k] = v
+	}
+	tc.stop(tc.nodes[1])
+	if err := c1.Do(ctx, "SESSIOND-LEAVE", "n2").Err(); err != nil {
+		t.Fatalf("SESSIOND-LEAVE of the dead n2: %v", err)
+	}
+	tc.waitVoters(3)
+	for _, tn := range tc.nodes {
+		if tn.node != nil && len(tn.node.Server.local()) != 4 {
+			t.Errorf("%s holds %d groups, want all 4 (three nodes, four groups of three)", tn.id, len(tn.node.Server.local()))
+		}
+	}
+	tc.convergeHeld()
+	tc.readAll(ctx, want)
+}

@@ -295,11 +295,12 @@ func cmdClusterFailover(c *client, args [][]byte) {
 	}
 	// This node is a replica of the first group's leader (CLUSTER NODES):
 	// it takes over every group that node leads.
-	if len(c.s.local()) == 0 {
+	local := c.s.local()
+	if len(local) == 0 {
 		c.w.errorText("ERR I'm a replica but my master is unknown to me")
 		return
 	}
-	master, _, ok := c.s.local()[0].group.Leader()
+	master, _, ok := local[0].group.Leader()
 	if !ok {
 		c.w.errorText("ERR I'm a replica but my master is unknown to me")
 		return

@@ -355,7 +355,10 @@ func (s *Server) performEvictions() int {
 		m.policy = policy
 	}
 	now := s.clock.Now().UnixMilli()
-	if len(s.local()) == 0 {
+	// One view of the groups held for the whole call: a replica taken or
+	// dropped meanwhile (moves.go) waits for the next call.
+	local := s.local()
+	if len(local) == 0 {
 		return evictFail // this node holds no data
 	}
 	for evicted, next, empty := 0, 0, 0; used > limit; next++ {
@@ -363,13 +366,13 @@ func (s *Server) performEvictions() int {
 			return evictRunning
 		}
 		// The groups take turns, so that each gives up keys.
-		u := s.local()[next%len(s.local())]
+		u := local[next%len(local)]
 		keys, found := s.pickVictims(u, m.pools[u.idx], policy, cfg.MaxMemorySamples, now, used-limit)
 		if len(keys) == 0 {
 			if found {
 				return evictRunning
 			}
-			if empty++; empty >= len(s.local()) {
+			if empty++; empty >= len(local) {
 				return evictFail
 			}
 			continue

@@ -479,8 +479,8 @@ func cmdSessiondMove(c *client, args [][]byte) {
 	}
 	already := false
 	c.onLeader(args, func() error {
-		var err error
-		already, err = c.s.moveOnLeader(u, to, toRaft, toClient, from)
+		a, err := c.s.moveOnLeader(u, to, toRaft, toClient, from)
+		already = a && err == nil // not for a move forwarded after an error
 		return err
 	})
 	if already && len(c.w.b) >= 5 && string(c.w.b[len(c.w.b)-5:]) == "+OK\r\n" {

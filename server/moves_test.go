@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"sessiond/replication"
+	"sessiond/shard"
 )
 
 // TestPlanJoin checks which replicas a joining node takes: its share,
@@ -515,4 +516,48 @@ func TestPartialReplaceDeadNode(t *testing.T) {
 	}
 	tc.convergeHeld()
 	tc.readAll(ctx, want)
+}
+
+// dropOnApply applies like LocalApplier, then, the first time, takes
+// every held group out of the unit table as dropUnit does, as if the
+// directory dropped this node's replicas while the eviction's Apply ran.
+type dropOnApply struct {
+	LocalApplier
+	s *Server
+}
+
+func (a *dropOnApply) Apply(ctx context.Context, op *shard.Op) (shard.Result, error) {
+	res, err := a.LocalApplier.Apply(ctx, op)
+	if op.Kind == shard.KindEvict {
+		for _, u := range a.s.local() {
+			a.s.swapUnit(&unit{idx: u.idx, lo: u.lo, hi: u.hi, remote: true, gone: make(chan struct{})})
+		}
+	}
+	return res, err
+}
+
+// TestEvictionsSurviveUnitSwap: performEvictions re-reads s.local() on
+// every turn; once the node has dropped its last replica mid-loop,
+// next%len(s.local()) divides by zero and the process panics.
+func TestEvictionsSurviveUnitSwap(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.MaxMemory = 1 // below used_memory_startup: the loop keeps going
+	cfg.MaxMemoryPolicy = "allkeys-random"
+	st := shard.New(shard.Config{Clock: cfg.Clock})
+	ap := &dropOnApply{LocalApplier: LocalApplier{Store: st}}
+	s, err := NewSharded(cfg, []Unit{{Store: st, Applier: ap}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ap.s = s
+	for i := range 50 {
+		op := shard.Op{Kind: shard.KindSet, Key: []byte(fmt.Sprint("k", i)), Args: [][]byte{[]byte("v")}}
+		st.Apply(&op)
+	}
+	defer func() {
+		if r := recover(); r != nil {
+			t.Fatalf("performEvictions panicked after the unit table changed: %v", r)
+		}
+	}()
+	s.performEvictions()
 }

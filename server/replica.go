@@ -606,8 +606,8 @@ func (s *Server) roleUnit() *unit {
 	if led := s.ledUnits(); len(led) > 0 {
 		return led[0]
 	}
-	if len(s.local()) > 0 {
-		return s.local()[0]
+	if local := s.local(); len(local) > 0 {
+		return local[0]
 	}
 	return s.units()[0]
 }
@@ -691,14 +691,15 @@ func (s *Server) infoRaft(b *infoBuilder) {
 		b.kv("raft_enabled", 0)
 		return
 	}
-	if len(s.local()) == 0 {
+	local := s.local()
+	if len(local) == 0 {
 		b.kv("raft_enabled", 1)
 		b.kv("raft_node_id", s.selfID())
 		b.kv("raft_shards", len(s.units()))
 		b.kv("raft_groups_held", 0)
 		return
 	}
-	g := s.local()[0].group
+	g := local[0].group
 	st := g.Status()
 	b.kv("raft_enabled", 1)
 	b.kv("raft_node_id", g.NodeID())
@@ -893,15 +894,16 @@ func cmdDebug(c *client, args [][]byte) {
 		c.w.simple(c.s.digest())
 	case sub == "digest-group" && len(args) == 3:
 		n, ok := shard.ParseInt(args[2])
-		if !ok || n < 0 || n >= int64(len(c.s.units())) {
+		us := c.s.units()
+		if !ok || n < 0 || n >= int64(len(us)) {
 			c.w.errorText("ERR invalid shard group")
 			return
 		}
-		if c.s.units()[n].remote {
+		if us[n].remote {
 			c.w.errorText("ERR sessiond: shard group " + strconv.Itoa(int(n)) + " is not held by this node")
 			return
 		}
-		c.w.simple(c.s.units()[n].store.Digest())
+		c.w.simple(us[n].store.Digest())
 	case sub == "digest-value":
 		c.w.array(len(args) - 2)
 		for _, k := range args[2:] {

@@ -234,14 +234,15 @@ func (s *Server) selfID() string { return s.nodeIDSelf }
 // (equal on two nodes holding the same groups exactly when every group's
 // data is).
 func (s *Server) digest() string {
-	if len(s.local()) == 0 {
+	t := s.tab.Load() // one view: a replica may be taken or dropped meanwhile
+	if len(t.local) == 0 {
 		return strings.Repeat("0", 40) // holds no data, as Redis's empty dataset
 	}
-	if !s.sharded() {
-		return s.units()[0].store.Digest()
+	if len(t.units) == 1 {
+		return t.units[0].store.Digest()
 	}
 	h := sha1.New()
-	for _, u := range s.local() {
+	for _, u := range t.local {
 		h.Write([]byte(u.store.Digest()))
 	}
 	return hex.EncodeToString(h.Sum(nil))

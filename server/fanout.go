@@ -108,8 +108,8 @@ func (c *client) fanUnits() []*unit {
 		if led := c.s.ledUnits(); len(led) > 0 {
 			return led
 		}
-		if len(c.s.local()) > 0 {
-			return c.s.local()
+		if local := c.s.local(); len(local) > 0 {
+			return local
 		}
 	}
 	return c.s.units()

@@ -798,9 +798,11 @@ func (s *Server) waitDirectory(d *directory, idx int, id string) {
 }
 
 // planJoin returns the moves that give node self, new in layout l, its
-// share of the replicas: about shards·replicas/nodes groups, each taken
-// from the node that then holds the most (ties: the lowest ID), lowest
-// group first.
+// share of the replicas: first a replica of each group short of
+// replicas (one left with fewer when a node was removed and no other
+// could take its replica), added without removing any; then, up to about
+// shards·replicas/nodes groups, each taken from the node that then holds
+// the most (ties: the lowest ID), lowest group first.
 func planJoin(l *layoutReply, self string) []move {
 	// The nodes that hold a group, and self: a node that left or holds
 	// nothing takes no share.
@@ -819,6 +821,13 @@ func planJoin(l *layoutReply, self string) []move {
 	}
 	target := l.Shards * l.Replicas / len(counts)
 	var out []move
+	for g, vs := range l.Groups {
+		if len(vs) > 0 && len(vs) < l.Replicas && !held[g][self] {
+			out = append(out, move{group: g}) // from "": added, nothing removed
+			held[g][self] = true
+			counts[self]++
+		}
+	}
 	for counts[self] < target {
 		var best move
 		bestCount := -1
@@ -849,7 +858,8 @@ func planJoin(l *layoutReply, self string) []move {
 	return out
 }
 
-// move is one replica to take: group's replica on node from.
+// move is one replica to take: group's replica on node from ("": a
+// replica added to a group short of them).
 type move struct {
 	group int
 	from  string

@@ -43,6 +43,13 @@ func TestPlanJoin(t *testing.T) {
 			want: []move{{group: 1, from: "n2"}},
 		},
 		{
+			name: "a group left short of replicas is filled first, taking from nobody",
+			l: layoutReply{Shards: 4, Replicas: 3, Groups: [][]string{
+				{"n1", "n2", "n3"}, {"n2", "n3"}, {"n3", "n4", "n1"}, {"n4", "n1", "n2"}}},
+			self: "n5",
+			want: []move{{group: 1}, {group: 0, from: "n1"}},
+		},
+		{
 			name: "one group of three on four nodes: the fourth takes none",
 			l:    layoutReply{Shards: 1, Replicas: 3, Groups: [][]string{{"n1", "n2", "n3"}}},
 			self: "n4",
@@ -560,4 +567,38 @@ func TestEvictionsSurviveUnitSwap(t *testing.T) {
 		}
 	}()
 	s.performEvictions()
+}
+
+// TestJoinFillsShortGroup shrinks a group to two replicas by hand (the
+// per-group SESSIOND-LEAVE), then adds a node: it first brings that group
+// back to three, then takes its share from the others.
+func TestJoinFillsShortGroup(t *testing.T) {
+	tc := startPartial(t, 4, 4, 3, Config{})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	g := -1
+	for _, u := range tc.nodes[1].node.Server.local() {
+		g = u.idx // a group n2 holds
+	}
+	if err := tc.client(tc.nodes[0]).Do(ctx, "SESSIOND-LEAVE", "n2", g).Err(); err != nil {
+		t.Fatalf("SESSIOND-LEAVE n2 %d: %v", g, err)
+	}
+	waitFor(t, "the group to shrink", func() bool { return len(tc.groupVoters(g)) == 2 })
+	st, err := replication.Listen("127.0.0.1:0", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n5 := &testNode{id: "n5", dir: t.TempDir(), raftAddr: st.Addr().String(), stream: st}
+	tc.nodes = append(tc.nodes, n5)
+	tc.nodeCfg = func(i int, c *Config) {
+		if i == 4 {
+			c.Peers, c.Join = "", tc.nodes[0].addr
+		}
+	}
+	tc.open(n5)
+	waitFor(t, "n5 to join", func() bool { return n5.node.Server.mv.joined.Load() })
+	tc.waitVoters(3)
+	if u := n5.node.Server.units()[g]; u.remote {
+		t.Fatalf("n5 did not take a replica of the short group %d", g)
+	}
 }

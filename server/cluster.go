@@ -143,6 +143,10 @@ func (s *Server) clusterView(u *unit) (nodes []clusterNode, epoch uint64, ok boo
 		acks[r.id] = r
 	}
 	now := time.Now().UnixMilli()
+	var reported map[string]uint64 // members' applied indexes, from the directory
+	if d := s.dir(); d != nil {
+		reported = d.group(u.idx).applied
+	}
 	for _, m := range g.Members() {
 		host, port, err := net.SplitHostPort(m.ClientAddr)
 		if err != nil {
@@ -159,10 +163,12 @@ func (s *Server) clusterView(u *unit) (nodes []clusterNode, epoch uint64, ok boo
 			n.offset = st.AppliedIndex
 		case n.master:
 			n.seen = now - max(int64(st.LastContact/time.Millisecond), 0)
+			n.offset = reported[m.ID]
 		case linked:
 			n.offset, n.seen = r.offset, r.lastAck
 		default:
 			n.seen = now
+			n.offset = reported[m.ID] // 0 where every node holds every group
 		}
 		if leading && !n.myself && (!linked || now-n.seen > clusterHealthyAck.Milliseconds()) {
 			continue // a follower the leader does not hear from: not serving

@@ -124,25 +124,9 @@ func TestPartialJoinAndLeave(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	c1 := tc.client(tc.nodes[0])
-	want := map[string]string{}
-	for i := range 200 {
-		k, v := fmt.Sprintf("k%d", i), fmt.Sprintf("v%d", i)
-		retryDown(t, "SET", func() error { return c1.Set(ctx, k, v, 0).Err() })
-		want[k] = v
-	}
+	want := tc.writeKeys(ctx, 200)
 
-	st, err := replication.Listen("127.0.0.1:0", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	n5 := &testNode{id: "n5", dir: t.TempDir(), raftAddr: st.Addr().String(), stream: st}
-	tc.nodes = append(tc.nodes, n5)
-	tc.nodeCfg = func(i int, c *Config) {
-		if i == 4 {
-			c.Peers, c.Join = "", tc.nodes[0].addr
-		}
-	}
-	tc.open(n5)
+	n5 := tc.addJoiner("n5")
 	waitFor(t, "n5 to take its replicas", func() bool {
 		return n5.node.Server.mv.joined.Load() && len(n5.node.Server.local()) == 2
 	})
@@ -200,6 +184,44 @@ func waitFor(t *testing.T, what string, cond func() bool) {
 		}
 		time.Sleep(20 * time.Millisecond) // polling, bounded
 	}
+}
+
+// addJoiner starts node id with --join pointing at the first node (and no
+// --peers) and returns it; it does not wait for the join.
+func (tc *testCluster) addJoiner(id string) *testNode {
+	tc.t.Helper()
+	st, err := replication.Listen("127.0.0.1:0", "")
+	if err != nil {
+		tc.t.Fatal(err)
+	}
+	tn := &testNode{id: id, dir: tc.t.TempDir(), raftAddr: st.Addr().String(), stream: st}
+	tc.nodes = append(tc.nodes, tn)
+	joiner := len(tc.nodes) - 1
+	prev := tc.nodeCfg
+	tc.nodeCfg = func(i int, c *Config) {
+		if prev != nil {
+			prev(i, c)
+		}
+		if i == joiner {
+			c.Peers, c.Join = "", tc.nodes[0].addr
+		}
+	}
+	tc.open(tn)
+	return tn
+}
+
+// writeKeys sets n keys k<i>=v<i> through the first node and returns
+// them.
+func (tc *testCluster) writeKeys(ctx context.Context, n int) map[string]string {
+	tc.t.Helper()
+	c := tc.client(tc.nodes[0])
+	want := map[string]string{}
+	for i := range n {
+		k, v := fmt.Sprintf("k%d", i), fmt.Sprintf("v%d", i)
+		retryDown(tc.t, "SET", func() error { return c.Set(ctx, k, v, 0).Err() })
+		want[k] = v
+	}
+	return want
 }
 
 // waitVoters waits until every group's leader has n voters and the
@@ -321,18 +343,7 @@ func joinIdle(t *testing.T) (tc *testCluster, holders []*testNode, idle, n4 *tes
 	if len(holders) != 2 || idle == nil {
 		t.Fatalf("placement: %d holders", len(holders))
 	}
-	st, err := replication.Listen("127.0.0.1:0", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	n4 = &testNode{id: "n4", dir: t.TempDir(), raftAddr: st.Addr().String(), stream: st}
-	tc.nodes = append(tc.nodes, n4)
-	tc.nodeCfg = func(i int, c *Config) {
-		if i == 3 {
-			c.Peers, c.Join = "", tc.nodes[0].addr
-		}
-	}
-	tc.open(n4)
+	n4 = tc.addJoiner("n4")
 	waitFor(t, "n4 to join", func() bool { return n4.node.Server.mv.joined.Load() })
 	return tc, holders, idle, n4
 }
@@ -505,12 +516,7 @@ func TestPartialReplaceDeadNode(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
 	c1 := tc.client(tc.nodes[0])
-	want := map[string]string{}
-	for i := range 100 {
-		k, v := fmt.Sprintf("k%d", i), fmt.Sprintf("v%d", i)
-		retryDown(t, "SET", func() error { return c1.Set(ctx, k, v, 0).Err() })
-		want[k] = v
-	}
+	want := tc.writeKeys(ctx, 100)
 	tc.stop(tc.nodes[1])
 	if err := c1.Do(ctx, "SESSIOND-LEAVE", "n2").Err(); err != nil {
 		t.Fatalf("SESSIOND-LEAVE of the dead n2: %v", err)
@@ -584,18 +590,7 @@ func TestJoinFillsShortGroup(t *testing.T) {
 		t.Fatalf("SESSIOND-LEAVE n2 %d: %v", g, err)
 	}
 	waitFor(t, "the group to shrink", func() bool { return len(tc.groupVoters(g)) == 2 })
-	st, err := replication.Listen("127.0.0.1:0", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	n5 := &testNode{id: "n5", dir: t.TempDir(), raftAddr: st.Addr().String(), stream: st}
-	tc.nodes = append(tc.nodes, n5)
-	tc.nodeCfg = func(i int, c *Config) {
-		if i == 4 {
-			c.Peers, c.Join = "", tc.nodes[0].addr
-		}
-	}
-	tc.open(n5)
+	n5 := tc.addJoiner("n5")
 	waitFor(t, "n5 to join", func() bool { return n5.node.Server.mv.joined.Load() })
 	tc.waitVoters(3)
 	if u := n5.node.Server.units()[g]; u.remote {

@@ -10,7 +10,8 @@ import (
 )
 
 // TestPartialJoinLeave runs four real nodes in cluster mode (four shard
-// groups of three replicas), then starts a fifth with --join: it takes its
+// groups of three replicas), then starts a fifth with --join, killed with
+// kill -9 while it takes its first replica and restarted: it takes its
 // share of the replicas (two groups), redis-cli --cluster check accepts
 // the five-node cluster, and it keeps them across kill -9 and restart.
 // SESSIOND-LEAVE then moves another node's replicas away before that
@@ -81,6 +82,17 @@ func TestPartialJoinLeave(t *testing.T) {
 
 	n5 := startNodes(t, []string{"n5"}, false, "--join", nodes[1].addr(), "--cluster-enabled", "yes")[0]
 	extra = append(extra, n5)
+	// kill -9 the new node while it takes its first replica; restarted
+	// with the same flags, it carries on with its join.
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(n5.log.String(), "moves: taking a replica") {
+		if time.Now().After(deadline) {
+			t.Fatalf("n5 never started taking a replica; log:\n%s", tail(n5.log.String(), 4000))
+		}
+		time.Sleep(10 * time.Millisecond) // polling the log, bounded
+	}
+	n5.kill()
+	restart(t, n5)
 	waitHeld(n5, "2")
 	check(n5)
 	writeEach(ctx, w, 3000, 4000)

@@ -59,71 +59,109 @@ var registerModel = porcupine.Model{
 	},
 }
 
+// registerClients is a set of clients sending SETs and GETs of a few keys
+// through a cluster's nodes, recording a history for porcupine. A write
+// answered with an error that is not a clean refusal (a lost connection,
+// outcome unknown) may have happened at any time after its call; clean
+// refusals (CLUSTERDOWN) never did.
+type registerClients struct {
+	start   time.Time
+	mu      sync.Mutex
+	history []porcupine.Operation
+	wg      sync.WaitGroup
+}
+
+// startRegisterClients starts clients clients, client i on node i mod the
+// nodes running now, each running up to ops operations (alternately a SET
+// of a unique value and a GET) over keys, until stop is closed (nil:
+// never).
+func (tc *testCluster) startRegisterClients(ctx context.Context, keys []string, clients, ops int, stop <-chan struct{}) *registerClients {
+	r := &registerClients{start: time.Now()}
+	var nodes []*testNode
+	for _, tn := range tc.nodes {
+		if tn.node != nil {
+			nodes = append(nodes, tn)
+		}
+	}
+	record := func(op porcupine.Operation) {
+		r.mu.Lock()
+		r.history = append(r.history, op)
+		r.mu.Unlock()
+	}
+	for ci := 0; ci < clients; ci++ {
+		c := tc.client(nodes[ci%len(nodes)])
+		r.wg.Add(1)
+		go func() {
+			defer r.wg.Done()
+			for i := 0; i < ops && ctx.Err() == nil; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				key := keys[(i/2)%len(keys)]
+				call := time.Since(r.start).Nanoseconds()
+				if i%2 == 0 {
+					v := fmt.Sprintf("c%d-%d", ci, i)
+					err := c.Set(ctx, key, v, 0).Err()
+					ret := time.Since(r.start).Nanoseconds()
+					switch {
+					case err == nil:
+						record(porcupine.Operation{ClientId: ci, Input: regInput{key, true, v}, Call: call, Output: regOutput{}, Return: ret})
+					case strings.HasPrefix(err.Error(), "CLUSTERDOWN"):
+						// refused before it was appended: it never happened
+					default:
+						record(porcupine.Operation{ClientId: ci, Input: regInput{key, true, v}, Call: call, Output: regOutput{}, Return: math.MaxInt64})
+					}
+					continue
+				}
+				got, err := c.Get(ctx, key).Result()
+				ret := time.Since(r.start).Nanoseconds()
+				if errors.Is(err, redis.Nil) {
+					got, err = "", nil
+				}
+				if err == nil {
+					record(porcupine.Operation{ClientId: ci, Input: regInput{key, false, ""}, Call: call, Output: regOutput{got}, Return: ret})
+				}
+			}
+		}()
+	}
+	return r
+}
+
+// check waits for the clients to finish and checks their history: at
+// least min operations, linearizable (a checker timeout is logged, not a
+// failure).
+func (r *registerClients) check(t *testing.T, min int) {
+	t.Helper()
+	r.wg.Wait()
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if len(r.history) < min {
+		t.Fatalf("only %d operations recorded", len(r.history))
+	}
+	res, _ := porcupine.CheckOperationsVerbose(registerModel, r.history, 60*time.Second)
+	switch res {
+	case porcupine.Ok:
+		t.Logf("%d operations: linearizable", len(r.history))
+	case porcupine.Unknown:
+		t.Logf("%d operations: checker timed out (not a failure)", len(r.history))
+	default:
+		t.Fatalf("history of %d operations is not linearizable", len(r.history))
+	}
+}
+
 // TestClusterLinearizable records a history of SETs and GETs sent by
 // clients of every node while the leader is partitioned and healed, and
-// checks it with porcupine. A write answered with an error that is not a
-// clean refusal (a lost connection, outcome unknown) may have happened
-// at any time after its call; clean refusals (CLUSTERDOWN) never did.
+// checks it with porcupine.
 func TestClusterLinearizable(t *testing.T) {
 	for _, mode := range []string{"lease", "linearizable"} {
 		t.Run(mode, func(t *testing.T) {
 			tc := startCluster(t, 3, Config{ReadConsistency: mode}, nil)
 			tc.leader()
-			start := time.Now()
-			var mu sync.Mutex
-			var history []porcupine.Operation
-			record := func(op porcupine.Operation) {
-				mu.Lock()
-				history = append(history, op)
-				mu.Unlock()
-			}
 			ctx, cancel := context.WithTimeout(context.Background(), 90*time.Second)
 			defer cancel()
-			var wg sync.WaitGroup
-			var done sync.WaitGroup
-			stop := make(chan struct{})
-			const clients = 6
-			for ci := 0; ci < clients; ci++ {
-				tn := tc.nodes[ci%len(tc.nodes)]
-				c := tc.client(tn)
-				wg.Add(1)
-				done.Add(1)
-				go func() {
-					defer wg.Done()
-					defer done.Done()
-					for i := 0; i < 400; i++ {
-						select {
-						case <-stop:
-							return
-						default:
-						}
-						key := fmt.Sprintf("reg%d", i%3)
-						call := time.Since(start).Nanoseconds()
-						if i%2 == 0 {
-							v := fmt.Sprintf("c%d-%d", ci, i)
-							err := c.Set(ctx, key, v, 0).Err()
-							ret := time.Since(start).Nanoseconds()
-							switch {
-							case err == nil:
-								record(porcupine.Operation{ClientId: ci, Input: regInput{key, true, v}, Call: call, Output: regOutput{}, Return: ret})
-							case strings.HasPrefix(err.Error(), "CLUSTERDOWN"):
-								// refused before it was appended: it never happened
-							default:
-								record(porcupine.Operation{ClientId: ci, Input: regInput{key, true, v}, Call: call, Output: regOutput{}, Return: math.MaxInt64})
-							}
-							continue
-						}
-						got, err := c.Get(ctx, key).Result()
-						ret := time.Since(start).Nanoseconds()
-						if errors.Is(err, redis.Nil) {
-							got, err = "", nil
-						}
-						if err == nil {
-							record(porcupine.Operation{ClientId: ci, Input: regInput{key, false, ""}, Call: call, Output: regOutput{got}, Return: ret})
-						}
-					}
-				}()
-			}
+			r := tc.startRegisterClients(ctx, []string{"reg0", "reg1", "reg2"}, 6, 400, nil)
 			// Partition the leader for a while, then heal.
 			time.Sleep(300 * time.Millisecond) // let some history build up first (not synchronisation)
 			l := tc.leader()
@@ -142,23 +180,7 @@ func TestClusterLinearizable(t *testing.T) {
 				time.Sleep(10 * time.Millisecond) // polling for the new election, bounded
 			}
 			l.stream.Isolate(false)
-			wg.Wait()
-			close(stop)
-			done.Wait()
-			mu.Lock()
-			defer mu.Unlock()
-			if len(history) < 100 {
-				t.Fatalf("only %d operations recorded", len(history))
-			}
-			res, _ := porcupine.CheckOperationsVerbose(registerModel, history, 60*time.Second)
-			switch res {
-			case porcupine.Ok:
-				t.Logf("%d operations: linearizable", len(history))
-			case porcupine.Unknown:
-				t.Logf("%d operations: checker timed out (not a failure)", len(history))
-			default:
-				t.Fatalf("history of %d operations is not linearizable", len(history))
-			}
+			r.check(t, 100)
 		})
 	}
 }

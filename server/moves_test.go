@@ -637,3 +637,29 @@ func TestPartialMovesKeepAcknowledgedWrites(t *testing.T) {
 	unknown.Range(func(any, any) bool { unk++; return true })
 	t.Logf("%d acknowledged writes survived the moves on every node; %d answered outcome-unknown", len(want), unk)
 }
+
+// TestPartialMovesLinearizable records SETs and GETs of one key per group,
+// sent through every node of four (four groups of three replicas), while
+// a fifth node joins and another leaves, and checks the history with
+// porcupine: replicas moving and leaderships changing hands must not let
+// a read miss an acknowledged write.
+func TestPartialMovesLinearizable(t *testing.T) {
+	tc := startPartial(t, 4, 4, 3, Config{})
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	var keys []string
+	for g := range 4 {
+		keys = append(keys, keyIn("reg", g, 4))
+	}
+	stop := make(chan struct{})
+	r := tc.startRegisterClients(ctx, keys, 8, 2000, stop)
+	n5 := tc.addJoiner("n5")
+	waitFor(t, "n5 to take its replicas", func() bool {
+		return n5.node.Server.mv.joined.Load() && len(n5.node.Server.local()) == 2
+	})
+	if err := tc.client(tc.nodes[0]).Do(ctx, "SESSIOND-LEAVE", "n2").Err(); err != nil {
+		t.Fatalf("SESSIOND-LEAVE n2: %v", err)
+	}
+	close(stop) // the clients ran through both changes (unless they ran out of operations first)
+	r.check(t, 200)
+}

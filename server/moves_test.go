@@ -601,8 +601,9 @@ func TestJoinFillsShortGroup(t *testing.T) {
 }
 
 // TestPartialMovesKeepAcknowledgedWrites writes through every node of
-// four (four groups of three replicas) while a fifth node joins and then
-// another node leaves, so replicas move under load: every acknowledged
+// four (four groups of three replicas) while a fifth node joins (with a
+// node cut off for part of it) and then another node leaves, so replicas
+// move under load and failover: every acknowledged
 // write must read back through every node, and each group's holders must
 // end with the same data.
 func TestPartialMovesKeepAcknowledgedWrites(t *testing.T) {
@@ -616,6 +617,11 @@ func TestPartialMovesKeepAcknowledgedWrites(t *testing.T) {
 
 	waitAcks(t, acks, 200)
 	n5 := tc.addJoiner("n5")
+	// Cut n4 off its peers' Raft traffic while the join runs: the groups
+	// it leads elect others, and the moves go on through them.
+	tc.nodes[3].stream.Isolate(true)
+	waitAcks(t, acks, acks.len()+200)
+	tc.nodes[3].stream.Isolate(false)
 	waitFor(t, "n5 to take its replicas", func() bool {
 		return n5.node.Server.mv.joined.Load() && len(n5.node.Server.local()) == 2
 	})

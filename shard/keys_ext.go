@@ -66,7 +66,7 @@ func (t *txn) copyKey(op *Op) Result {
 		}
 		t.del(dst)
 	}
-	c := entry{typ: e.typ, s: e.s, exp: e.exp}
+	c := entry{typ: e.typ, s: e.s, exp: e.exp, raw: e.raw}
 	if e.big != nil {
 		c.big = e.big.deepCopy()
 	}
@@ -103,13 +103,14 @@ func (t *txn) object(op *Op) Result {
 	return Err(ErrUnknownOp)
 }
 
-// encodingOf names e's encoding as Redis's OBJECT ENCODING would: int,
-// embstr or raw for strings (by content and length: sessiond does not
-// track how a string was built, so an APPENDed short string is embstr
-// here and raw in Redis), listpack or hashtable for hashes, and the
+// encodingOf names e's encoding as Redis's OBJECT ENCODING would: for
+// strings raw once changed in place (APPEND, SETRANGE), else int, embstr
+// or raw by content and length; listpack or hashtable for hashes, and the
 // collection's own answer for lists, sets and sorted sets.
 func encodingOf(e entry) string {
 	switch {
+	case e.typ == TypeString && e.raw:
+		return "raw"
 	case e.typ == TypeString:
 		if len(e.s) <= 20 {
 			if _, ok := ParseInt(e.s); ok {

@@ -65,6 +65,11 @@ type entry struct {
 	ver uint64 // store sequence number of the last write (for WATCH)
 	lru uint32 // access clock: last access second and LFU counter (evict.go)
 	typ Type
+	// raw: a string changed in place (APPEND or SETRANGE of an existing
+	// value), which Redis keeps in its raw encoding whatever its content
+	// (OBJECT ENCODING). Not in snapshots: Redis too encodes a string
+	// afresh when it loads it.
+	raw bool
 }
 
 // large holds values kept in Go maps instead of a packed string. For a

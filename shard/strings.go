@@ -298,6 +298,7 @@ func (t *txn) append(op *Op) Result {
 	}
 	e.s += string(op.Args[0])
 	e.typ = TypeString
+	e.raw = had // APPEND to a missing key stores its argument as SET would
 	t.put(op.Key, e)
 	t.event(EventString, "append", op.Key)
 	return Int(n)
@@ -363,6 +364,7 @@ func (t *txn) setRange(op *Op) Result {
 	copy(b[op.N:], val)
 	e.s = string(b)
 	e.typ = TypeString
+	e.raw = true // built in place, even for a new key
 	t.put(op.Key, e)
 	t.event(EventString, "setrange", op.Key)
 	return Int(size)

@@ -333,6 +333,12 @@ func (s *Server) nodeID(name string) (string, bool) {
 // args. A change that finds leadership moved (a leader that removed
 // itself hands it over) is forwarded to the new leader.
 func (c *client) onLeader(args [][]byte, change func() error) {
+	c.onLeaderReply(args, func() (string, error) { return "OK", change() })
+}
+
+// onLeaderReply is onLeader for a change whose success answers the status
+// it returns.
+func (c *client) onLeaderReply(args [][]byte, change func() (string, error)) {
 	g := c.u.group
 	if c.u.remote {
 		// Held elsewhere: only its leader can change it.
@@ -344,10 +350,10 @@ func (c *client) onLeader(args [][]byte, change func() error) {
 		return
 	}
 	local := func() {
-		err := change()
+		status, err := change()
 		switch {
 		case err == nil:
-			c.w.ok()
+			c.w.simple(status)
 		case errors.Is(err, replication.ErrNotLeader) && !c.inLocalRetry:
 			c.forward(args, true, func() { c.replicationError(err) })
 		default:

@@ -477,15 +477,13 @@ func cmdSessiondMove(c *client, args [][]byte) {
 			}
 		}
 	}
-	already := false
-	c.onLeader(args, func() error {
-		a, err := c.s.moveOnLeader(u, to, toRaft, toClient, from)
-		already = a && err == nil // not for a move forwarded after an error
-		return err
+	c.onLeaderReply(args, func() (string, error) {
+		already, err := c.s.moveOnLeader(u, to, toRaft, toClient, from)
+		if already {
+			return moveAlready, err
+		}
+		return "OK", err
 	})
-	if already && len(c.w.b) >= 5 && string(c.w.b[len(c.w.b)-5:]) == "+OK\r\n" {
-		c.w.b = append(c.w.b[:len(c.w.b)-5], "+"+moveAlready+"\r\n"...)
-	}
 }
 
 // addingStale is how long a non-voter a move added may keep other moves

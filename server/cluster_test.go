@@ -7,6 +7,7 @@ import (
 	"net"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -253,29 +254,48 @@ func (a *ackLog) len() int {
 	return len(a.acks)
 }
 
-// writers runs one writer per node until stop is closed, each SETting
-// unique keys through its node and recording those acknowledged OK.
-func (tc *testCluster) writers(ctx context.Context, acks *ackLog, unknown *sync.Map) *sync.WaitGroup {
-	var wg sync.WaitGroup
+// writerRun is one writer per node SETting unique keys through its
+// node, recording those acknowledged OK (acks) and those answered
+// outcome-unknown.
+type writerRun struct {
+	acks    *ackLog
+	unknown atomic.Int64
+	cancel  context.CancelFunc
+	wg      sync.WaitGroup
+}
+
+// startWriters starts a writer on every node of tc until stop (or ctx
+// ends).
+func (tc *testCluster) startWriters(ctx context.Context) *writerRun {
+	r := &writerRun{acks: &ackLog{acks: make(map[string]string)}}
+	ctx, r.cancel = context.WithCancel(ctx)
 	for w, tn := range tc.nodes {
 		c := tc.client(tn)
-		wg.Add(1)
+		r.wg.Add(1)
 		go func() {
-			defer wg.Done()
+			defer r.wg.Done()
 			for i := 0; i < 100000 && ctx.Err() == nil; i++ {
 				k := fmt.Sprintf("w%d:%d", w, i)
 				v := fmt.Sprintf("v%d", i)
 				err := c.Set(ctx, k, v, 0).Err()
 				switch {
 				case err == nil:
-					acks.add(k, v)
+					r.acks.add(k, v)
 				case strings.Contains(err.Error(), "outcome unknown"):
-					unknown.Store(k, v)
+					r.unknown.Add(1)
 				}
 			}
 		}()
 	}
-	return &wg
+	return r
+}
+
+// stop ends the writers, waits for them, and returns how many writes were
+// answered outcome-unknown.
+func (r *writerRun) stop() int64 {
+	r.cancel()
+	r.wg.Wait()
+	return r.unknown.Load()
 }
 
 // waitAcks waits until at least n writes are acknowledged.
@@ -299,10 +319,8 @@ func TestClusterFailoverKeepsAcknowledgedWrites(t *testing.T) {
 	tc.leader()
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	acks := &ackLog{acks: make(map[string]string)}
-	var unknown sync.Map
-	wctx, stopWriters := context.WithCancel(ctx)
-	wg := tc.writers(wctx, acks, &unknown)
+	wr := tc.startWriters(ctx)
+	acks := wr.acks
 
 	waitAcks(t, acks, 200)
 	old := tc.leader()
@@ -318,8 +336,7 @@ func TestClusterFailoverKeepsAcknowledgedWrites(t *testing.T) {
 	waitAcks(t, acks, n+200) // the majority elected another and goes on
 	l.stream.Isolate(false)  // heal
 	waitAcks(t, acks, acks.len()+100)
-	stopWriters()
-	wg.Wait()
+	unk := wr.stop()
 
 	tc.converge()
 	for _, tn := range tc.nodes {
@@ -333,8 +350,6 @@ func TestClusterFailoverKeepsAcknowledgedWrites(t *testing.T) {
 		}
 		acks.mu.Unlock()
 	}
-	unk := 0
-	unknown.Range(func(any, any) bool { unk++; return true })
 	t.Logf("%d acknowledged writes survived on all nodes; %d answered outcome-unknown", acks.len(), unk)
 }
 

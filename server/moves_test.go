@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"maps"
 	"slices"
-	"sync"
 	"testing"
 	"time"
 
@@ -416,6 +415,17 @@ func TestRestartLearnsJoinedNode(t *testing.T) {
 	}
 }
 
+// wantVoters fails the test unless group idx's leader, once there is
+// one, has n voters.
+func (tc *testCluster) wantVoters(idx, n int) {
+	tc.t.Helper()
+	var vs []string
+	waitFor(tc.t, "a leader", func() bool { vs = tc.groupVoters(idx); return vs != nil })
+	if len(vs) != n {
+		tc.t.Fatalf("group %d voters after the moves: %v, want %d", idx, vs, n)
+	}
+}
+
 // groupVoters returns group idx's voters as its current leader among
 // tc's running nodes knows them (nil while none leads).
 func (tc *testCluster) groupVoters(idx int) []string {
@@ -452,11 +462,7 @@ func TestMoveStaleTargetKeepsReplicas(t *testing.T) {
 	if _, err := s.moveReplica(idle.addr, 0, "n4", n4.raftAddr, n4.addr, holders[1].id, holders[1].addr); err != nil {
 		t.Fatal(err)
 	}
-	var vs []string
-	waitFor(t, "a leader", func() bool { vs = tc.groupVoters(0); return vs != nil })
-	if len(vs) != 2 {
-		t.Fatalf("group 0 voters after the moves: %v, want 2 (--replicas 2)", vs)
-	}
+	tc.wantVoters(0, 2)
 }
 
 // TestMoveAfterLeaderHandOverNoExtraReplica: two coordinators replace
@@ -502,11 +508,7 @@ func TestMoveAfterLeaderHandOverNoExtraReplica(t *testing.T) {
 	if _, err := idle.node.Server.moveReplica(idle.addr, 0, idle.id, idle.raftAddr, idle.addr, leader.id, leader.addr); err != nil {
 		t.Fatal(err)
 	}
-	var vs []string
-	waitFor(t, "a leader", func() bool { vs = tc.groupVoters(0); return vs != nil })
-	if len(vs) != 2 {
-		t.Fatalf("group 0 voters after both moves: %v, want 2 (--replicas 2)", vs)
-	}
+	tc.wantVoters(0, 2)
 }
 
 // TestPartialReplaceDeadNode removes a node that died for good: its
@@ -610,10 +612,8 @@ func TestPartialMovesKeepAcknowledgedWrites(t *testing.T) {
 	tc := startPartial(t, 4, 4, 3, Config{})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	acks := &ackLog{acks: make(map[string]string)}
-	var unknown sync.Map
-	wctx, stopWriters := context.WithCancel(ctx)
-	wg := tc.writers(wctx, acks, &unknown)
+	wr := tc.startWriters(ctx)
+	acks := wr.acks
 
 	waitAcks(t, acks, 200)
 	n5 := tc.addJoiner("n5")
@@ -630,8 +630,7 @@ func TestPartialMovesKeepAcknowledgedWrites(t *testing.T) {
 		t.Fatalf("SESSIOND-LEAVE n2: %v", err)
 	}
 	waitAcks(t, acks, acks.len()+200)
-	stopWriters()
-	wg.Wait()
+	unk := wr.stop()
 
 	tc.waitVoters(3)
 	tc.convergeHeld()
@@ -639,8 +638,6 @@ func TestPartialMovesKeepAcknowledgedWrites(t *testing.T) {
 	want := maps.Clone(acks.acks)
 	acks.mu.Unlock()
 	tc.readAll(ctx, want)
-	unk := 0
-	unknown.Range(func(any, any) bool { unk++; return true })
 	t.Logf("%d acknowledged writes survived the moves on every node; %d answered outcome-unknown", len(want), unk)
 }
 

@@ -9,7 +9,6 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -564,10 +563,8 @@ func TestPartialFailuresKeepAcknowledgedWrites(t *testing.T) {
 	tc := startPartial(t, 4, 4, 3, Config{})
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	acks := &ackLog{acks: make(map[string]string)}
-	var unknown sync.Map
-	wctx, stopWriters := context.WithCancel(ctx)
-	wg := tc.writers(wctx, acks, &unknown)
+	wr := tc.startWriters(ctx)
+	acks := wr.acks
 
 	waitAcks(t, acks, 200)
 	victim := tc.groupLeader(2)
@@ -581,8 +578,7 @@ func TestPartialFailuresKeepAcknowledgedWrites(t *testing.T) {
 	waitAcks(t, acks, acks.len()+200)
 	cut.stream.Isolate(false)
 	waitAcks(t, acks, acks.len()+100)
-	stopWriters()
-	wg.Wait()
+	unk := wr.stop()
 
 	tc.waitDirectories()
 	tc.convergeGroups(4)
@@ -602,7 +598,5 @@ func TestPartialFailuresKeepAcknowledgedWrites(t *testing.T) {
 		}
 		acks.mu.Unlock()
 	}
-	unk := 0
-	unknown.Range(func(any, any) bool { unk++; return true })
 	t.Logf("%d acknowledged writes survived on all nodes; %d answered outcome-unknown", acks.len(), unk)
 }

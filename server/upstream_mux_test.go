@@ -18,9 +18,7 @@ import (
 // each gets the reply to its own command (the fake echoes its argument),
 // over at most muxConns connections.
 func TestUpstreamMuxConcurrent(t *testing.T) {
-	f := upFakeServer(t, upServeID(func(_ int64, args []string) string {
-		return fmt.Sprintf("$%d\r\n%s\r\n", len(args[len(args)-1]), args[len(args)-1])
-	}))
+	f := upFakeServer(t, upServeID(upEcho))
 	p := newTestUpstreamPool(t, upstreamConfig{})
 	var wg sync.WaitGroup
 	errs := make(chan error, 16)

@@ -496,9 +496,7 @@ func TestUpstreamPoolReuse(t *testing.T) {
 // connections than concurrent users are ever opened, and every reply is the
 // one for its own request.
 func TestUpstreamConcurrentFake(t *testing.T) {
-	f := upFakeServer(t, upServeID(func(_ int64, args []string) string {
-		return fmt.Sprintf("$%d\r\n%s\r\n", len(args[len(args)-1]), args[len(args)-1])
-	}))
+	f := upFakeServer(t, upServeID(upEcho))
 	p := newTestUpstreamPool(t, upstreamConfig{})
 	var wg sync.WaitGroup
 	errs := make(chan error, 8)
@@ -751,4 +749,10 @@ func FuzzUpstreamReadReply(f *testing.F) {
 			t.Fatalf("re-reading %q: %q, %v", got, again, err)
 		}
 	})
+}
+
+// upEcho answers every command with its last argument, so that a caller
+// can tell its reply from another's.
+func upEcho(_ int64, args []string) string {
+	return fmt.Sprintf("$%d\r\n%s\r\n", len(args[len(args)-1]), args[len(args)-1])
 }

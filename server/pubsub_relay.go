@@ -71,7 +71,7 @@ func (s *Server) relayFrom(u *unit, channel, msg string) {
 	if d == nil || u.group == nil || !u.group.IsLeader() {
 		return
 	}
-	holders := s.holders(u)
+	holders := u.relayHolders(s)
 	d.relayMu.Lock()
 	defer d.relayMu.Unlock()
 	for id, r := range d.relays {
@@ -169,4 +169,25 @@ func cmdSessiondDeliver(c *client, args [][]byte) {
 		h.publish(string(args[i]), string(args[i+1]), lim, s.logOutputLimit)
 	}
 	c.w.ok()
+}
+
+// holdersTTL is how long relayFrom reuses a group's holders: reading the
+// Raft configuration for every message and event would cost more than
+// the message, and a relay is best effort around a change anyway.
+const holdersTTL = time.Second
+
+// holdersSnap is a group's holders as read at a moment.
+type holdersSnap struct {
+	ids []string
+	at  time.Time
+}
+
+// relayHolders returns s.holders(u), read at most once per holdersTTL.
+func (u *unit) relayHolders(s *Server) []string {
+	if h := u.holdersCache.Load(); h != nil && time.Since(h.at) < holdersTTL {
+		return h.ids
+	}
+	h := &holdersSnap{ids: s.holders(u), at: time.Now()}
+	u.holdersCache.Store(h)
+	return h.ids
 }

@@ -60,6 +60,8 @@ type unit struct {
 	gone     chan struct{} // closed when the unit leaves the table (moves.go)
 	goneOnce sync.Once
 	muted    atomic.Bool // its store's events are not delivered (a replica catching up)
+
+	holdersCache atomic.Pointer[holdersSnap] // relayFrom's view of its holders (pubsub_relay.go)
 }
 
 // retire marks the unit replaced: its follower link ends.

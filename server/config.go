@@ -44,6 +44,10 @@ type Config struct {
 	Join            string // join: "host:port,..." of existing nodes to ask to add this one (membership.go)
 	Shards          int    // shards: shard groups the slots are split over; 0: 1, or the number of peers in cluster mode (units.go)
 	Replicas        int    // replicas: replicas per shard group; 0: min(3, nodes) (placement.go)
+	// ReplaceAfter (replace-after, in seconds): a node unreachable that
+	// long has its replicas replaced where groups are held by some nodes
+	// only (replace.go); 0: DefaultReplaceAfter; negative: never.
+	ReplaceAfter time.Duration
 
 	// ManageGC says the process's garbage collector settings are the
 	// server's: main calls TuneGC at start and sets it, so that CONFIG SET
@@ -95,6 +99,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.ReadConsistency == "" {
 		c.ReadConsistency = "lease"
+	}
+	if c.ReplaceAfter == 0 {
+		c.ReplaceAfter = DefaultReplaceAfter
 	}
 }
 

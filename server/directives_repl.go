@@ -6,13 +6,15 @@ import (
 	"math"
 	"net"
 	"sort"
+	"strconv"
 	"strings"
+	"time"
 
 	"sessiond/replication"
 )
 
-// replicationDirectives are the settings of the node's Raft group. All
-// are start-up only.
+// replicationDirectives are the settings of the node's Raft groups. All
+// but replace-after are start-up only.
 func replicationDirectives() []directive {
 	str := func(name string, field func(*Config) *string, check func(string) error) directive {
 		return directive{name: name, mode: immutable,
@@ -54,6 +56,19 @@ func replicationDirectives() []directive {
 			func(c *Config) *string { return &c.ClusterEnabled }, nil), immutable),
 		intDirective("shards", "", 0, MaxShards, immutable, func(c *Config) *int { return &c.Shards }),
 		intDirective("replicas", "", 0, math.MaxInt32, immutable, func(c *Config) *int { return &c.Replicas }),
+		{name: "replace-after", // seconds; 0: never (stored as a negative duration)
+			get: func(c *Config) string { return strconv.FormatInt(max(int64(c.ReplaceAfter/time.Second), 0), 10) },
+			set: func(c *Config, a []string) error {
+				n, err := parseIntArg(a[0], 0, math.MaxInt32)
+				if err != nil {
+					return err
+				}
+				c.ReplaceAfter = time.Duration(n) * time.Second
+				if n == 0 {
+					c.ReplaceAfter = -1
+				}
+				return nil
+			}},
 	}
 }
 

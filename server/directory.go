@@ -91,6 +91,8 @@ type directory struct {
 	self   string
 	client string // this node's client address
 
+	started time.Time // when this node began asking its peers
+
 	mu      sync.Mutex
 	peers   map[string]string // node ID -> Raft address, this node excluded
 	reports map[string]dirPeer
@@ -112,7 +114,7 @@ func newDirectory(s *Server, port *replication.Port, self, client string, peers 
 	if err != nil {
 		return nil, fmt.Errorf("directory: %w", err)
 	}
-	d := &directory{s: s, stream: st, self: self, client: client, peers: map[string]string{},
+	d := &directory{s: s, stream: st, self: self, client: client, started: time.Now(), peers: map[string]string{},
 		reports: map[string]dirPeer{}, kicked: make(chan struct{}, 1), relays: map[string]*relay{}}
 	for id, a := range peers {
 		if id != self {
@@ -205,6 +207,7 @@ func (d *directory) poll() {
 		d.askAll(ctx)
 		d.learnPeers()
 		d.s.reconcile(d)
+		d.s.replaceFailed(d)
 		select {
 		case <-ctx.Done():
 			return
@@ -376,6 +379,22 @@ func (d *directory) lastSeen(id string) (time.Time, bool) {
 		return time.Time{}, false
 	}
 	return p.at, true
+}
+
+// silentFor returns how long node id has not answered: since its last
+// report, or since this node started asking when it never answered (0
+// for this node).
+func (d *directory) silentFor(id string) time.Duration {
+	if id == d.self {
+		return 0
+	}
+	d.mu.Lock()
+	p, ok := d.reports[id]
+	d.mu.Unlock()
+	if !ok {
+		return time.Since(d.started)
+	}
+	return time.Since(p.at)
 }
 
 // retired reports whether node id said, in its last fresh report, that

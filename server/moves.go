@@ -79,6 +79,14 @@ type moves struct {
 	dropAsked map[int]bool
 	joined    atomic.Bool // a joining node finished its moves (or has none)
 	retired   atomic.Bool // this node's replicas were moved away (drainNode)
+	// replaced: this node dropped a replica unasked (it was replaced
+	// while unreachable); it takes its share back (replace.go).
+	replaced atomic.Bool
+	// On a group's leader: a failed node's replica is being replaced
+	// (replace.go); noTarget is 1 + the group last found without a
+	// node to take one (0: none), so that it is logged once.
+	replacing atomic.Bool
+	noTarget  atomic.Int64
 
 	// On a group's leader: the moves it runs (SESSIOND-MOVE), one at a
 	// time, and since when each non-voter it added is catching up.
@@ -276,6 +284,9 @@ func (s *Server) checkDrop(u *unit, rg remoteGroup, listed bool) {
 	s.mv.mu.Unlock()
 	if !asked && excluded < dropGrace {
 		return
+	}
+	if !asked && !s.mv.retired.Load() {
+		s.mv.replaced.Store(true)
 	}
 	s.dropUnit(u)
 }
@@ -740,21 +751,7 @@ func (s *Server) drainNode(id string) error {
 			return fmt.Errorf("group %d still lists %s", idx, id)
 		}
 		voters := l.Groups[idx]
-		counts := l.counts()
-		var to layoutNode
-		down := false // a node that could take it is down for now
-		for _, n := range l.Nodes {
-			if n.ID == id || n.Retired || slices.Contains(voters, n.ID) {
-				continue
-			}
-			if !n.Alive || n.Client == "" {
-				down = true
-				continue
-			}
-			if to.ID == "" || counts[n.ID] < counts[to.ID] {
-				to = n
-			}
-		}
+		to, down := l.moveTarget(voters, id)
 		if to.ID == "" && len(voters) == 1 {
 			return fmt.Errorf("group %d: %w, and %s holds its only replica", idx, errNoMoveTarget, id)
 		}
@@ -777,6 +774,27 @@ func (s *Server) drainNode(id string) error {
 		s.waitDirectory(d, idx, id)
 	}
 	return nil
+}
+
+// moveTarget returns the node to take a replica of a group held by voters
+// from node id: the running node, not retired and not among voters, that
+// holds the fewest groups (ties: the first listed). down reports whether a
+// node that could take it is down for now; to.ID is "" when none is up.
+func (l *layoutReply) moveTarget(voters []string, id string) (to layoutNode, down bool) {
+	counts := l.counts()
+	for _, n := range l.Nodes {
+		if n.ID == id || n.Retired || slices.Contains(voters, n.ID) {
+			continue
+		}
+		if !n.Alive || n.Client == "" {
+			down = true
+			continue
+		}
+		if to.ID == "" || counts[n.ID] < counts[to.ID] {
+			to = n
+		}
+	}
+	return to, down
 }
 
 // waitDirectory waits, up to a few polls, until the directory no longer
@@ -867,11 +885,19 @@ type move struct {
 // asking through the nodes at addrs, then records that it joined.
 func (s *Server) runJoinPartial(addrs []string) {
 	defer s.wg.Done()
+	s.takeShare(addrs, true)
+}
+
+// takeShare takes this node's share of replicas (planJoin), asking
+// through the nodes at addrs (then any node it knows), until it has it or
+// the node is retired or closes. join: the node is joining, and records
+// that it joined once done.
+func (s *Server) takeShare(addrs []string, join bool) {
 	d := s.dir()
 	self := s.selfID()
 	for i := 0; s.ctx.Err() == nil; i++ {
 		if s.mv.retired.Load() {
-			s.log.Info("join: this node was retired (SESSIOND-LEAVE) while joining; it takes no more replicas")
+			s.log.Info("moves: this node was retired (SESSIOND-LEAVE); it takes no more replicas")
 			return
 		}
 		via := addrs[i%len(addrs)]
@@ -885,6 +911,10 @@ func (s *Server) runJoinPartial(addrs []string) {
 		if err == nil {
 			err = s.joinMoves(via, l, self, d)
 		}
+		if err == nil && !join {
+			s.log.Info("moves: this node has its share of replicas again", "node", self)
+			return
+		}
 		if err == nil {
 			if err := s.host.mark("joined"); err != nil {
 				s.log.Error("join: recording the join failed", "err", err)
@@ -893,7 +923,7 @@ func (s *Server) runJoinPartial(addrs []string) {
 			s.log.Info("joined the cluster: took its share of replicas", "node", self)
 			return
 		}
-		s.log.Warn("join: taking replicas failed; retrying", "via", via, "err", err)
+		s.log.Warn("moves: taking replicas failed; retrying", "via", via, "err", err)
 		select {
 		case <-s.ctx.Done():
 			return
@@ -936,7 +966,7 @@ func (s *Server) joinMoves(via string, l *layoutReply, self string, d *directory
 		if !done {
 			return errReplan
 		}
-		s.log.Info("join: took a replica", "group", mv.group, "from", mv.from)
+		s.log.Info("moves: took a replica", "group", mv.group, "from", mv.from)
 	}
 	return nil
 }

@@ -1,0 +1,98 @@
+package server
+
+import (
+	"time"
+)
+
+// Replacing failed nodes. Where groups are held by some nodes only
+// (--replicas below the number of nodes), a node that stays unreachable
+// for replace-after (default 5 minutes; 0: never) has its replicas
+// replaced, as ElastiCache replaces a failed node: the leader of each
+// group it held adds the running node holding the fewest groups, lets it
+// catch up, promotes it and removes the failed node (moveOnLeader, one
+// replica at a time). Every group is then back at R live replicas without
+// anyone running SESSIOND-LEAVE. Unlike SESSIOND-LEAVE the failed node is
+// not retired: if it comes back, it drops the replicas it lost (moves.go)
+// and then takes its share again from the nodes holding the most
+// (takeShare), so that the load spreads back over every node.
+//
+// Unreachable means the node has not answered the leader's directory for
+// that long (or, for a node never heard from since the leader started,
+// not since then): a node cut off by a partition counts as failed too.
+// Raft keeps this safe: a replaced node that comes back is no longer a
+// voter, and its copy is dropped.
+
+// DefaultReplaceAfter is replace-after's default.
+const DefaultReplaceAfter = 5 * time.Minute
+
+// replaceFailed is one pass of the above; the directory runs it after
+// each poll. It starts at most one replacement at a time (in the
+// background, so polling goes on while the new replica catches up).
+func (s *Server) replaceFailed(d *directory) {
+	if s.host == nil || s.ctx.Err() != nil {
+		return
+	}
+	s.rebalanceReturned(d)
+	after := s.config().ReplaceAfter
+	if after <= 0 || !s.mv.replacing.CompareAndSwap(false, true) {
+		return
+	}
+	self := s.selfID()
+	for _, u := range s.local() {
+		if !u.group.IsLeader() {
+			continue
+		}
+		voters := s.holders(u)
+		for _, v := range voters {
+			if v == self || d.silentFor(v) < after {
+				continue
+			}
+			to, _ := s.layout().moveTarget(voters, v)
+			if to.ID == "" {
+				if s.mv.noTarget.Load() != int64(u.idx)+1 {
+					s.mv.noTarget.Store(int64(u.idx) + 1)
+					s.log.Warn("moves: a node has been unreachable for replace-after, but no running node can take its replica",
+						"group", u.idx, "node", v, "replace_after", after)
+				}
+				continue
+			}
+			s.mv.noTarget.Store(0)
+			s.log.Warn("moves: replacing the replica of a node unreachable for replace-after",
+				"group", u.idx, "node", v, "by", to.ID, "replace_after", after)
+			s.wg.Add(1) // the directory's poll goroutine is counted: Close still waits
+			go func() {
+				defer s.wg.Done()
+				defer s.mv.replacing.Store(false)
+				if _, err := s.moveOnLeader(u, to.ID, to.Raft, to.Client, v); err != nil {
+					s.log.Warn("moves: replacing a failed node's replica failed; trying again", "group", u.idx, "node", v, "err", err)
+					return
+				}
+				s.log.Info("moves: replaced a failed node's replica", "group", u.idx, "node", v, "by", to.ID)
+			}()
+			return
+		}
+	}
+	s.mv.replacing.Store(false)
+}
+
+// rebalanceReturned starts takeShare once this node, not retired, has
+// dropped a replica no one asked it to drop (it was replaced while away),
+// and has no other replica to take or drop: the layout it plans from is
+// then its own directory's, which no longer lists it where it was
+// replaced.
+func (s *Server) rebalanceReturned(d *directory) {
+	if !s.mv.replaced.Load() || s.mv.retired.Load() || !s.mv.joined.Load() {
+		return
+	}
+	s.mv.mu.Lock()
+	busy := len(s.mv.pending) > 0 || len(s.mv.excluded) > 0
+	s.mv.mu.Unlock()
+	if busy || !s.mv.replaced.CompareAndSwap(true, false) {
+		return
+	}
+	s.wg.Add(1) // the directory's poll goroutine is counted: Close still waits
+	go func() {
+		defer s.wg.Done()
+		s.takeShare([]string{d.client}, false)
+	}()
+}

@@ -58,6 +58,10 @@ type dirReport struct {
 	// Retired: its replicas were moved away (SESSIOND-LEAVE); it takes
 	// no new ones (moves.go).
 	Retired bool `json:"retired,omitempty"`
+	// Left: the nodes removed by SESSIOND-LEAVE it knows, with when
+	// (Unix ns); Inc: when its dir was first used (left.go).
+	Left map[string]int64 `json:"left,omitempty"`
+	Inc  int64            `json:"inc,omitempty"`
 }
 
 // dirGroupState is a group as one of its members sees it.
@@ -94,7 +98,8 @@ type directory struct {
 	started time.Time // when this node began asking its peers
 
 	mu      sync.Mutex
-	peers   map[string]string // node ID -> Raft address, this node excluded
+	peers   map[string]string    // node ID -> Raft address, this node excluded
+	known   map[string]time.Time // node ID -> since when it is in peers
 	reports map[string]dirPeer
 	kicked  chan struct{}
 
@@ -114,11 +119,12 @@ func newDirectory(s *Server, port *replication.Port, self, client string, peers 
 	if err != nil {
 		return nil, fmt.Errorf("directory: %w", err)
 	}
-	d := &directory{s: s, stream: st, self: self, client: client, started: time.Now(), peers: map[string]string{},
+	d := &directory{s: s, stream: st, self: self, client: client, started: time.Now(), peers: map[string]string{}, known: map[string]time.Time{},
 		reports: map[string]dirPeer{}, kicked: make(chan struct{}, 1), relays: map[string]*relay{}}
 	for id, a := range peers {
 		if id != self {
 			d.peers[id] = a
+			d.known[id] = d.started
 		}
 	}
 	return d, nil
@@ -163,6 +169,8 @@ func (d *directory) serve() {
 			r.Peers = d.peerList()
 			r.Peers[d.self] = d.stream.Addr().String()
 			r.Retired = d.s.mv.retired.Load()
+			r.Left = d.s.leftNodes()
+			r.Inc = d.s.mv.inc
 			b, err := json.Marshal(r)
 			if err != nil {
 				return
@@ -206,6 +214,7 @@ func (d *directory) poll() {
 	for {
 		d.askAll(ctx)
 		d.learnPeers()
+		d.s.learnLeft(d)
 		d.s.reconcile(d)
 		d.s.replaceFailed(d)
 		select {
@@ -318,6 +327,7 @@ func (d *directory) learnPeers() {
 		if have, ok := d.peers[id]; !ok || have != raft {
 			d.peers[id] = raft
 			if !ok {
+				d.known[id] = time.Now()
 				added = append(added, id)
 			}
 		}
@@ -382,19 +392,24 @@ func (d *directory) lastSeen(id string) (time.Time, bool) {
 }
 
 // silentFor returns how long node id has not answered: since its last
-// report, or since this node started asking when it never answered (0
-// for this node).
+// report or, when it never answered, since this node began to ask it (0
+// for this node and for a node it does not know yet: a node that just
+// joined is heard of before it is asked).
 func (d *directory) silentFor(id string) time.Duration {
 	if id == d.self {
 		return 0
 	}
 	d.mu.Lock()
-	p, ok := d.reports[id]
+	p, reported := d.reports[id]
+	since, known := d.known[id]
 	d.mu.Unlock()
-	if !ok {
-		return time.Since(d.started)
+	switch {
+	case reported:
+		return time.Since(p.at)
+	case known:
+		return time.Since(since)
 	}
-	return time.Since(p.at)
+	return 0
 }
 
 // retired reports whether node id said, in its last fresh report, that
@@ -404,9 +419,14 @@ func (d *directory) retired(id string) bool {
 		return d.s.mv.retired.Load()
 	}
 	d.mu.Lock()
-	defer d.mu.Unlock()
 	p, ok := d.reports[id]
-	return ok && time.Since(p.at) <= dirStale && p.report.Retired
+	d.mu.Unlock()
+	if ok && time.Since(p.at) <= dirStale && p.report.Retired {
+		return true
+	}
+	// Removed: since its last report's incarnation, or, never heard
+	// from, whatever it was.
+	return d.s.removedAt(id, p.report.Inc)
 }
 
 // clientAddr returns a node's client address as it last reported it.

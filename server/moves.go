@@ -66,6 +66,8 @@ type groupHost interface {
 	// (a node that joined took its replicas), "retired" (its replicas
 	// were moved away).
 	mark(name string) error
+	// saveLeft records the nodes removed by SESSIOND-LEAVE (left.go).
+	saveLeft(left map[string]int64) error
 }
 
 // moves is the state of the replica moves this node takes part in.
@@ -81,12 +83,19 @@ type moves struct {
 	retired   atomic.Bool // this node's replicas were moved away (drainNode)
 	// replaced: this node dropped a replica unasked (it was replaced
 	// while unreachable); it takes its share back (replace.go).
-	replaced atomic.Bool
+	replaced    atomic.Bool
+	rebalancing atomic.Bool // takeShare runs for it
 	// On a group's leader: a failed node's replica is being replaced
 	// (replace.go); noTarget is 1 + the group last found without a
 	// node to take one (0: none), so that it is logged once.
 	replacing atomic.Bool
-	noTarget  atomic.Int64
+	noTarget  atomic.Uint64 // groups logged as having no target, a bit each
+
+	// left: the nodes removed by SESSIOND-LEAVE, each with when (Unix
+	// ns); inc: when this node's dir was first used (left.go).
+	leftMu sync.Mutex
+	left   map[string]int64
+	inc    int64
 
 	// On a group's leader: the moves it runs (SESSIOND-MOVE), one at a
 	// time, and since when each non-voter it added is catching up.
@@ -723,6 +732,7 @@ func (c *client) drain(name string) {
 func (s *Server) drainNode(id string) error {
 	d := s.dir()
 	deadline := time.Now().Add(moveTimeout * time.Duration(len(s.units())))
+	s.markLeft(id) // also for a node that is down, and hears it later
 	idClient := ""
 	if n, ok := s.layout().node(id); ok && n.Client != "" {
 		// Retired first, so that no coordinator picks it as a target
@@ -751,7 +761,7 @@ func (s *Server) drainNode(id string) error {
 			return fmt.Errorf("group %d still lists %s", idx, id)
 		}
 		voters := l.Groups[idx]
-		to, down := l.moveTarget(voters, id)
+		to, down := l.moveTarget(idx, voters, id)
 		if to.ID == "" && len(voters) == 1 {
 			return fmt.Errorf("group %d: %w, and %s holds its only replica", idx, errNoMoveTarget, id)
 		}
@@ -776,13 +786,16 @@ func (s *Server) drainNode(id string) error {
 	return nil
 }
 
-// moveTarget returns the node to take a replica of a group held by voters
+// moveTarget returns the node to take group g's replica, held by voters,
 // from node id: the running node, not retired and not among voters, that
-// holds the fewest groups (ties: the first listed). down reports whether a
-// node that could take it is down for now; to.ID is "" when none is up.
-func (l *layoutReply) moveTarget(voters []string, id string) (to layoutNode, down bool) {
+// holds the fewest groups (ties: the first listed from position g on,
+// so that leaders replacing one node's replicas at once spread them).
+// down reports whether a node that could take it is down for now; to.ID
+// is "" when none is up.
+func (l *layoutReply) moveTarget(g int, voters []string, id string) (to layoutNode, down bool) {
 	counts := l.counts()
-	for _, n := range l.Nodes {
+	for i := range l.Nodes {
+		n := l.Nodes[(g+i)%len(l.Nodes)]
 		if n.ID == id || n.Retired || slices.Contains(voters, n.ID) {
 			continue
 		}

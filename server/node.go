@@ -251,6 +251,12 @@ func OpenNode(cfg Config, ln net.Listener, opt NodeOptions) (*Node, error) {
 			srv.mv.joined.Store(true)
 		}
 		srv.mv.retired.Store(fileExists(filepath.Join(cfg.Dir, "retired")))
+		if srv.mv.left, err = loadLeft(cfg.Dir); err != nil {
+			return fail(err)
+		}
+		if srv.mv.inc, err = loadIncarnation(cfg.Dir, !heldKnown); err != nil {
+			return fail(err)
+		}
 	}
 	var first *replication.Group
 	for _, g := range groups {

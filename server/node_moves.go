@@ -25,7 +25,9 @@ import (
 //     cluster gave it (its peers), so that it restarts without asking;
 //   - joined: that node took its share of replicas;
 //   - retired: this node's replicas were moved away (SESSIOND-LEAVE); it
-//     takes no new ones.
+//     takes no new ones;
+//   - left: the nodes removed by SESSIOND-LEAVE, with when, and
+//     incarnation: when this dir was first used (left.go).
 
 // nodeHost opens and discards a node's groups (moves.go's groupHost).
 type nodeHost struct {
@@ -90,6 +92,55 @@ func (h *nodeHost) saveHeld(held []int) error {
 
 func (h *nodeHost) mark(name string) error {
 	return writeFileAtomic(filepath.Join(h.dir, name), []byte("yes\n"))
+}
+
+func (h *nodeHost) saveLeft(left map[string]int64) error {
+	b, err := json.Marshal(left)
+	if err != nil {
+		return err
+	}
+	return writeFileAtomic(filepath.Join(h.dir, "left"), append(b, '\n'))
+}
+
+// loadLeft reads dir/left: the nodes removed by SESSIOND-LEAVE (none
+// when the file is missing).
+func loadLeft(dir string) (map[string]int64, error) {
+	left := map[string]int64{}
+	b, err := os.ReadFile(filepath.Join(dir, "left"))
+	if errors.Is(err, os.ErrNotExist) {
+		return left, nil
+	}
+	if err == nil {
+		err = json.Unmarshal(b, &left)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("%s: %w", filepath.Join(dir, "left"), err)
+	}
+	return left, nil
+}
+
+// loadIncarnation reads dir/incarnation, when this dir was first used
+// (Unix ns), writing it first if missing: now for a new dir, 0 for one
+// that held groups before sessiond recorded it (a removal of this node's
+// ID then applies to it whenever it was).
+func loadIncarnation(dir string, fresh bool) (int64, error) {
+	p := filepath.Join(dir, "incarnation")
+	b, err := os.ReadFile(p)
+	if err == nil {
+		n, err := strconv.ParseInt(strings.TrimSpace(string(b)), 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("%s: %w", p, err)
+		}
+		return n, nil
+	}
+	if !errors.Is(err, os.ErrNotExist) {
+		return 0, fmt.Errorf("incarnation: %w", err)
+	}
+	var n int64
+	if fresh {
+		n = time.Now().UnixNano()
+	}
+	return n, writeFileAtomic(p, []byte(strconv.FormatInt(n, 10)+"\n"))
 }
 
 // loadHeld reads dir/held: the groups held, and whether the file exists.

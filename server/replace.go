@@ -25,6 +25,11 @@ import (
 // DefaultReplaceAfter is replace-after's default.
 const DefaultReplaceAfter = 5 * time.Minute
 
+// minReplaceAfter is the shortest replace-after that is used: a peer's
+// reports may be missed for up to dirStale (with one exchange taking up
+// to dirTimeout) while it is up.
+const minReplaceAfter = dirStale + dirTimeout
+
 // replaceFailed is one pass of the above; the directory runs it after
 // each poll. It starts at most one replacement at a time (in the
 // background, so polling goes on while the new replica catches up).
@@ -34,6 +39,10 @@ func (s *Server) replaceFailed(d *directory) {
 	}
 	s.rebalanceReturned(d)
 	after := s.config().ReplaceAfter
+	if after > 0 {
+		// A slow poll must not look like a failure.
+		after = max(after, minReplaceAfter)
+	}
 	if after <= 0 || !s.mv.replacing.CompareAndSwap(false, true) {
 		return
 	}
@@ -47,16 +56,17 @@ func (s *Server) replaceFailed(d *directory) {
 			if v == self || d.silentFor(v) < after {
 				continue
 			}
-			to, _ := s.layout().moveTarget(voters, v)
+			to, _ := s.layout().moveTarget(u.idx, voters, v)
+			bit := uint64(1) << u.idx // MaxShards is 64
 			if to.ID == "" {
-				if s.mv.noTarget.Load() != int64(u.idx)+1 {
-					s.mv.noTarget.Store(int64(u.idx) + 1)
+				if s.mv.noTarget.Load()&bit == 0 {
+					s.mv.noTarget.Or(bit)
 					s.log.Warn("moves: a node has been unreachable for replace-after, but no running node can take its replica",
 						"group", u.idx, "node", v, "replace_after", after)
 				}
 				continue
 			}
-			s.mv.noTarget.Store(0)
+			s.mv.noTarget.And(^bit)
 			s.log.Warn("moves: replacing the replica of a node unreachable for replace-after",
 				"group", u.idx, "node", v, "by", to.ID, "replace_after", after)
 			s.wg.Add(1) // the directory's poll goroutine is counted: Close still waits
@@ -81,7 +91,7 @@ func (s *Server) replaceFailed(d *directory) {
 // then its own directory's, which no longer lists it where it was
 // replaced.
 func (s *Server) rebalanceReturned(d *directory) {
-	if !s.mv.replaced.Load() || s.mv.retired.Load() || !s.mv.joined.Load() {
+	if !s.mv.replaced.Load() || s.mv.retired.Load() || !s.mv.joined.Load() || s.mv.rebalancing.Load() {
 		return
 	}
 	s.mv.mu.Lock()
@@ -90,9 +100,11 @@ func (s *Server) rebalanceReturned(d *directory) {
 	if busy || !s.mv.replaced.CompareAndSwap(true, false) {
 		return
 	}
+	s.mv.rebalancing.Store(true)
 	s.wg.Add(1) // the directory's poll goroutine is counted: Close still waits
 	go func() {
 		defer s.wg.Done()
+		defer s.mv.rebalancing.Store(false)
 		s.takeShare([]string{d.client}, false)
 	}()
 }

@@ -42,6 +42,7 @@ type Server struct {
 	log     *slog.Logger
 	cmds    map[string]*command
 	started time.Time
+	epoch   time.Time // a monotonic clock reading at start, for durations (sinceEpoch)
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -139,6 +140,7 @@ func NewSharded(cfg Config, units []Unit) (*Server, error) {
 		log:     logger,
 		clients: make(map[int64]*client),
 		started: cfg.Clock.Now(),
+		epoch:   time.Now(),
 	}
 	us, slots := newUnits(units, s.notifyHook)
 	s.slotUnit = slots

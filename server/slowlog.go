@@ -39,6 +39,10 @@ type slowLog struct {
 }
 
 // slowlogOn reports whether commands are being timed for the slow log.
+// sinceEpoch reads the monotonic clock: the time since the server was
+// made. Durations are differences of two readings.
+func (s *Server) sinceEpoch() time.Duration { return time.Since(s.epoch) }
+
 func (s *Server) slowlogOn() bool {
 	cfg := s.config()
 	return cfg.SlowlogLogSlowerThan >= 0 && cfg.SlowlogMaxLen > 0

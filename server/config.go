@@ -48,6 +48,7 @@ type Config struct {
 	// long has its replicas replaced where groups are held by some nodes
 	// only (replace.go); 0: DefaultReplaceAfter; negative: never.
 	ReplaceAfter time.Duration
+	Zone         string // zone: this node's failure domain, e.g. its availability zone (zones.go); "" none
 
 	// ManageGC says the process's garbage collector settings are the
 	// server's: main calls TuneGC at start and sets it, so that CONFIG SET

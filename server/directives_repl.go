@@ -56,6 +56,12 @@ func replicationDirectives() []directive {
 			func(c *Config) *string { return &c.ClusterEnabled }, nil), immutable),
 		intDirective("shards", "", 0, MaxShards, immutable, func(c *Config) *int { return &c.Shards }),
 		intDirective("replicas", "", 0, math.MaxInt32, immutable, func(c *Config) *int { return &c.Replicas }),
+		str("zone", func(c *Config) *string { return &c.Zone }, func(v string) error {
+			if strings.ContainsAny(v, " ,=\t\r\n") {
+				return errors.New("zone must not contain spaces, commas or '='")
+			}
+			return nil
+		}),
 		{name: "replace-after", // seconds; 0: never (stored as a negative duration)
 			get: func(c *Config) string { return strconv.FormatInt(max(int64(c.ReplaceAfter/time.Second), 0), 10) },
 			set: func(c *Config, a []string) error {

@@ -62,6 +62,7 @@ type dirReport struct {
 	// (Unix ns); Inc: when its dir was first used (left.go).
 	Left map[string]int64 `json:"left,omitempty"`
 	Inc  int64            `json:"inc,omitempty"`
+	Zone string           `json:"zone,omitempty"` // its failure domain (zones.go)
 }
 
 // dirGroupState is a group as one of its members sees it.
@@ -171,6 +172,7 @@ func (d *directory) serve() {
 			r.Retired = d.s.mv.retired.Load()
 			r.Left = d.s.leftNodes()
 			r.Inc = d.s.mv.inc
+			r.Zone = d.s.config().Zone
 			b, err := json.Marshal(r)
 			if err != nil {
 				return
@@ -216,7 +218,7 @@ func (d *directory) poll() {
 		d.learnPeers()
 		d.s.learnLeft(d)
 		d.s.reconcile(d)
-		d.s.replaceFailed(d)
+		d.s.autoMoves(d)
 		select {
 		case <-ctx.Done():
 			return

@@ -1,11 +1,13 @@
 package server
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -643,6 +645,7 @@ type layoutNode struct {
 	Client  string `json:"client"`
 	Alive   bool   `json:"alive"`
 	Retired bool   `json:"retired,omitempty"` // takes no replicas (SESSIOND-RETIRE)
+	Zone    string `json:"zone,omitempty"`    // failure domain (zones.go)
 }
 
 // node returns the layout's node id.
@@ -678,7 +681,7 @@ func (s *Server) layout() *layoutReply {
 	}
 	l.Replicas = s.replicasWanted
 	l.Nodes = append(l.Nodes, layoutNode{ID: d.self, Raft: d.stream.Addr().String(), Client: d.client, Alive: true,
-		Retired: s.mv.retired.Load()})
+		Retired: s.mv.retired.Load(), Zone: s.config().Zone})
 	peers := d.peerList()
 	ids := make([]string, 0, len(peers))
 	for id := range peers {
@@ -687,7 +690,8 @@ func (s *Server) layout() *layoutReply {
 	slices.Sort(ids)
 	for _, id := range ids {
 		client, _ := d.clientAddr(id)
-		l.Nodes = append(l.Nodes, layoutNode{ID: id, Raft: peers[id], Client: client, Alive: d.alive(id), Retired: d.retired(id)})
+		l.Nodes = append(l.Nodes, layoutNode{ID: id, Raft: peers[id], Client: client, Alive: d.alive(id), Retired: d.retired(id),
+			Zone: d.zone(id)})
 	}
 	for _, u := range s.units() {
 		l.Groups = append(l.Groups, s.holders(u))
@@ -787,23 +791,31 @@ func (s *Server) drainNode(id string) error {
 }
 
 // moveTarget returns the node to take group g's replica, held by voters,
-// from node id: the running node, not retired and not among voters, that
+// from node id: the running node, not retired and not among voters, in a
+// zone none of the other voters is in if there is one (zones.go), that
 // holds the fewest groups (ties: the first listed from position g on,
 // so that leaders replacing one node's replicas at once spread them).
 // down reports whether a node that could take it is down for now; to.ID
 // is "" when none is up.
 func (l *layoutReply) moveTarget(g int, voters []string, id string) (to layoutNode, down bool) {
 	counts := l.counts()
+	zone := l.zones()
+	held := map[string]bool{}
+	for _, v := range voters {
+		held[v] = true
+	}
+	// A node in a zone the remaining voters are not in comes first.
+	newZone := func(n layoutNode) bool { return !zoneHeld(held, zone, n.Zone, id) }
 	for i := range l.Nodes {
 		n := l.Nodes[(g+i)%len(l.Nodes)]
-		if n.ID == id || n.Retired || slices.Contains(voters, n.ID) {
+		if n.ID == id || n.Retired || held[n.ID] {
 			continue
 		}
 		if !n.Alive || n.Client == "" {
 			down = true
 			continue
 		}
-		if to.ID == "" || counts[n.ID] < counts[to.ID] {
+		if to.ID == "" || newZone(n) && !newZone(to) || newZone(n) == newZone(to) && counts[n.ID] < counts[to.ID] {
 			to = n
 		}
 	}
@@ -831,7 +843,9 @@ func (s *Server) waitDirectory(d *directory, idx int, id string) {
 // replicas (one left with fewer when a node was removed and no other
 // could take its replica), added without removing any; then, up to about
 // shards·replicas/nodes groups, each taken from the node that then holds
-// the most (ties: the lowest ID), lowest group first.
+// the most (ties: the lowest ID), lowest group first, among the groups
+// self's zone leaves as spread over zones (zones.go): none that would
+// hold two replicas in one zone more than before.
 func planJoin(l *layoutReply, self string) []move {
 	// The nodes that hold a group, and self: a node that left or holds
 	// nothing takes no share.
@@ -857,27 +871,40 @@ func planJoin(l *layoutReply, self string) []move {
 			counts[self]++
 		}
 	}
+	zone := l.zones()
 	for counts[self] < target {
-		var best move
-		bestCount := -1
+		// From the node holding the most (ties: the lowest ID), and
+		// more than self, its first group that self's zone leaves as
+		// spread.
 		ids := make([]string, 0, len(counts))
 		for id := range counts {
 			ids = append(ids, id)
 		}
-		slices.Sort(ids)
+		slices.SortFunc(ids, func(a, b string) int {
+			if c := cmp.Compare(counts[b], counts[a]); c != 0 {
+				return c
+			}
+			return strings.Compare(a, b)
+		})
+		var best move
+		found := false
 		for _, id := range ids {
-			if id == self || counts[id] <= bestCount {
+			if id == self || counts[id] <= counts[self] {
 				continue
 			}
 			for g := range held {
-				if held[g][id] && !held[g][self] {
-					best, bestCount = move{group: g, from: id}, counts[id]
+				if held[g][id] && !held[g][self] &&
+					(zone[self] == zone[id] || !zoneHeld(held[g], zone, zone[self], id)) {
+					best, found = move{group: g, from: id}, true
 					break
 				}
 			}
+			if found {
+				break
+			}
 		}
-		if bestCount < 0 || bestCount <= counts[self] {
-			break // nobody holds more than self would: balanced
+		if !found {
+			break // balanced, or every move left would put two replicas of a group in one zone
 		}
 		out = append(out, best)
 		held[best.group][self], held[best.group][best.from] = true, false
@@ -885,6 +912,17 @@ func planJoin(l *layoutReply, self string) []move {
 		counts[best.from]--
 	}
 	return out
+}
+
+// zoneHeld reports whether a node of holders other than except is in
+// zone z.
+func zoneHeld(holders map[string]bool, zone map[string]string, z, except string) bool {
+	for id, ok := range holders {
+		if ok && id != except && zone[id] == z {
+			return true
+		}
+	}
+	return false
 }
 
 // move is one replica to take: group's replica on node from ("": a
@@ -970,7 +1008,7 @@ func (s *Server) joinMoves(via string, l *layoutReply, self string, d *directory
 			vias = append(vias, n.Client)
 		}
 	}
-	for _, mv := range planJoin(l, self) {
+	for _, mv := range planJoin(l.withZone(self, s.config().Zone), self) {
 		from, _ := l.node(mv.from)
 		done, err := s.moveReplicaVia(vias, mv.group, self, d.stream.Addr().String(), d.client, mv.from, from.Client)
 		if err != nil {

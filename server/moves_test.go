@@ -55,10 +55,90 @@ func TestPlanJoin(t *testing.T) {
 			l:    layoutReply{Shards: 1, Replicas: 3, Groups: [][]string{{"n1", "n2", "n3"}}},
 			self: "n4",
 		},
+		{
+			// Zones a a b c: the fifth node, in zone b, takes from n1
+			// (holding the most) group 3 (n4 n1 n2: c a a, so c a b)
+			// rather than group 0 (n1 n2 n3: a a b, so a b b); then,
+			// of n2 n3 n4 (three each), from n3 its group 0 (a zone b
+			// replica for another).
+			name: "zones: of the most loaded node's groups, one the new node's zone keeps spread",
+			l: layoutReply{Shards: 4, Replicas: 3, Groups: [][]string{
+				{"n1", "n2", "n3"}, {"n2", "n3", "n4"}, {"n3", "n4", "n1"}, {"n4", "n1", "n2"}},
+				Nodes: []layoutNode{{ID: "n1", Zone: "a"}, {ID: "n2", Zone: "a"}, {ID: "n3", Zone: "b"}, {ID: "n4", Zone: "c"}, {ID: "n5", Zone: "b"}}},
+			self: "n5",
+			want: []move{{group: 3, from: "n1"}, {group: 0, from: "n3"}},
+		},
+		{
+			// Spread over a b c already, the fifth node in zone b
+			// takes only from n3, b's node: from n1 or n4 it would
+			// leave two replicas in zone b. The layout came from
+			// another node, which does not list n5 yet (withZone).
+			name: "zones: only moves that keep every group spread",
+			l: *(&layoutReply{Shards: 4, Replicas: 3, Groups: [][]string{
+				{"n1", "n3", "n4"}, {"n2", "n3", "n4"}, {"n1", "n3", "n4"}, {"n4", "n2", "n3"}},
+				Nodes: []layoutNode{{ID: "n1", Zone: "a"}, {ID: "n2", Zone: "a"}, {ID: "n3", Zone: "b"}, {ID: "n4", Zone: "c"}}}).withZone("n5", "b"),
+			self: "n5",
+			want: []move{{group: 0, from: "n3"}, {group: 1, from: "n3"}},
+		},
 	} {
 		got := planJoin(&c.l, c.self)
 		if !slices.Equal(got, c.want) {
 			t.Errorf("%s: %+v, want %+v", c.name, got, c.want)
+		}
+	}
+}
+
+// TestMoveTarget: a replica goes to a running, not retired node without
+// one, in a zone the group's other voters are not in if there is one,
+// then holding the fewest groups, ties from position g on.
+func TestMoveTarget(t *testing.T) {
+	nodes := func(zones ...string) []layoutNode {
+		var out []layoutNode
+		for i, z := range zones {
+			out = append(out, layoutNode{ID: fmt.Sprint("n", i+1), Client: "c", Alive: true, Zone: z})
+		}
+		return out
+	}
+	for _, c := range []struct {
+		name     string
+		l        layoutReply
+		g        int
+		voters   []string
+		from     string
+		want     string
+		wantDown bool
+	}{
+		{
+			name: "fewest groups", from: "n1", voters: []string{"n1", "n2"},
+			l:    layoutReply{Nodes: nodes("", "", "", ""), Groups: [][]string{{"n1", "n2"}, {"n3"}}},
+			want: "n4", // n3 holds one
+
+		},
+		{
+			name: "ties from position g", g: 1, from: "n1", voters: []string{"n1", "n2"},
+			l:    layoutReply{Nodes: nodes("", "", "", ""), Groups: [][]string{{"n1", "n2"}}},
+			want: "n3", // n3 and n4 tie; from position 1 the order is n2 n3 n4 n1
+		},
+		{
+			name: "a new zone first, though it holds more", from: "n1", voters: []string{"n1", "n2", "n3"},
+			l: layoutReply{Nodes: nodes("a", "b", "c", "b", "a"), Groups: [][]string{
+				{"n1", "n2", "n3"}, {"n5", "n2"}, {"n5"}}},
+			want: "n5", // n4 (zone b, like n2) holds none, n5 (zone a, n1's, leaving) holds two
+		},
+		{
+			name: "retired and down nodes are passed over", from: "n1", voters: []string{"n1"},
+			l: func() layoutReply {
+				ns := nodes("", "", "")
+				ns[1].Retired = true
+				ns[2].Alive = false
+				return layoutReply{Nodes: ns, Groups: [][]string{{"n1"}}}
+			}(),
+			want: "", wantDown: true,
+		},
+	} {
+		to, down := c.l.moveTarget(c.g, c.voters, c.from)
+		if to.ID != c.want || down != c.wantDown {
+			t.Errorf("%s: %q (down %v), want %q (down %v)", c.name, to.ID, down, c.want, c.wantDown)
 		}
 	}
 }

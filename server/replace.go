@@ -30,22 +30,34 @@ const DefaultReplaceAfter = 5 * time.Minute
 // to dirTimeout) while it is up.
 const minReplaceAfter = dirStale + dirTimeout
 
-// replaceFailed is one pass of the above; the directory runs it after
-// each poll. It starts at most one replacement at a time (in the
-// background, so polling goes on while the new replica catches up).
-func (s *Server) replaceFailed(d *directory) {
+// autoMoves runs, once per directory poll, the moves a node starts by
+// itself: taking its share back after it was replaced, and, on the groups
+// it leads, one replacement of a failed node's replica or else one move
+// spreading a group over more zones (zones.go). Moves run in the
+// background, one at a time, so polling goes on while a new replica
+// catches up.
+func (s *Server) autoMoves(d *directory) {
 	if s.host == nil || s.ctx.Err() != nil {
 		return
 	}
 	s.rebalanceReturned(d)
-	after := s.config().ReplaceAfter
-	if after > 0 {
-		// A slow poll must not look like a failure.
-		after = max(after, minReplaceAfter)
-	}
-	if after <= 0 || !s.mv.replacing.CompareAndSwap(false, true) {
+	if !s.mv.replacing.CompareAndSwap(false, true) {
 		return
 	}
+	if !s.replaceFailed(d) && !s.spreadZones(d) {
+		s.mv.replacing.Store(false)
+	}
+}
+
+// replaceFailed starts the replacement of a failed node's replica (see
+// above) on a group this node leads, if one is due; it reports whether it
+// started one. The caller holds s.mv.replacing, which the move releases.
+func (s *Server) replaceFailed(d *directory) bool {
+	after := s.config().ReplaceAfter
+	if after <= 0 {
+		return false
+	}
+	after = max(after, minReplaceAfter) // a slow poll must not look like a failure
 	self := s.selfID()
 	for _, u := range s.local() {
 		if !u.group.IsLeader() {
@@ -79,10 +91,10 @@ func (s *Server) replaceFailed(d *directory) {
 				}
 				s.log.Info("moves: replaced a failed node's replica", "group", u.idx, "node", v, "by", to.ID)
 			}()
-			return
+			return true
 		}
 	}
-	s.mv.replacing.Store(false)
+	return false
 }
 
 // rebalanceReturned starts takeShare once this node, not retired, has

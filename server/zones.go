@@ -1,0 +1,124 @@
+package server
+
+import (
+	"slices"
+	"strconv"
+)
+
+// Failure domains. A node may be given a zone (--zone, e.g. the
+// availability zone it runs in); it reports it in its directory reports.
+// Where groups are held by some nodes only, the replicas of a group are
+// then spread over as many zones as there are, so that losing a whole
+// zone takes at most one replica of each group (with R ≤ zones) and every
+// group keeps its quorum:
+//
+//   - a move's target (a replaced or leaving node's replica) is a node in
+//     a zone the group's other replicas are not in, when one is running
+//     (moveTarget);
+//   - a joining node takes, of the groups of the node holding the most,
+//     one that its zone does not make less spread (planJoin);
+//   - each group's leader checks, once per directory poll, whether two of
+//     its voters share a zone while a running node of a zone the group is
+//     not in could hold it; it then moves one of the two there
+//     (spreadZones). The placement at start knows no zones, so this is
+//     also what spreads a new cluster's groups, within seconds of start.
+//
+// Nodes without a zone count as one zone of their own (""), so a cluster
+// without zones places replicas as before.
+
+// zones returns each node's zone in the layout.
+func (l *layoutReply) zones() map[string]string {
+	out := make(map[string]string, len(l.Nodes))
+	for _, n := range l.Nodes {
+		out[n.ID] = n.Zone
+	}
+	return out
+}
+
+// withZone returns l with node id in zone z (a node that asked another
+// for the layout may not be in it yet); l is not changed.
+func (l *layoutReply) withZone(id, z string) *layoutReply {
+	c := *l
+	c.Nodes = slices.Clone(l.Nodes)
+	for i := range c.Nodes {
+		if c.Nodes[i].ID == id {
+			c.Nodes[i].Zone = z
+			return &c
+		}
+	}
+	c.Nodes = append(c.Nodes, layoutNode{ID: id, Zone: z})
+	return &c
+}
+
+// zone returns node id's zone as it last reported it ("" when unknown).
+func (d *directory) zone(id string) string {
+	if id == d.self {
+		return d.s.config().Zone
+	}
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.reports[id].report.Zone
+}
+
+// spreadZones starts, on a group this node leads, one move that spreads
+// the group's voters over more zones (see above), if one can; it reports
+// whether it started one. The caller holds s.mv.replacing, which the move
+// releases.
+func (s *Server) spreadZones(d *directory) bool {
+	self := s.selfID()
+	var l *layoutReply
+	for _, u := range s.local() {
+		if !u.group.IsLeader() {
+			continue
+		}
+		voters := s.holders(u)
+		if l == nil {
+			l = s.layout()
+		}
+		zone := l.zones()
+		// A voter sharing its zone with another one (not this node, so
+		// that the leader does not remove itself), holding the most.
+		counts := l.counts()
+		from := ""
+		for _, v := range voters {
+			if v == self || !d.alive(v) {
+				continue
+			}
+			if !slices.ContainsFunc(voters, func(o string) bool { return o != v && zone[o] == zone[v] }) {
+				continue
+			}
+			if from == "" || counts[v] > counts[from] {
+				from = v
+			}
+		}
+		if from == "" {
+			continue
+		}
+		to, _ := l.moveTarget(u.idx, voters, from)
+		if to.ID == "" || slices.ContainsFunc(voters, func(o string) bool { return o != from && zone[o] == to.Zone }) {
+			continue // no running node of a zone the group is not in
+		}
+		s.log.Info("moves: spreading a group over more zones", "group", u.idx, "from", from, "zone", zone[from], "to", to.ID, "to_zone", to.Zone)
+		fromNode, _ := l.node(from)
+		s.wg.Add(1) // the directory's poll goroutine is counted: Close still waits
+		go func() {
+			defer s.wg.Done()
+			defer s.mv.replacing.Store(false)
+			already, err := s.moveOnLeader(u, to.ID, to.Raft, to.Client, from)
+			if err != nil {
+				s.log.Warn("moves: spreading a group over zones failed; trying again", "group", u.idx, "err", err)
+				return
+			}
+			// The old holder is up: it drops its copy at once, asked (a
+			// node that drops one unasked was replaced while away, and
+			// takes its share back).
+			if !already && fromNode.Client != "" {
+				if _, err := s.internalCall(fromNode.Client, "SESSIOND-DROP", strconv.Itoa(u.idx)); err != nil {
+					s.log.Info("moves: telling the old holder to drop failed", "group", u.idx, "node", from, "err", err)
+				}
+			}
+		}()
+		return true
+	}
+	return false
+}

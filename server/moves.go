@@ -51,6 +51,11 @@ import (
 // without this node before the node drops its replica unasked.
 const dropGrace = 5 * time.Second
 
+// dropAskedFor is how long a SESSIOND-DROP request outlives reports that
+// still list this node: a poll running while the removal committed may
+// bring a report from before it.
+const dropAskedFor = dirStale + dirTimeout
+
 // groupHost opens and closes this node's replicas of shard groups at run
 // time; Node provides it (node.go).
 type groupHost interface {
@@ -79,8 +84,9 @@ type moves struct {
 	// excluded: since when the leader (and term) reported a group held
 	// here without this node.
 	excluded map[int]exclusion
-	// dropAsked: groups the node that removed this one said to drop.
-	dropAsked map[int]bool
+	// dropAsked: groups the node that removed this one said to drop,
+	// and when (a report fetched before may still list this node).
+	dropAsked map[int]time.Time
 	joined    atomic.Bool // a joining node finished its moves (or has none)
 	retired   atomic.Bool // this node's replicas were moved away (drainNode)
 	// replaced: this node dropped a replica unasked (it was replaced
@@ -118,7 +124,7 @@ func (s *Server) setHost(h groupHost, replicas int) {
 	s.replicasWanted = replicas
 	s.mv.pending = map[int]*unit{}
 	s.mv.excluded = map[int]exclusion{}
-	s.mv.dropAsked = map[int]bool{}
+	s.mv.dropAsked = map[int]time.Time{}
 	s.mv.adding = map[string]time.Time{}
 }
 
@@ -283,15 +289,16 @@ func (s *Server) checkDrop(u *unit, rg remoteGroup, listed bool) {
 	if listed || rg.config == nil || g.IsLeader() || rg.configTerm < g.Status().Term {
 		s.mv.mu.Lock()
 		delete(s.mv.excluded, u.idx)
-		if listed {
-			delete(s.mv.dropAsked, u.idx) // a request older than this report
+		if at, ok := s.mv.dropAsked[u.idx]; listed && ok && time.Since(at) > dropAskedFor {
+			// Listed well after the request: this node was added back.
+			delete(s.mv.dropAsked, u.idx)
 		}
 		s.mv.mu.Unlock()
 		return
 	}
 	excluded := s.excludedFor(u.idx, rg)
 	s.mv.mu.Lock()
-	asked := s.mv.dropAsked[u.idx]
+	_, asked := s.mv.dropAsked[u.idx]
 	s.mv.mu.Unlock()
 	if !asked && excluded < dropGrace {
 		return
@@ -380,7 +387,7 @@ func cmdSessiondDrop(c *client, args [][]byte) {
 	// elsewhere, or still catching up, would outlive its reason.
 	if u := c.s.units()[n]; !u.remote {
 		c.s.mv.mu.Lock()
-		c.s.mv.dropAsked[int(n)] = true
+		c.s.mv.dropAsked[int(n)] = time.Now()
 		c.s.mv.mu.Unlock()
 		d.kick()
 	}
@@ -804,8 +811,11 @@ func (l *layoutReply) moveTarget(g int, voters []string, id string) (to layoutNo
 	for _, v := range voters {
 		held[v] = true
 	}
-	// A node in a zone the remaining voters are not in comes first.
-	newZone := func(n layoutNode) bool { return !zoneHeld(held, zone, n.Zone, id) }
+	// A node in a zone the remaining voters are not in comes first,
+	// unless one of them has no zone known (a voter down since this node
+	// started may be in any zone).
+	unknown := slices.ContainsFunc(voters, func(v string) bool { return v != id && zone[v] == "" })
+	newZone := func(n layoutNode) bool { return !unknown && !zoneHeld(held, zone, n.Zone, id) }
 	for i := range l.Nodes {
 		n := l.Nodes[(g+i)%len(l.Nodes)]
 		if n.ID == id || n.Retired || held[n.ID] {
@@ -873,9 +883,10 @@ func planJoin(l *layoutReply, self string) []move {
 	}
 	zone := l.zones()
 	for counts[self] < target {
-		// From the node holding the most (ties: the lowest ID), and
-		// more than self, its first group that self's zone leaves as
-		// spread.
+		// From the node holding the most (ties: the lowest ID), and at
+		// least two more than self (so every move evens the counts, and
+		// a chain of them ends), its first group that self's zone leaves
+		// as spread.
 		ids := make([]string, 0, len(counts))
 		for id := range counts {
 			ids = append(ids, id)
@@ -889,8 +900,8 @@ func planJoin(l *layoutReply, self string) []move {
 		var best move
 		found := false
 		for _, id := range ids {
-			if id == self || counts[id] <= counts[self] {
-				continue
+			if id == self || counts[id] < counts[self]+2 {
+				continue // a move would not make the counts more even
 			}
 			for g := range held {
 				if held[g][id] && !held[g][self] &&

@@ -126,6 +126,23 @@ func TestMoveTarget(t *testing.T) {
 			want: "n5", // n4 (zone b, like n2) holds none, n5 (zone a, n1's, leaving) holds two
 		},
 		{
+			// n3 is down and was never heard from: it may be in zone c.
+			name: "a voter of unknown zone: fewest groups", from: "n2", voters: []string{"n1", "n2", "n3"},
+			l: func() layoutReply {
+				ns := nodes("a", "a", "", "c", "a")
+				ns[2].Alive = false
+				return layoutReply{Nodes: ns, Groups: [][]string{{"n1", "n2", "n3"}, {"n4"}}}
+			}(),
+			want: "n5",
+		},
+		{
+			// Were "" a zone, n4's would be new to the group.
+			name: "a running node without a zone: no zones at all", from: "n1", voters: []string{"n1", "n2", "n3"},
+			l: layoutReply{Nodes: nodes("a", "b", "c", "", "b"), Groups: [][]string{
+				{"n1", "n2", "n3"}, {"n4"}, {"n4"}}},
+			want: "n5",
+		},
+		{
 			name: "retired and down nodes are passed over", from: "n1", voters: []string{"n1"},
 			l: func() layoutReply {
 				ns := nodes("", "", "")

@@ -23,13 +23,22 @@ import (
 //     (spreadZones). The placement at start knows no zones, so this is
 //     also what spreads a new cluster's groups, within seconds of start.
 //
-// Nodes without a zone count as one zone of their own (""), so a cluster
-// without zones places replicas as before.
+// Zones apply only once every running node has one (zones): a cluster
+// without zones, or one being given zones in a rolling restart, places
+// replicas as before.
 
-// zones returns each node's zone in the layout.
+// zones returns each node's zone in the layout, or every zone "" unless
+// every running node that is not retired has a zone: while zones are
+// being given, one node at a time in a rolling restart, the nodes without
+// one would otherwise count as a zone of their own and the first nodes
+// given one would draw every group's replica.
 func (l *layoutReply) zones() map[string]string {
 	out := make(map[string]string, len(l.Nodes))
 	for _, n := range l.Nodes {
+		if n.Alive && !n.Retired && n.Zone == "" {
+			clear(out)
+			return out
+		}
 		out[n.ID] = n.Zone
 	}
 	return out
@@ -76,12 +85,18 @@ func (s *Server) spreadZones(d *directory) bool {
 			l = s.layout()
 		}
 		zone := l.zones()
+		// A group with a voter down is left to replaceFailed (it might
+		// bring back the very zone a move would spread away from); one
+		// with a voter of unknown zone, until it is known.
+		if slices.ContainsFunc(voters, func(v string) bool { return !d.alive(v) || zone[v] == "" }) {
+			continue
+		}
 		// A voter sharing its zone with another one (not this node, so
 		// that the leader does not remove itself), holding the most.
 		counts := l.counts()
 		from := ""
 		for _, v := range voters {
-			if v == self || !d.alive(v) {
+			if v == self {
 				continue
 			}
 			if !slices.ContainsFunc(voters, func(o string) bool { return o != v && zone[o] == zone[v] }) {

@@ -45,6 +45,7 @@ type client struct {
 	inLocalRetry bool         // forward found this node leading: no second retry
 	inflight     []inflight   // pipelined writes submitted to the group, replies pending
 	inflightKeys []uint64     // hashes of the keys those writes name
+	inflightAdds []uint64     // of those, the keys of SADDs (which only add members)
 	inflightAll  bool         // one of them names no key (FLUSHALL): every read waits
 	pendOut      []byte       // replies of reads answered while writes were in flight
 	early        bool         // answerEarly is running
@@ -146,12 +147,24 @@ func (c *client) settle() {
 	clear(c.inflight)
 	c.inflight = c.inflight[:0]
 	c.inflightKeys = c.inflightKeys[:0]
+	c.inflightAdds = c.inflightAdds[:0]
 	c.inflightAll = false
 	if cap(c.pendOut) > idleReplyBuf {
 		c.pendOut = nil
 	} else {
 		c.pendOut = c.pendOut[:0]
 	}
+}
+
+// count returns how many times h is in hs.
+func count(hs []uint64, h uint64) int {
+	n := 0
+	for _, x := range hs {
+		if x == h {
+			n++
+		}
+	}
+	return n
 }
 
 // keyHash hashes a key for inflightKeys.
@@ -256,8 +269,13 @@ func (c *client) answerUnchanged(cmd *command) bool {
 		len(c.pendOut) >= replyFlushSize || !c.u.group.LeaseReadOK() {
 		return false
 	}
-	if slices.Contains(c.inflightKeys, c.keyHash(c.op.Key)) {
-		return false
+	if h := c.keyHash(c.op.Key); slices.Contains(c.inflightKeys, h) {
+		// The connection's earlier writes of this key are not applied
+		// yet. Only SADDs cannot change a SADD's answer: members they
+		// add stay, and a member present now is present after them.
+		if c.op.Kind != shard.KindSAdd || count(c.inflightKeys, h) > count(c.inflightAdds, h) {
+			return false
+		}
 	}
 	res, ok := c.u.store.Unchanged(&c.op)
 	if !ok {
@@ -685,6 +703,9 @@ func (c *client) execData(cmd *command, args [][]byte) {
 				c.inflightAll = true
 			}
 			forKeys(cmd, args, func(k []byte) { c.inflightKeys = append(c.inflightKeys, c.keyHash(k)) })
+			if op.Kind == shard.KindSAdd {
+				c.inflightAdds = append(c.inflightAdds, c.keyHash(op.Key))
+			}
 			return
 		}
 		c.settle() // not the leader: answer what is in flight, then forward

@@ -178,3 +178,40 @@ func TestWaitNudgesOnce(t *testing.T) {
 		t.Fatalf("applied index went from %d to %d over %d WAITs for a missing replica", before, after, waits)
 	}
 }
+
+// TestPipelinedSAddBehindWrites: in one pipeline, a SADD of members
+// already there may be answered ahead of the connection's in-flight SADDs
+// of the same key (they only add members), but not ahead of any other
+// write of that key (SREM, DEL), which may remove the member.
+func TestPipelinedSAddBehindWrites(t *testing.T) {
+	tc := startCluster(t, 1, Config{}, nil)
+	lc := tc.client(tc.leader())
+	ctx := context.Background()
+	for i := range 20 {
+		k := fmt.Sprintf("s%d", i)
+		if err := lc.SAdd(ctx, k, "a", "b", "c").Err(); err != nil {
+			t.Fatal(err)
+		}
+		cmds, err := lc.Pipelined(ctx, func(p redis.Pipeliner) error {
+			p.SAdd(ctx, k, "new") // 1: in flight
+			p.SAdd(ctx, k, "a")   // 0: only a SADD is in flight
+			p.SAdd(ctx, k, "new") // 0: new is added by then
+			p.SRem(ctx, k, "b")   // 1
+			p.SAdd(ctx, k, "b")   // 1: the SREM removed it
+			p.Del(ctx, k)         // 1
+			p.SAdd(ctx, k, "c")   // 1: the DEL removed the set
+			p.SCard(ctx, k)       // 1
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		var got []int64
+		for _, c := range cmds {
+			got = append(got, c.(*redis.IntCmd).Val())
+		}
+		if want := []int64{1, 0, 0, 1, 1, 1, 1, 1}; fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Fatalf("round %d: replies %v, want %v", i, got, want)
+		}
+	}
+}

@@ -17,8 +17,9 @@ import (
 // (takeShare), so that the load spreads back over every node.
 //
 // Unreachable means the node has not answered the leader's directory for
-// that long (or, for a node never heard from since the leader started,
-// not since then): a node cut off by a partition counts as failed too.
+// that long (for a node it never heard from, since it began to ask it; a
+// node it has only heard of is not counted): a node cut off by a
+// partition counts as failed too.
 // Raft keeps this safe: a replaced node that comes back is no longer a
 // voter, and its copy is dropped.
 

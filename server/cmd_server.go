@@ -396,3 +396,45 @@ func cmdTime(c *client, _ [][]byte) {
 // cmdLastSave answers the server's start time: sessiond never saves a
 // snapshot to disk, and Redis answers its start time until it first does.
 func cmdLastSave(c *client, _ [][]byte) { c.w.int(c.s.started.Unix()) }
+
+// cmdShutdown is SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]: it asks the
+// process to stop as on SIGTERM (a leader hands its groups over first)
+// and closes the connection without a reply, as Redis does. Every
+// acknowledged write is in the Raft log already, so SAVE and NOSAVE stop
+// alike; nothing is ever in progress for ABORT to cancel.
+func cmdShutdown(c *client, args [][]byte) {
+	var save, nosave, abort, other bool
+	for _, a := range args[1:] {
+		switch {
+		case eq(a, "save"):
+			save = true
+		case eq(a, "nosave"):
+			nosave = true
+		case eq(a, "abort"):
+			abort = true
+		case eq(a, "now"), eq(a, "force"):
+			other = true
+		default:
+			c.w.errorText(errSyntax.Error())
+			return
+		}
+	}
+	if save && nosave || abort && (save || nosave || other) {
+		c.w.errorText(errSyntax.Error())
+		return
+	}
+	if abort {
+		c.w.errorText("ERR No shutdown in progress.")
+		return
+	}
+	c.s.log.Warn("User requested shutdown...", "client", c.addr)
+	select {
+	case c.s.shutdown <- struct{}{}:
+	default: // one is pending already
+	}
+	c.quit = true
+}
+
+// ShutdownRequests delivers a value for each SHUTDOWN command; the
+// process that runs the server stops it then (cmd/sessiond).
+func (s *Server) ShutdownRequests() <-chan struct{} { return s.shutdown }

@@ -245,6 +245,7 @@ func (s *Server) commandTable() map[string]*command {
 		run(def("asking", 1, flagFast, noKeys, "@fast @connection"), cmdAsking),
 		run(def("time", 1, flagLoading|flagStale|flagFast, noKeys, "@fast"), cmdTime),
 		run(def("lastsave", 1, flagLoading|flagStale|flagFast, noKeys, "@admin @fast @dangerous"), cmdLastSave),
+		run(def("shutdown", -1, flagAdmin|flagNoScript|flagLoading|flagStale|flagNoMulti|flagAllowBusy, noKeys, "@admin @slow @dangerous"), cmdShutdown),
 	}
 	list = append(list, replicationCommands(run)...)
 	// Lists, sets, sorted sets, pub/sub, scripts, more keyspace and

@@ -43,6 +43,8 @@ type Server struct {
 	cmds    map[string]*command
 	started time.Time
 	epoch   time.Time // a monotonic clock reading at start, for durations (sinceEpoch)
+	// shutdown receives SHUTDOWN's requests (ShutdownRequests).
+	shutdown chan struct{}
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -139,8 +141,9 @@ func NewSharded(cfg Config, units []Unit) (*Server, error) {
 		clock:   cfg.Clock,
 		log:     logger,
 		clients: make(map[int64]*client),
-		started: cfg.Clock.Now(),
-		epoch:   time.Now(),
+		started:  cfg.Clock.Now(),
+		epoch:    time.Now(),
+		shutdown: make(chan struct{}, 1),
 	}
 	us, slots := newUnits(units, s.notifyHook)
 	s.slotUnit = slots

@@ -89,9 +89,11 @@ func run(args []string, stdout, stderr io.Writer) error {
 		node.Shutdown()
 		return err
 	case <-ctx.Done():
+		log.Info("Received signal, shutting down")
+	case <-srv.ShutdownRequests():
+		log.Info("SHUTDOWN, shutting down")
 	}
 	stop() // a second signal kills the process
-	log.Info("Received signal, shutting down")
 	if err := node.Shutdown(); err != nil {
 		return err
 	}

@@ -102,48 +102,8 @@ func TestBinaryConfigAndShutdown(t *testing.T) {
 	if err := os.WriteFile(conf, []byte(content), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	stderr := &proctest.Output{}
-	cmd := exec.Command(bin, conf, "--port", strconv.Itoa(port), "--maxmemory", "2mb", "--requirepass", "pw")
-	cmd.Stderr = stderr
-	cmd.Stdout = stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	// exited is closed when the process has ended; waitErr is then its
-	// exit status.
-	exited := make(chan struct{})
-	var waitErr error
-	go func() { waitErr = cmd.Wait(); close(exited) }()
-	t.Cleanup(func() {
-		select {
-		case <-exited:
-		default:
-			cmd.Process.Kill()
-			<-exited
-		}
-	})
-
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
-	var conn net.Conn
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		var err error
-		conn, err = net.DialTimeout("tcp", addr, time.Second)
-		if err == nil {
-			break
-		}
-		select {
-		case <-exited:
-			t.Fatalf("sessiond exited early: %v\n%s", waitErr, stderr.String())
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("sessiond did not listen on %s: %v\n%s", addr, err, stderr.String())
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	defer conn.Close()
-	br := bufio.NewReader(conn)
+	p := startBinary(t, bin, port, conf, "--port", strconv.Itoa(port), "--maxmemory", "2mb", "--requirepass", "pw")
+	conn, br := p.conn, p.br
 	bulk := func(s string) string { return fmt.Sprintf("$%d\r\n%s\r\n", len(s), s) }
 	tests := []struct {
 		args []string
@@ -169,26 +129,116 @@ func TestBinaryConfigAndShutdown(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, "data")); err != nil {
 		t.Errorf("data dir not created: %v", err)
 	}
-	if err := cmd.Process.Signal(syscall.SIGTERM); err != nil {
+	if err := p.cmd.Process.Signal(syscall.SIGTERM); err != nil {
 		t.Fatal(err)
 	}
+	p.waitExit("SIGTERM")
+}
+
+// TestBinaryShutdownCommand: SHUTDOWN stops the process as SIGTERM does,
+// closing the connection without a reply, as Redis does; SHUTDOWN ABORT
+// and bad arguments get Redis's errors.
+func TestBinaryShutdownCommand(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	bin := buildBinary(t)
+	port := freePort(t)
+	p := startBinary(t, bin, port, "--port", strconv.Itoa(port), "--dir", t.TempDir())
+	for _, tt := range []struct {
+		args []string
+		want string
+	}{
+		{[]string{"SHUTDOWN", "ABORT"}, "-ERR No shutdown in progress.\r\n"},
+		{[]string{"SHUTDOWN", "NOSAVE", "SAVE"}, "-ERR syntax error\r\n"},
+		{[]string{"SHUTDOWN", "ABORT", "NOW"}, "-ERR syntax error\r\n"},
+		{[]string{"SHUTDOWN", "FOO"}, "-ERR syntax error\r\n"},
+		{[]string{"SET", "k", "v"}, "+OK\r\n"},
+	} {
+		if got := command(t, p.conn, p.br, tt.args...); got != tt.want {
+			t.Errorf("%q: got %q, want %q", tt.args, got, tt.want)
+		}
+	}
+	fmt.Fprintf(p.conn, "*2\r\n$8\r\nSHUTDOWN\r\n$6\r\nNOSAVE\r\n")
+	p.waitExit("SHUTDOWN")
+	if !strings.Contains(p.stderr.String(), "User requested shutdown") {
+		t.Errorf("no shutdown line in the log:\n%s", p.stderr.String())
+	}
+}
+
+// binProc is a sessiond process a test started, with a connection to it.
+type binProc struct {
+	t      *testing.T
+	cmd    *exec.Cmd
+	stderr *proctest.Output
+	exited chan struct{} // closed when the process has ended
+	err    error         // its exit status, once exited is closed
+	conn   net.Conn
+	br     *bufio.Reader
+}
+
+// startBinary runs bin with args and connects to it on port; the test's
+// end kills it if it still runs.
+func startBinary(t *testing.T, bin string, port int, args ...string) *binProc {
+	t.Helper()
+	p := &binProc{t: t, cmd: exec.Command(bin, args...), stderr: &proctest.Output{}, exited: make(chan struct{})}
+	p.cmd.Stderr = p.stderr
+	p.cmd.Stdout = p.stderr
+	if err := p.cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { p.err = p.cmd.Wait(); close(p.exited) }()
+	t.Cleanup(func() {
+		select {
+		case <-p.exited:
+		default:
+			p.cmd.Process.Kill()
+			<-p.exited
+		}
+	})
+	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(port))
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		conn, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			p.conn, p.br = conn, bufio.NewReader(conn)
+			t.Cleanup(func() { conn.Close() })
+			return p
+		}
+		select {
+		case <-p.exited:
+			t.Fatalf("sessiond exited early: %v\n%s", p.err, p.stderr.String())
+		default:
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("sessiond did not listen on %s: %v\n%s", addr, err, p.stderr.String())
+		}
+		time.Sleep(20 * time.Millisecond) // polling for the listener, bounded
+	}
+}
+
+// waitExit waits for a clean exit after what (SIGTERM, SHUTDOWN), then
+// checks the log's last line and that the connection was closed.
+func (p *binProc) waitExit(what string) {
+	t := p.t
+	t.Helper()
 	select {
-	case <-exited:
-		if waitErr != nil {
-			t.Fatalf("exit after SIGTERM: %v\n%s", waitErr, stderr.String())
+	case <-p.exited:
+		if p.err != nil {
+			t.Fatalf("exit after %s: %v\n%s", what, p.err, p.stderr.String())
 		}
 	case <-time.After(30 * time.Second):
-		t.Fatalf("sessiond did not exit after SIGTERM\n%s", stderr.String())
+		t.Fatalf("sessiond did not exit after %s\n%s", what, p.stderr.String())
 	}
 	for _, line := range []string{"Ready to accept connections", "bye bye"} {
-		if !strings.Contains(stderr.String(), line) {
-			t.Errorf("no %q line in the log:\n%s", line, stderr.String())
+		if !strings.Contains(p.stderr.String(), line) {
+			t.Errorf("no %q line in the log:\n%s", line, p.stderr.String())
 		}
 	}
-	// The connection was closed by the shutdown.
-	conn.SetReadDeadline(time.Now().Add(10 * time.Second))
-	if _, err := br.ReadByte(); !errors.Is(err, io.EOF) && !errors.Is(err, syscall.ECONNRESET) {
-		t.Errorf("connection after shutdown: %v", err)
+	// The connection was closed by the shutdown, with no reply.
+	p.conn.SetReadDeadline(time.Now().Add(10 * time.Second))
+	if b, err := p.br.ReadByte(); !errors.Is(err, io.EOF) && !errors.Is(err, syscall.ECONNRESET) {
+		t.Errorf("connection after %s: read %q, %v", what, b, err)
 	}
 }
 

@@ -395,7 +395,7 @@ func cmdTime(c *client, _ [][]byte) {
 
 // cmdLastSave answers the server's start time: sessiond never saves a
 // snapshot to disk, and Redis answers its start time until it first does.
-func cmdLastSave(c *client, _ [][]byte) { c.w.int(c.s.started.Unix()) }
+func cmdLastSave(c *client, _ [][]byte) { c.w.int(c.s.lastSave()) }
 
 // cmdShutdown is SHUTDOWN [NOSAVE|SAVE] [NOW] [FORCE] [ABORT]: it asks the
 // process to stop as on SIGTERM (a leader hands its groups over first)

@@ -409,5 +409,8 @@ var commandDocLines = []string{
 	"client|help|connection|5.0.0|Returns helpful text about the different subcommands.",
 	"time|server|2.6.0|Returns the server time.",
 	"lastsave|server|1.0.0|Returns the Unix timestamp of the last successful save to disk.",
+	"save|server|1.0.0|Synchronously saves the database(s) to disk.",
+	"bgsave|server|1.0.0|Asynchronously saves the database(s) to disk.",
+	"bgrewriteaof|server|1.0.0|Asynchronously rewrites the append-only file to disk.",
 	"shutdown|server|1.0.0|Synchronously saves the database(s) to disk and shuts down the Redis server.",
 }

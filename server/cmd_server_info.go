@@ -268,14 +268,16 @@ func bytesToHuman(n int64) string {
 func (s *Server) infoPersistence(b *infoBuilder) {
 	b.zeros("loading", "async_loading", "current_cow_peak", "current_cow_size", "current_cow_size_age")
 	b.kv("current_fork_perc", "0.00")
-	b.zeros("current_save_keys_processed", "current_save_keys_total",
-		"rdb_changes_since_last_save", "rdb_bgsave_in_progress")
-	b.kv("rdb_last_save_time", s.started.Unix())
-	b.kv("rdb_last_bgsave_status", "ok")
+	b.zeros("current_save_keys_processed", "current_save_keys_total", "rdb_changes_since_last_save")
+	b.kv("rdb_bgsave_in_progress", b2i(s.saves.kind.Load() == saveRDB))
+	b.kv("rdb_last_save_time", s.lastSave())
+	b.kv("rdb_last_bgsave_status", map[bool]string{false: "ok", true: "err"}[s.saves.lastFail.Load()])
 	b.kv("rdb_last_bgsave_time_sec", "-1")
 	b.kv("rdb_current_bgsave_time_sec", "-1")
-	b.zeros("rdb_saves", "rdb_last_cow_size", "rdb_last_load_keys_expired", "rdb_last_load_keys_loaded",
-		"aof_enabled", "aof_rewrite_in_progress", "aof_rewrite_scheduled")
+	b.kv("rdb_saves", s.saves.count.Load())
+	b.zeros("rdb_last_cow_size", "rdb_last_load_keys_expired", "rdb_last_load_keys_loaded", "aof_enabled")
+	b.kv("aof_rewrite_in_progress", b2i(s.saves.kind.Load() == saveAOF))
+	b.zeros("aof_rewrite_scheduled")
 	b.kv("aof_last_rewrite_time_sec", "-1")
 	b.kv("aof_current_rewrite_time_sec", "-1")
 	b.kv("aof_last_bgrewrite_status", "ok")

@@ -11,19 +11,20 @@ import (
 type cmdFlag uint32
 
 const (
-	flagWrite        cmdFlag = 1 << iota // "write"
-	flagReadonly                         // "readonly"
-	flagDenyOOM                          // "denyoom": refused when over maxmemory
-	flagAdmin                            // "admin"
-	flagNoScript                         // "noscript"
-	flagLoading                          // "loading"
-	flagStale                            // "stale"
-	flagFast                             // "fast"
-	flagNoAuth                           // "no_auth": allowed before AUTH
-	flagNoMulti                          // "no_multi": refused inside MULTI
-	flagAllowBusy                        // "allow_busy"
-	flagMultiControl                     // MULTI/EXEC/DISCARD/WATCH/QUIT/RESET run even while queuing
-	flagPubSub                           // "pubsub"
+	flagWrite          cmdFlag = 1 << iota // "write"
+	flagReadonly                           // "readonly"
+	flagDenyOOM                            // "denyoom": refused when over maxmemory
+	flagAdmin                              // "admin"
+	flagNoScript                           // "noscript"
+	flagLoading                            // "loading"
+	flagStale                              // "stale"
+	flagFast                               // "fast"
+	flagNoAuth                             // "no_auth": allowed before AUTH
+	flagNoMulti                            // "no_multi": refused inside MULTI
+	flagAllowBusy                          // "allow_busy"
+	flagMultiControl                       // MULTI/EXEC/DISCARD/WATCH/QUIT/RESET run even while queuing
+	flagPubSub                             // "pubsub"
+	flagNoAsyncLoading                     // "no_async_loading"
 )
 
 // flagNames are the flags' names in the order Redis lists them.
@@ -34,7 +35,7 @@ var flagNames = []struct {
 	{flagWrite, "write"}, {flagReadonly, "readonly"}, {flagDenyOOM, "denyoom"},
 	{flagAdmin, "admin"}, {flagPubSub, "pubsub"}, {flagNoScript, "noscript"}, {flagLoading, "loading"},
 	{flagStale, "stale"}, {flagFast, "fast"}, {flagNoAuth, "no_auth"},
-	{flagNoMulti, "no_multi"}, {flagAllowBusy, "allow_busy"},
+	{flagNoAsyncLoading, "no_async_loading"}, {flagNoMulti, "no_multi"}, {flagAllowBusy, "allow_busy"},
 }
 
 // parseFunc turns a data command's arguments into an op. now is the
@@ -245,6 +246,9 @@ func (s *Server) commandTable() map[string]*command {
 		run(def("asking", 1, flagFast, noKeys, "@fast @connection"), cmdAsking),
 		run(def("time", 1, flagLoading|flagStale|flagFast, noKeys, "@fast"), cmdTime),
 		run(def("lastsave", 1, flagLoading|flagStale|flagFast, noKeys, "@admin @fast @dangerous"), cmdLastSave),
+		run(def("save", 1, flagAdmin|flagNoScript|flagNoAsyncLoading|flagNoMulti, noKeys, "@admin @slow @dangerous"), cmdSave),
+		run(def("bgsave", -1, flagAdmin|flagNoScript|flagNoAsyncLoading, noKeys, "@admin @slow @dangerous"), cmdBgsave),
+		run(def("bgrewriteaof", 1, flagAdmin|flagNoScript|flagNoAsyncLoading, noKeys, "@admin @slow @dangerous"), cmdBgrewriteaof),
 		run(def("shutdown", -1, flagAdmin|flagNoScript|flagLoading|flagStale|flagNoMulti|flagAllowBusy, noKeys, "@admin @slow @dangerous"), cmdShutdown),
 	}
 	list = append(list, replicationCommands(run)...)

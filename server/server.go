@@ -45,6 +45,7 @@ type Server struct {
 	epoch   time.Time // a monotonic clock reading at start, for durations (sinceEpoch)
 	// shutdown receives SHUTDOWN's requests (ShutdownRequests).
 	shutdown chan struct{}
+	saves    saves // SAVE, BGSAVE, BGREWRITEAOF (cmd_save.go)
 
 	ctx    context.Context
 	cancel context.CancelFunc
@@ -138,9 +139,9 @@ func NewSharded(cfg Config, units []Unit) (*Server, error) {
 		logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	}
 	s := &Server{
-		clock:   cfg.Clock,
-		log:     logger,
-		clients: make(map[int64]*client),
+		clock:    cfg.Clock,
+		log:      logger,
+		clients:  make(map[int64]*client),
 		started:  cfg.Clock.Now(),
 		epoch:    time.Now(),
 		shutdown: make(chan struct{}, 1),

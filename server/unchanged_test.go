@@ -179,74 +179,80 @@ func TestWaitNudgesOnce(t *testing.T) {
 	}
 }
 
-// TestPipelinedSAddBehindWrites: in one pipeline, a SADD of members
+// TestPipelinedAddsBehindWrites: in one pipeline, a SADD of members
 // already there may be answered ahead of the connection's in-flight SADDs
 // of the same key (they only add members), but not ahead of any other
 // write of that key (SREM, DEL), which may remove the member; likewise a
 // ZADD that changes nothing, unless an in-flight ZADD names its member.
-func TestPipelinedSAddBehindWrites(t *testing.T) {
+func TestPipelinedAddsBehindWrites(t *testing.T) {
 	tc := startCluster(t, 1, Config{}, nil)
 	lc := tc.client(tc.leader())
 	ctx := context.Background()
-	for i := range 20 {
-		k := fmt.Sprintf("s%d", i)
-		if err := lc.SAdd(ctx, k, "a", "b", "c").Err(); err != nil {
-			t.Fatal(err)
-		}
-		cmds, err := lc.Pipelined(ctx, func(p redis.Pipeliner) error {
-			p.SAdd(ctx, k, "new") // 1: in flight
-			p.SAdd(ctx, k, "a")   // 0: only a SADD is in flight
-			p.SAdd(ctx, k, "new") // 0: new is added by then
-			p.SRem(ctx, k, "b")   // 1
-			p.SAdd(ctx, k, "b")   // 1: the SREM removed it
-			p.Del(ctx, k)         // 1
-			p.SAdd(ctx, k, "c")   // 1: the DEL removed the set
-			p.SCard(ctx, k)       // 1
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var got []int64
-		for _, c := range cmds {
-			got = append(got, c.(*redis.IntCmd).Val())
-		}
-		if want := []int64{1, 0, 0, 1, 1, 1, 1, 1}; fmt.Sprint(got) != fmt.Sprint(want) {
-			t.Fatalf("round %d: replies %v, want %v", i, got, want)
-		}
-	}
-}
-
-func TestPipelinedZAddBehindWrites(t *testing.T) {
-	tc := startCluster(t, 1, Config{}, nil)
-	lc := tc.client(tc.leader())
-	ctx := context.Background()
-	for i := range 20 {
-		k := fmt.Sprintf("z%d", i)
-		if err := lc.ZAdd(ctx, k, redis.Z{Score: 1, Member: "a"}, redis.Z{Score: 1, Member: "b"}).Err(); err != nil {
-			t.Fatal(err)
-		}
-		cmds, err := lc.Pipelined(ctx, func(p redis.Pipeliner) error {
-			p.ZAdd(ctx, k, redis.Z{Score: 1, Member: "new"}) // 1: in flight
-			p.ZAdd(ctx, k, redis.Z{Score: 1, Member: "a"})   // 0: the in-flight ZADD names another member
-			p.ZAdd(ctx, k, redis.Z{Score: 2, Member: "b"})   // 0 (b's score becomes 2): in flight
-			p.ZAdd(ctx, k, redis.Z{Score: 1, Member: "b"})   // 0, but it must set b back to 1
-			p.ZRem(ctx, k, "a")                              // 1
-			p.ZAdd(ctx, k, redis.Z{Score: 1, Member: "a"})   // 1: the ZREM removed it
-			return nil
-		})
-		if err != nil {
-			t.Fatal(err)
-		}
-		var got []int64
-		for _, c := range cmds {
-			got = append(got, c.(*redis.IntCmd).Val())
-		}
-		if want := []int64{1, 0, 0, 0, 1, 1}; fmt.Sprint(got) != fmt.Sprint(want) {
-			t.Fatalf("round %d: replies %v, want %v", i, got, want)
-		}
-		if s := lc.ZScore(ctx, k, "b").Val(); s != 1 {
-			t.Fatalf("round %d: b's score %v, want 1 (the last ZADD was lost)", i, s)
+	for _, tt := range []struct {
+		name  string
+		setup func(k string) error
+		pipe  func(p redis.Pipeliner, k string)
+		want  []int64
+		check func(k string) error
+	}{
+		{
+			name:  "SADD",
+			setup: func(k string) error { return lc.SAdd(ctx, k, "a", "b", "c").Err() },
+			pipe: func(p redis.Pipeliner, k string) {
+				p.SAdd(ctx, k, "new") // 1: in flight
+				p.SAdd(ctx, k, "a")   // 0: only a SADD is in flight
+				p.SAdd(ctx, k, "new") // 0: new is added by then
+				p.SRem(ctx, k, "b")   // 1
+				p.SAdd(ctx, k, "b")   // 1: the SREM removed it
+				p.Del(ctx, k)         // 1
+				p.SAdd(ctx, k, "c")   // 1: the DEL removed the set
+				p.SCard(ctx, k)       // 1
+			},
+			want: []int64{1, 0, 0, 1, 1, 1, 1, 1},
+		},
+		{
+			name: "ZADD",
+			setup: func(k string) error {
+				return lc.ZAdd(ctx, k, redis.Z{Score: 1, Member: "a"}, redis.Z{Score: 1, Member: "b"}).Err()
+			},
+			pipe: func(p redis.Pipeliner, k string) {
+				p.ZAdd(ctx, k, redis.Z{Score: 1, Member: "new"}) // 1: in flight
+				p.ZAdd(ctx, k, redis.Z{Score: 1, Member: "a"})   // 0: the in-flight ZADD names another member
+				p.ZAdd(ctx, k, redis.Z{Score: 2, Member: "b"})   // 0 (b's score becomes 2): in flight
+				p.ZAdd(ctx, k, redis.Z{Score: 1, Member: "b"})   // 0, but it must set b back to 1
+				p.ZRem(ctx, k, "a")                              // 1
+				p.ZAdd(ctx, k, redis.Z{Score: 1, Member: "a"})   // 1: the ZREM removed it
+			},
+			want: []int64{1, 0, 0, 0, 1, 1},
+			check: func(k string) error {
+				if s := lc.ZScore(ctx, k, "b").Val(); s != 1 {
+					return fmt.Errorf("b's score %v, want 1 (the last ZADD was lost)", s)
+				}
+				return nil
+			},
+		},
+	} {
+		for i := range 20 {
+			k := fmt.Sprintf("%s%d", tt.name, i)
+			if err := tt.setup(k); err != nil {
+				t.Fatal(err)
+			}
+			cmds, err := lc.Pipelined(ctx, func(p redis.Pipeliner) error { tt.pipe(p, k); return nil })
+			if err != nil {
+				t.Fatal(err)
+			}
+			var got []int64
+			for _, c := range cmds {
+				got = append(got, c.(*redis.IntCmd).Val())
+			}
+			if fmt.Sprint(got) != fmt.Sprint(tt.want) {
+				t.Fatalf("%s round %d: replies %v, want %v", tt.name, i, got, tt.want)
+			}
+			if tt.check != nil {
+				if err := tt.check(k); err != nil {
+					t.Fatalf("%s round %d: %v", tt.name, i, err)
+				}
+			}
 		}
 	}
 }

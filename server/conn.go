@@ -45,8 +45,6 @@ type client struct {
 	inLocalRetry bool         // forward found this node leading: no second retry
 	inflight     []inflight   // pipelined writes submitted to the group, replies pending
 	inflightKeys []uint64     // hashes of the keys those writes name
-	inflightAdds []uint64     // of those, the keys of SADDs and ZADDs (which remove no member)
-	inflightMbrs []uint64     // the key-and-member hashes of those ZADDs' members
 	inflightAll  bool         // one of them names no key (FLUSHALL): every read waits
 	pendOut      []byte       // replies of reads answered while writes were in flight
 	early        bool         // answerEarly is running
@@ -148,72 +146,12 @@ func (c *client) settle() {
 	clear(c.inflight)
 	c.inflight = c.inflight[:0]
 	c.inflightKeys = c.inflightKeys[:0]
-	c.inflightAdds = c.inflightAdds[:0]
-	c.inflightMbrs = c.inflightMbrs[:0]
 	c.inflightAll = false
 	if cap(c.pendOut) > idleReplyBuf {
 		c.pendOut = nil
 	} else {
 		c.pendOut = c.pendOut[:0]
 	}
-}
-
-// noteAdds records an in-flight SADD or ZADD for passesAdds.
-func (c *client) noteAdds(op *shard.Op) {
-	switch op.Kind {
-	case shard.KindSAdd:
-	case shard.KindZAdd:
-		for i := 1; i < len(op.Args); i += 2 {
-			c.inflightMbrs = append(c.inflightMbrs, c.memberHash(op.Key, op.Args[i]))
-		}
-	default:
-		return
-	}
-	c.inflightAdds = append(c.inflightAdds, c.keyHash(op.Key))
-}
-
-// passesAdds reports whether c.op, a write that would change nothing now,
-// still would once the connection's in-flight writes of its key (hash h)
-// are applied: they are all SADDs and ZADDs, which remove no member, and
-// c.op is a SADD (a member there now is there after them) or a ZADD
-// naming none of their members (the others keep their scores).
-func (c *client) passesAdds(h uint64) bool {
-	if count(c.inflightKeys, h) > count(c.inflightAdds, h) {
-		return false
-	}
-	switch c.op.Kind {
-	case shard.KindSAdd:
-		return true
-	case shard.KindZAdd:
-		for i := 1; i < len(c.op.Args); i += 2 {
-			if slices.Contains(c.inflightMbrs, c.memberHash(c.op.Key, c.op.Args[i])) {
-				return false
-			}
-		}
-		return true
-	}
-	return false
-}
-
-// memberHash hashes a key and one of its members together.
-func (c *client) memberHash(key, member []byte) uint64 {
-	var h maphash.Hash
-	h.SetSeed(c.keySeed)
-	h.Write(key)
-	h.WriteByte(0)
-	h.Write(member)
-	return h.Sum64()
-}
-
-// count returns how many times h is in hs.
-func count(hs []uint64, h uint64) int {
-	n := 0
-	for _, x := range hs {
-		if x == h {
-			n++
-		}
-	}
-	return n
 }
 
 // keyHash hashes a key for inflightKeys.
@@ -318,7 +256,7 @@ func (c *client) answerUnchanged(cmd *command) bool {
 		len(c.pendOut) >= replyFlushSize || !c.u.group.LeaseReadOK() {
 		return false
 	}
-	if h := c.keyHash(c.op.Key); slices.Contains(c.inflightKeys, h) && !c.passesAdds(h) {
+	if slices.Contains(c.inflightKeys, c.keyHash(c.op.Key)) {
 		return false
 	}
 	res, ok := c.u.store.Unchanged(&c.op)
@@ -747,7 +685,6 @@ func (c *client) execData(cmd *command, args [][]byte) {
 				c.inflightAll = true
 			}
 			forKeys(cmd, args, func(k []byte) { c.inflightKeys = append(c.inflightKeys, c.keyHash(k)) })
-			c.noteAdds(&op)
 			return
 		}
 		c.settle() // not the leader: answer what is in flight, then forward

@@ -179,11 +179,13 @@ func TestWaitNudgesOnce(t *testing.T) {
 	}
 }
 
-// TestPipelinedAddsBehindWrites: in one pipeline, a SADD of members
-// already there may be answered ahead of the connection's in-flight SADDs
-// of the same key (they only add members), but not ahead of any other
-// write of that key (SREM, DEL), which may remove the member; likewise a
-// ZADD that changes nothing, unless an in-flight ZADD names its member.
+// TestPipelinedAddsBehindWrites: in one pipeline, a SADD or ZADD that
+// would change nothing now is not answered ahead of the connection's
+// in-flight writes of the same key: the replies and the final state are
+// those of the commands run in order. (Answering a no-op SADD ahead of an
+// in-flight SADD was tried and dropped: another connection's DEL ordered
+// between them makes replies no order of commands gives; see
+// TestNoopBehindWritesConcurrentDel.)
 func TestPipelinedAddsBehindWrites(t *testing.T) {
 	tc := startCluster(t, 1, Config{}, nil)
 	lc := tc.client(tc.leader())
@@ -252,6 +254,80 @@ func TestPipelinedAddsBehindWrites(t *testing.T) {
 				if err := tt.check(k); err != nil {
 					t.Fatalf("%s round %d: %v", tt.name, i, err)
 				}
+			}
+		}
+	}
+}
+
+// TestNoopBehindWritesOrder: the type and the encoding a no-op SADD or
+// ZADD XX finds are those the connection's in-flight writes leave.
+func TestNoopBehindWritesOrder(t *testing.T) {
+	tc := startCluster(t, 1, Config{}, nil)
+	lc := tc.client(tc.leader())
+	ctx := context.Background()
+	for i := range 20 {
+		k := fmt.Sprintf("k%d", i)
+		cmds, _ := lc.Pipelined(ctx, func(p redis.Pipeliner) error {
+			p.SAdd(ctx, k, "x")
+			p.Do(ctx, "zadd", k, "xx", "1", "a") // WRONGTYPE: the SADD made a set
+			return nil
+		})
+		if err := cmds[1].Err(); err == nil || !strings.HasPrefix(err.Error(), "WRONGTYPE") {
+			t.Fatalf("round %d: SADD k x; ZADD k XX 1 a: second reply %v, want WRONGTYPE", i, cmds[1])
+		}
+		// An intset of one member, made a listpack by the first SADD;
+		// 200 arguments to the second are over the listpack's 128, so
+		// Redis converts it to a hashtable although nothing is added.
+		e := fmt.Sprintf("e%d", i)
+		if err := lc.SAdd(ctx, e, "1").Err(); err != nil {
+			t.Fatal(err)
+		}
+		many := []any{"sadd", e}
+		for range 200 {
+			many = append(many, "1")
+		}
+		if _, err := lc.Pipelined(ctx, func(p redis.Pipeliner) error {
+			p.SAdd(ctx, e, "x")
+			p.Do(ctx, many...)
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		if enc := lc.ObjectEncoding(ctx, e).Val(); enc != "hashtable" {
+			t.Fatalf("round %d: encoding %q, want hashtable", i, enc)
+		}
+	}
+}
+
+// TestNoopBehindWritesConcurrentDel: connection A pipelines SADD k b;
+// SADD k a (k = {a}) while connection B deletes k. Replies 1 then 0 mean
+// the DEL came after both commands, so k must be gone.
+func TestNoopBehindWritesConcurrentDel(t *testing.T) {
+	tc := startCluster(t, 1, Config{}, nil)
+	l := tc.leader()
+	a, b := tc.client(l), tc.client(l)
+	ctx := context.Background()
+	for i := range 200 {
+		k := fmt.Sprintf("d%d", i)
+		if err := a.SAdd(ctx, k, "a").Err(); err != nil {
+			t.Fatal(err)
+		}
+		del := make(chan error, 1)
+		go func() { del <- b.Del(ctx, k).Err() }()
+		cmds, err := a.Pipelined(ctx, func(p redis.Pipeliner) error {
+			p.SAdd(ctx, k, "b")
+			p.SAdd(ctx, k, "a")
+			return nil
+		})
+		if derr := <-del; derr != nil {
+			t.Fatal(derr)
+		}
+		if err != nil {
+			t.Fatal(err)
+		}
+		if r2 := cmds[1].(*redis.IntCmd).Val(); r2 == 0 {
+			if mem := a.SMembers(ctx, k).Val(); len(mem) != 0 {
+				t.Fatalf("round %d: SADD k b; SADD k a replied %v then %v; members %v: no order of the DEL gives that", i, cmds[0], cmds[1], mem)
 			}
 		}
 	}

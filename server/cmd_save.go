@@ -24,10 +24,9 @@ const (
 	saveAOF
 )
 
-// snapshotHeld takes a Raft snapshot of every group this node holds,
-// records the outcome and ends the running save.
+// snapshotHeld takes a Raft snapshot of every group this node holds and
+// records the outcome.
 func (s *Server) snapshotHeld() error {
-	defer s.saves.kind.Store(saveNone)
 	for _, u := range s.local() {
 		if u.group == nil {
 			continue // not replicated: nothing is on disk
@@ -53,16 +52,33 @@ func (s *Server) lastSave() int64 {
 	return s.started.Unix()
 }
 
+// cmdSave is SAVE: refused while a BGSAVE runs, as in Redis (while an
+// AOF rewrite runs it saves all the same); a failure is logged and
+// answered with a bare ERR, as Redis does.
 func cmdSave(c *client, _ [][]byte) {
-	if !c.s.saves.kind.CompareAndSwap(saveNone, saveRDB) {
+	mine := c.s.saves.kind.CompareAndSwap(saveNone, saveRDB)
+	if !mine && c.s.saves.kind.Load() == saveRDB {
 		c.w.errorText("ERR Background save already in progress")
 		return
 	}
-	if err := c.s.snapshotHeld(); err != nil {
-		c.w.errorText("ERR " + err.Error())
+	err := c.s.snapshotHeld()
+	if mine {
+		c.s.saves.kind.Store(saveNone)
+	}
+	if err != nil {
+		c.w.errorText("ERR")
 		return
 	}
 	c.w.ok()
+}
+
+// backgroundSave runs snapshotHeld in the background for a save of kind
+// kind, already marked running.
+func (s *Server) backgroundSave(kind int32) {
+	s.background(func() {
+		s.snapshotHeld()
+		s.saves.kind.CompareAndSwap(kind, saveNone)
+	})
 }
 
 // cmdBgsave is BGSAVE [SCHEDULE], with Redis's answers while a save or an
@@ -74,7 +90,7 @@ func cmdBgsave(c *client, args [][]byte) {
 		return
 	}
 	if c.s.saves.kind.CompareAndSwap(saveNone, saveRDB) {
-		c.s.background(func() { c.s.snapshotHeld() })
+		c.s.backgroundSave(saveRDB)
 		c.w.simple("Background saving started")
 		return
 	}
@@ -90,7 +106,7 @@ func cmdBgsave(c *client, args [][]byte) {
 
 func cmdBgrewriteaof(c *client, _ [][]byte) {
 	if c.s.saves.kind.CompareAndSwap(saveNone, saveAOF) {
-		c.s.background(func() { c.s.snapshotHeld() })
+		c.s.backgroundSave(saveAOF)
 		c.w.simple("Background append only file rewriting started")
 		return
 	}

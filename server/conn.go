@@ -355,6 +355,9 @@ func (c *client) serve() {
 				if !c.flush() {
 					return
 				}
+				if slow {
+					mark = c.s.sinceEpoch() // the wait is no command's
+				}
 			}
 			args, err = c.rd.next(false)
 			if err != nil {

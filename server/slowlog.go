@@ -38,11 +38,11 @@ type slowLog struct {
 	nextID  int64
 }
 
-// slowlogOn reports whether commands are being timed for the slow log.
 // sinceEpoch reads the monotonic clock: the time since the server was
 // made. Durations are differences of two readings.
 func (s *Server) sinceEpoch() time.Duration { return time.Since(s.epoch) }
 
+// slowlogOn reports whether commands are being timed for the slow log.
 func (s *Server) slowlogOn() bool {
 	cfg := s.config()
 	return cfg.SlowlogLogSlowerThan >= 0 && cfg.SlowlogMaxLen > 0

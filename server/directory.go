@@ -415,7 +415,8 @@ func (d *directory) silentFor(id string) time.Duration {
 }
 
 // retired reports whether node id said, in its last fresh report, that
-// its replicas were moved away.
+// its replicas were moved away, or was removed since its dir was first
+// used (a tombstone, left.go).
 func (d *directory) retired(id string) bool {
 	if id == d.self {
 		return d.s.mv.retired.Load()

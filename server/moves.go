@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -93,11 +94,12 @@ type moves struct {
 	// while unreachable); it takes its share back (replace.go).
 	replaced    atomic.Bool
 	rebalancing atomic.Bool // takeShare runs for it
-	// On a group's leader: a failed node's replica is being replaced
-	// (replace.go); noTarget is 1 + the group last found without a
-	// node to take one (0: none), so that it is logged once.
+	// On a group's leader: a move it decided on by itself runs
+	// (autoMove: a failed node's replacement or a zone spreading);
+	// noTarget has a bit set for each group found with a failed node
+	// but no node to take its replica, so that it is logged once.
 	replacing atomic.Bool
-	noTarget  atomic.Uint64 // groups logged as having no target, a bit each
+	noTarget  atomic.Uint64
 
 	// left: the nodes removed by SESSIOND-LEAVE, each with when (Unix
 	// ns); inc: when this node's dir was first used (left.go).
@@ -460,13 +462,21 @@ func (s *Server) moveReplicaVia(vias []string, idx int, to, toRaft, toClient, fr
 	if reply != "OK" {
 		return false, nil
 	}
-	if fromClient != "" {
-		if _, err := s.internalCall(fromClient, "SESSIOND-DROP", group); err != nil {
-			// It drops the replica itself after dropGrace.
-			s.log.Info("moves: telling the old holder to drop failed", "group", idx, "node", from, "err", err)
-		}
-	}
+	s.tellDrop(idx, from, fromClient)
 	return true, nil
+}
+
+// tellDrop tells node from, at client address fromClient ("": down),
+// that a committed move removed its replica of group idx, so that it
+// drops it at once (SESSIOND-DROP); failing that, it drops it itself after
+// dropGrace.
+func (s *Server) tellDrop(idx int, from, fromClient string) {
+	if fromClient == "" {
+		return
+	}
+	if _, err := s.internalCall(fromClient, "SESSIOND-DROP", strconv.Itoa(idx)); err != nil {
+		s.log.Info("moves: telling the old holder to drop failed", "group", idx, "node", from, "err", err)
+	}
 }
 
 // moveAlready is SESSIOND-MOVE's answer when the replica to replace is

@@ -82,16 +82,7 @@ func (s *Server) replaceFailed(d *directory) bool {
 			s.mv.noTarget.And(^bit)
 			s.log.Warn("moves: replacing the replica of a node unreachable for replace-after",
 				"group", u.idx, "node", v, "by", to.ID, "replace_after", after)
-			s.wg.Add(1) // the directory's poll goroutine is counted: Close still waits
-			go func() {
-				defer s.wg.Done()
-				defer s.mv.replacing.Store(false)
-				if _, err := s.moveOnLeader(u, to.ID, to.Raft, to.Client, v); err != nil {
-					s.log.Warn("moves: replacing a failed node's replica failed; trying again", "group", u.idx, "node", v, "err", err)
-					return
-				}
-				s.log.Info("moves: replaced a failed node's replica", "group", u.idx, "node", v, "by", to.ID)
-			}()
+			s.autoMove(u, to, v, "", "replacing a failed node's replica")
 			return true
 		}
 	}
@@ -114,10 +105,28 @@ func (s *Server) rebalanceReturned(d *directory) {
 		return
 	}
 	s.mv.rebalancing.Store(true)
-	s.wg.Add(1) // the directory's poll goroutine is counted: Close still waits
-	go func() {
-		defer s.wg.Done()
+	s.background(func() { // the directory's poll goroutine is counted: Close still waits
 		defer s.mv.rebalancing.Store(false)
 		s.takeShare([]string{d.client}, false)
-	}()
+	})
+}
+
+// autoMove runs, in the background, the move of u's replica from node
+// from (client address fromClient, "" when it is down) to node to that
+// this leader decided on by itself (why says which rule), then releases
+// s.mv.replacing. A failure is logged; the next directory poll decides
+// again.
+func (s *Server) autoMove(u *unit, to layoutNode, from, fromClient, why string) {
+	s.background(func() { // the directory's poll goroutine is counted: Close still waits
+		defer s.mv.replacing.Store(false)
+		already, err := s.moveOnLeader(u, to.ID, to.Raft, to.Client, from)
+		if err != nil {
+			s.log.Warn("moves: "+why+" failed; trying again", "group", u.idx, "from", from, "to", to.ID, "err", err)
+			return
+		}
+		if !already {
+			s.tellDrop(u.idx, from, fromClient)
+			s.log.Info("moves: "+why+": done", "group", u.idx, "from", from, "to", to.ID)
+		}
+	})
 }

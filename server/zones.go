@@ -2,7 +2,6 @@ package server
 
 import (
 	"slices"
-	"strconv"
 )
 
 // Failure domains. A node may be given a zone (--zone, e.g. the
@@ -114,25 +113,11 @@ func (s *Server) spreadZones(d *directory) bool {
 			continue // no running node of a zone the group is not in
 		}
 		s.log.Info("moves: spreading a group over more zones", "group", u.idx, "from", from, "zone", zone[from], "to", to.ID, "to_zone", to.Zone)
+		// The old holder is up: told, it drops its copy at once, asked
+		// (a node that drops one unasked was replaced while away, and
+		// takes its share back).
 		fromNode, _ := l.node(from)
-		s.wg.Add(1) // the directory's poll goroutine is counted: Close still waits
-		go func() {
-			defer s.wg.Done()
-			defer s.mv.replacing.Store(false)
-			already, err := s.moveOnLeader(u, to.ID, to.Raft, to.Client, from)
-			if err != nil {
-				s.log.Warn("moves: spreading a group over zones failed; trying again", "group", u.idx, "err", err)
-				return
-			}
-			// The old holder is up: it drops its copy at once, asked (a
-			// node that drops one unasked was replaced while away, and
-			// takes its share back).
-			if !already && fromNode.Client != "" {
-				if _, err := s.internalCall(fromNode.Client, "SESSIOND-DROP", strconv.Itoa(u.idx)); err != nil {
-					s.log.Info("moves: telling the old holder to drop failed", "group", u.idx, "node", from, "err", err)
-				}
-			}
-		}()
+		s.autoMove(u, to, from, fromNode.Client, "spreading a group over zones")
 		return true
 	}
 	return false

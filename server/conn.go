@@ -46,6 +46,7 @@ type client struct {
 	inflight     []inflight   // pipelined writes submitted to the group, replies pending
 	inflightKeys []uint64     // hashes of the keys those writes name
 	inflightAll  bool         // one of them names no key (FLUSHALL): every read waits
+	deferKeys    []uint64     // hashes of the keys of the deferred no-op writes in inflight (deferred.go)
 	pendOut      []byte       // replies of reads answered while writes were in flight
 	early        bool         // answerEarly is running
 	settling     bool         // settle is running
@@ -87,7 +88,8 @@ type inflight struct {
 	u          *unit // the group the write was submitted to
 	late       *errIfFound
 	p          replication.Pending
-	read       bool // a read answered early: its reply is pendOut[start:end]
+	read       bool      // a read answered early: its reply is pendOut[start:end]
+	def        *shard.Op // a no-op write held back until the writes before it apply (deferred.go)
 	start, end int
 	fwd        int // > 0: command fwd-1 of c.fwd, forwarded (forward_pipeline.go)
 }
@@ -128,6 +130,8 @@ func (c *client) settle() {
 		mark := len(c.w.b)
 		if f.fwd > 0 {
 			c.fwdReply(f.fwd - 1)
+		} else if f.def != nil {
+			c.resolveDeferred(f)
 		} else {
 			res, err := f.p.Wait()
 			switch {
@@ -146,6 +150,7 @@ func (c *client) settle() {
 	clear(c.inflight)
 	c.inflight = c.inflight[:0]
 	c.inflightKeys = c.inflightKeys[:0]
+	c.deferKeys = c.deferKeys[:0]
 	c.inflightAll = false
 	if cap(c.pendOut) > idleReplyBuf {
 		c.pendOut = nil
@@ -249,15 +254,16 @@ func (c *client) holdReply(reply func()) {
 // It does so only where a read of the key could be answered locally at
 // this point: this node leads the key's group within its lease, and none
 // of the connection's in-flight writes names the key (the reply then
-// waits behind theirs, in pendOut).
-// It reports whether it answered.
+// waits behind theirs, in pendOut). When one does, the write is deferred
+// instead (deferUnchanged). It reports whether it answered or deferred.
 func (c *client) answerUnchanged(cmd *command) bool {
 	if !shard.MayBeUnchanged(&c.op) || c.inflightAll || len(c.inflight) >= c.inflightMax() ||
 		len(c.pendOut) >= replyFlushSize || !c.u.group.LeaseReadOK() {
 		return false
 	}
-	if slices.Contains(c.inflightKeys, c.keyHash(c.op.Key)) {
-		return false
+	h := c.keyHash(c.op.Key)
+	if slices.Contains(c.inflightKeys, h) {
+		return c.deferUnchanged(cmd, h)
 	}
 	res, ok := c.u.store.Unchanged(&c.op)
 	if !ok {
@@ -676,6 +682,9 @@ func (c *client) execData(cmd *command, args [][]byte) {
 		if late == nil && c.answerUnchanged(cmd) {
 			c.op = shard.Op{}
 			return
+		}
+		if len(c.deferKeys) > 0 && c.deferredClash(cmd, args, op.Kind) && !c.submitDeferred() {
+			c.settle() // a deferred write could not be submitted: answer them all first
 		}
 		p, err := g.Submit(&c.op)
 		c.op = shard.Op{}

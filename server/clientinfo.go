@@ -16,6 +16,7 @@ type clientInfo struct {
 	multiLen atomic.Int32 // queued commands, -1 outside MULTI
 	subs     atomic.Int32 // channels subscribed to (CLIENT LIST sub=)
 	psubs    atomic.Int32 // patterns subscribed to (CLIENT LIST psub=)
+	blocked  atomic.Bool  // waiting in a blocking command (CLIENT LIST flag b)
 
 	mu      sync.Mutex
 	name    string

@@ -28,7 +28,7 @@ var (
 // listCommands returns the list commands for the command table.
 func listCommands() []*command {
 	data := dataCmd
-	const blocking = flagWrite | flagNoScript
+	const blocking = flagWrite | flagNoScript | flagBlocking
 	blockingKeys := func(c *command) *command { c.first, c.last, c.step = 1, -2, 1; return c }
 	return []*command{
 		data(def("lpush", -3, wrFast, oneKey, "@write @list @fast"), parseLPush, nil),
@@ -52,7 +52,7 @@ func listCommands() []*command {
 		data(blockingKeys(def("brpop", -3, blocking, noKeys, "@write @list @slow @blocking")), parseBRPop, nil),
 		data(def("blmove", 6, blocking|flagDenyOOM, twoKeys, "@write @list @slow @blocking"), parseBLMove, nil),
 		data(def("brpoplpush", 4, blocking|flagDenyOOM, twoKeys, "@write @list @slow @blocking"), parseBRPopLPush, nil),
-		data(def("blmpop", -5, flagWrite, oneKey, "@write @list @slow @blocking"), parseBLMPop, nil).withKeyRange(3),
+		data(def("blmpop", -5, flagWrite|flagBlocking, oneKey, "@write @list @slow @blocking"), parseBLMPop, nil).withKeyRange(3),
 	}
 }
 

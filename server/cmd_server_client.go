@@ -183,6 +183,9 @@ func (c *client) listLine(cl *client) string {
 	if multi >= 0 {
 		flags += "x"
 	}
+	if ci.blocked.Load() {
+		flags += "b"
+	}
 	watch := 0
 	if cl == c {
 		watch = len(c.watches)

@@ -209,8 +209,9 @@ func (s *Server) infoClients(b *infoBuilder) {
 	b.kv("connected_clients", n)
 	b.kv("cluster_connections", "0")
 	b.kv("maxclients", s.config().MaxClients)
-	b.zeros("client_recent_max_input_buffer", "client_recent_max_output_buffer", "blocked_clients",
-		"tracking_clients")
+	b.zeros("client_recent_max_input_buffer", "client_recent_max_output_buffer")
+	b.kv("blocked_clients", s.blocked.n.Load())
+	b.zeros("tracking_clients")
 	_, _, subscribed := s.pubsubCounts()
 	b.kv("pubsub_clients", subscribed)
 	b.zeros("clients_in_timeout_table", "total_blocking_keys", "total_blocking_keys_on_nokey")

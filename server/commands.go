@@ -25,6 +25,7 @@ const (
 	flagMultiControl                       // MULTI/EXEC/DISCARD/WATCH/QUIT/RESET run even while queuing
 	flagPubSub                             // "pubsub"
 	flagNoAsyncLoading                     // "no_async_loading"
+	flagBlocking                           // "blocking": may wait (blocking.go)
 )
 
 // flagNames are the flags' names in the order Redis lists them.
@@ -33,7 +34,7 @@ var flagNames = []struct {
 	name string
 }{
 	{flagWrite, "write"}, {flagReadonly, "readonly"}, {flagDenyOOM, "denyoom"},
-	{flagAdmin, "admin"}, {flagPubSub, "pubsub"}, {flagNoScript, "noscript"}, {flagLoading, "loading"},
+	{flagAdmin, "admin"}, {flagPubSub, "pubsub"}, {flagNoScript, "noscript"}, {flagBlocking, "blocking"}, {flagLoading, "loading"},
 	{flagStale, "stale"}, {flagFast, "fast"}, {flagNoAuth, "no_auth"},
 	{flagNoAsyncLoading, "no_async_loading"}, {flagNoMulti, "no_multi"}, {flagAllowBusy, "allow_busy"},
 }

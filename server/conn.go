@@ -46,7 +46,10 @@ type client struct {
 	inflight     []inflight   // pipelined writes submitted to the group, replies pending
 	inflightKeys []uint64     // hashes of the keys those writes name
 	inflightAll  bool         // one of them names no key (FLUSHALL): every read waits
-	deferKeys    []uint64     // hashes of the keys of the deferred no-op writes in inflight (deferred.go)
+	deferred     int          // deferred no-op writes in inflight (deferred.go)
+	stash        []byte       // read while blocked (watchConn): the reader's next input
+	popping      bool         // tryPop is running: settle leaves error counting to dispatch
+	replyMark    int          // where in w.b the command dispatch runs writes its reply (error counting)
 	pendOut      []byte       // replies of reads answered while writes were in flight
 	early        bool         // answerEarly is running
 	settling     bool         // settle is running
@@ -88,8 +91,8 @@ type inflight struct {
 	u          *unit // the group the write was submitted to
 	late       *errIfFound
 	p          replication.Pending
-	read       bool      // a read answered early: its reply is pendOut[start:end]
-	def        *shard.Op // a no-op write held back until the writes before it apply (deferred.go)
+	read       bool           // a read answered early: its reply is pendOut[start:end]
+	def        *deferredWrite // a no-op write held back until the writes before it apply (deferred.go)
 	start, end int
 	fwd        int // > 0: command fwd-1 of c.fwd, forwarded (forward_pipeline.go)
 }
@@ -131,7 +134,7 @@ func (c *client) settle() {
 		if f.fwd > 0 {
 			c.fwdReply(f.fwd - 1)
 		} else if f.def != nil {
-			c.resolveDeferred(f)
+			c.resolveDeferred(i)
 		} else {
 			res, err := f.p.Wait()
 			switch {
@@ -142,15 +145,16 @@ func (c *client) settle() {
 				c.w.resultOrLateError(f.cmd, res, f.late)
 			}
 		}
-		if len(c.w.b) > mark && c.w.b[mark] == '-' {
+		if len(c.w.b) > mark && c.w.b[mark] == '-' && !c.popping {
 			c.s.stats.errorReplies.Add(1)
 		}
 	}
 	c.fwd = nil
+	c.replyMark = len(c.w.b)
 	clear(c.inflight)
 	c.inflight = c.inflight[:0]
 	c.inflightKeys = c.inflightKeys[:0]
-	c.deferKeys = c.deferKeys[:0]
+	c.deferred = 0
 	c.inflightAll = false
 	if cap(c.pendOut) > idleReplyBuf {
 		c.pendOut = nil
@@ -256,14 +260,14 @@ func (c *client) holdReply(reply func()) {
 // of the connection's in-flight writes names the key (the reply then
 // waits behind theirs, in pendOut). When one does, the write is deferred
 // instead (deferUnchanged). It reports whether it answered or deferred.
-func (c *client) answerUnchanged(cmd *command) bool {
+func (c *client) answerUnchanged(cmd *command, args [][]byte) bool {
 	if !shard.MayBeUnchanged(&c.op) || c.inflightAll || len(c.inflight) >= c.inflightMax() ||
 		len(c.pendOut) >= replyFlushSize || !c.u.group.LeaseReadOK() {
 		return false
 	}
 	h := c.keyHash(c.op.Key)
 	if slices.Contains(c.inflightKeys, h) {
-		return c.deferUnchanged(cmd, h)
+		return c.deferUnchanged(cmd, args, h)
 	}
 	res, ok := c.u.store.Unchanged(&c.op)
 	if !ok {
@@ -410,6 +414,14 @@ type connSource struct{ c *client }
 // Read reads from the connection.
 func (s connSource) Read(p []byte) (int, error) {
 	c := s.c
+	if len(c.stash) > 0 {
+		n := copy(p, c.stash)
+		c.stash = c.stash[n:]
+		if len(c.stash) == 0 {
+			c.stash = nil
+		}
+		return n, nil
+	}
 	// The reader has consumed everything: usually this client is waiting
 	// for replies just written. Letting the other goroutines run first
 	// gives its next commands time to arrive, so the read below finds
@@ -542,9 +554,11 @@ func (c *client) dispatch(args [][]byte) {
 		}
 		c.settle()
 	}
-	errsBefore := len(c.w.b)
+	// The command's own reply, if written now, starts at c.replyMark:
+	// a settle on the way writes (and counts) earlier replies first.
+	c.replyMark = len(c.w.b)
 	defer func() {
-		if len(c.w.b) > errsBefore && c.w.b[errsBefore] == '-' {
+		if len(c.w.b) > c.replyMark && c.w.b[c.replyMark] == '-' {
 			s.stats.errorReplies.Add(1)
 		}
 	}()
@@ -590,6 +604,12 @@ func (c *client) dispatch(args [][]byte) {
 	}
 	if cmd.run != nil {
 		cmd.run(c, args)
+		return
+	}
+	if cmd.has(flagBlocking) && !c.fwdConn {
+		// Another node's forwarding connection carries many clients:
+		// there the command answers at once, and that node waits.
+		c.blockingCommand(cmd, args)
 		return
 	}
 	if cmd.parse != nil && s.sharded() && c.routeGroups(cmd, args) {
@@ -679,11 +699,11 @@ func (c *client) execData(cmd *command, args [][]byte) {
 	// heap allocation per command.
 	c.op = op
 	if g := c.u.group; g != nil && op.Kind.IsWrite() && c.multi == nil && !c.inLocalRetry {
-		if late == nil && c.answerUnchanged(cmd) {
+		if late == nil && c.answerUnchanged(cmd, args) {
 			c.op = shard.Op{}
 			return
 		}
-		if len(c.deferKeys) > 0 && c.deferredClash(cmd, args, op.Kind) && !c.submitDeferred() {
+		if c.deferred > 0 && !c.submitDeferred(0) {
 			c.settle() // a deferred write could not be submitted: answer them all first
 		}
 		p, err := g.Submit(&c.op)

@@ -16,108 +16,120 @@ import "sessiond/shard"
 // still changes nothing it is answered from the store there and then
 // (its point in the order of commands), else it goes to the log.
 //
-// That point must come before any later write of the connection to the
-// same key: a write that names a deferred key (or no key, or runs a
-// script) first sends every deferred write to the log, in order
-// (submitDeferred). Writes to other keys may overtake a deferred write,
-// as reads of other keys overtake in-flight writes (readCanPass).
+// That point must come before any later write of the connection: a
+// write first sends every deferred write to the log, in order
+// (submitDeferred), so the log keeps the connection's writes in the
+// order it sent them. (Reads of other keys may still overtake in-flight
+// writes, as before: readCanPass.) A pipeline of SADDs to one index
+// thus logs its real adds and the no-ops between them, but not the
+// no-ops after the last add, where most of them are once the index is
+// full.
 
-// deferUnchanged holds back the write in c.op, whose key (hash h) one of
-// the connection's in-flight writes names, when it changes nothing now
-// and so will most likely change nothing once they are applied. It
-// reports whether it did; the caller then has nothing left to do.
-func (c *client) deferUnchanged(cmd *command, h uint64) bool {
+// deferredWrite is a write held back: its arguments, copied out of the
+// connection's read buffer, and the clock it was parsed with. It is
+// parsed again when it is decided.
+type deferredWrite struct {
+	args [][]byte
+	now  int64
+}
+
+// deferUnchanged holds back the write in c.op (cmd, args), whose key
+// (hash h) one of the connection's in-flight writes names, when it
+// changes nothing now and so will most likely change nothing once they
+// are applied. It reports whether it did; the caller then has nothing
+// left to do.
+func (c *client) deferUnchanged(cmd *command, args [][]byte, h uint64) bool {
 	if _, ok := c.u.store.Unchanged(&c.op); !ok {
 		return false
 	}
-	c.inflight = append(c.inflight, inflight{cmd: cmd, u: c.u, def: detachOp(&c.op)})
+	c.inflight = append(c.inflight, inflight{cmd: cmd, u: c.u, def: &deferredWrite{args: copyArgs(args), now: c.op.Now}})
 	c.inflightKeys = append(c.inflightKeys, h)
-	c.deferKeys = append(c.deferKeys, h)
+	c.deferred++
 	return true
 }
 
-// detachOp returns a copy of op whose key and arguments no longer alias
-// the connection's read buffer (one allocation for all their bytes).
-func detachOp(op *shard.Op) *shard.Op {
-	n := len(op.Key)
-	for _, a := range op.Args {
+// copyArgs copies args into one allocation for all their bytes.
+func copyArgs(args [][]byte) [][]byte {
+	n := 0
+	for _, a := range args {
 		n += len(a)
 	}
 	buf := make([]byte, 0, n)
-	cp := *op
-	buf = append(buf, op.Key...)
-	cp.Key = buf[:len(buf):len(buf)]
-	cp.Args = make([][]byte, len(op.Args))
-	for i, a := range op.Args {
+	out := make([][]byte, len(args))
+	for i, a := range args {
 		start := len(buf)
 		buf = append(buf, a...)
-		cp.Args[i] = buf[start:len(buf):len(buf)]
+		out[i] = buf[start:len(buf):len(buf)]
 	}
-	return &cp
+	return out
 }
 
-// deferredClash reports whether the write cmd (args, of kind k) must not
-// overtake the connection's deferred writes: it names one of their keys,
-// names no key, or runs a script, which may write any key.
-func (c *client) deferredClash(cmd *command, args [][]byte, k shard.Kind) bool {
-	if cmd.first <= 0 || k == shard.KindEval {
-		return true
-	}
-	clash := false
-	forKeys(cmd, args, func(key []byte) {
-		if !clash {
-			h := c.keyHash(key)
-			for _, d := range c.deferKeys {
-				if d == h {
-					clash = true
-					break
-				}
-			}
-		}
-	})
-	return clash
+// op parses the deferred write again.
+func (d *deferredWrite) op(c *client, cmd *command) (shard.Op, error) {
+	op, err := cmd.parse(c, d.args, d.now)
+	op.Now = d.now
+	return op, err
 }
 
-// submitDeferred sends every deferred write to the log, in order, where
-// it then waits like any in-flight write. It reports false if one could
-// not be submitted (this node lost the group's leadership): the caller
-// must settle before it writes anything else.
-func (c *client) submitDeferred() bool {
-	for i := range c.inflight {
+// submitDeferred sends the deferred writes from c.inflight[from] on to
+// the log, in order, where each then waits like any in-flight write. It
+// stops at one that cannot be submitted (this node no longer leads its
+// group), which stays deferred, and reports whether all went.
+func (c *client) submitDeferred(from int) bool {
+	for i := from; i < len(c.inflight); i++ {
 		f := &c.inflight[i]
 		if f.def == nil {
 			continue
 		}
-		p, err := f.u.group.Submit(f.def)
+		op, err := f.def.op(c, f.cmd)
+		if err != nil {
+			return false // it parsed when it was deferred: cannot happen
+		}
+		p, err := f.u.group.Submit(&op)
 		if err != nil {
 			return false
 		}
 		f.p, f.def = p, nil
+		c.deferred--
 	}
-	c.deferKeys = c.deferKeys[:0]
 	return true
 }
 
-// resolveDeferred answers the deferred write f, every write before it
-// being applied (settle): from the store if it still changes nothing and
-// this node may still answer reads of its key, else through the log.
-func (c *client) resolveDeferred(f *inflight) {
-	g := f.u.group
-	if g.LeaseReadOK() {
-		if res, ok := f.u.store.Unchanged(f.def); ok {
+// resolveDeferred answers c.inflight[i], a deferred write, every write
+// before it being applied (settle): from the store if it still changes
+// nothing and this node may still answer reads of its key; else through
+// the log, together with the deferred writes after it (one entry, not
+// one round trip each); else, this node no longer leading the group,
+// forwarded to its leader as execData would have.
+func (c *client) resolveDeferred(i int) {
+	f := &c.inflight[i]
+	op, err := f.def.op(c, f.cmd)
+	if err != nil {
+		c.w.err(err)
+		return
+	}
+	if f.u.group.LeaseReadOK() {
+		if res, ok := f.u.store.Unchanged(&op); ok {
 			c.w.resultOrLateError(f.cmd, res, nil)
 			return
 		}
 	}
-	p, err := g.Submit(f.def)
-	var res shard.Result
-	if err == nil {
-		res, err = p.Wait()
-	}
-	if err != nil {
-		c.replicationError(err)
+	c.submitDeferred(i)
+	if f.def == nil {
+		res, err := f.p.Wait()
+		if err != nil {
+			c.replicationError(err)
+			return
+		}
+		c.wrote(f.u)
+		c.w.resultOrLateError(f.cmd, res, nil)
 		return
 	}
-	c.wrote(f.u)
-	c.w.resultOrLateError(f.cmd, res, nil)
+	c.deferred--
+	saved := c.u
+	c.u = f.u
+	defer func() { c.u = saved }()
+	args := f.def.args
+	f.def = nil
+	c.forwardNow(args, true, func() { c.execData(f.cmd, args) })
 }

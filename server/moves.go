@@ -147,7 +147,7 @@ func (s *Server) newHeldUnit(i int, store *shard.Store, g *replication.Group) *u
 		}
 	})
 	store.SetScripts(&scriptRunner{s: s, u: nu, eng: s.scriptEng})
-	store.EnableEvents(notifyEventsOn(s.config().NotifyKeyspaceEvents))
+	store.EnableEvents(s.eventsOn())
 	g.OnApply(s.notifyHook(nu))
 	return nu
 }
@@ -258,7 +258,7 @@ func (s *Server) advancePending(p *unit, rg remoteGroup, listed bool) {
 	}
 	delete(s.mv.pending, p.idx)
 	s.swapUnit(p)
-	p.store.EnableEvents(notifyEventsOn(s.config().NotifyKeyspaceEvents))
+	p.store.EnableEvents(s.eventsOn())
 	p.muted.Store(false)
 	err := s.host.saveHeld(s.heldIdx())
 	s.mv.mu.Unlock()

@@ -145,7 +145,7 @@ func notifyEventsOn(f uint32) bool {
 // applyNotify turns the stores' event reporting on or off for the
 // current notify-keyspace-events (CONFIG SET's apply, and New).
 func applyNotify(s *Server, c *Config) {
-	on := notifyEventsOn(c.NotifyKeyspaceEvents)
+	on := notifyEventsOn(c.NotifyKeyspaceEvents) || s.blocked.n.Load() > 0
 	for _, u := range s.local() {
 		u.store.EnableEvents(on)
 	}
@@ -161,6 +161,7 @@ const (
 // (a KindPublish op applied) or a keyspace event. It runs inside Apply
 // with stripes locked and only queues messages.
 func (s *Server) storeEvent(h *hub, u *unit, e shard.Event) {
+	s.blocked.wake(e.Key)
 	cfg := s.config()
 	if cfg == nil {
 		return // the server is being built: nobody is subscribed

@@ -342,20 +342,7 @@ func TestDeferredNoops(t *testing.T) {
 	tc := startCluster(t, 1, Config{}, nil)
 	lc := tc.client(tc.leader())
 	ctx := context.Background()
-	proposed := func() int64 {
-		info := lc.Info(ctx, "raft").Val()
-		for _, line := range strings.Split(info, "\r\n") {
-			if v, ok := strings.CutPrefix(line, "raft_proposed_ops:"); ok {
-				n, err := strconv.ParseInt(v, 10, 64)
-				if err != nil {
-					t.Fatal(err)
-				}
-				return n
-			}
-		}
-		t.Fatalf("no raft_proposed_ops in %q", info)
-		return 0
-	}
+	proposed := func() int64 { return raftInfo(t, lc, "raft_proposed_ops") }
 	const noops = 30
 	for i := range 10 {
 		k := fmt.Sprintf("idx%d", i)

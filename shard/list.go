@@ -40,8 +40,11 @@ const (
 var (
 	ErrIndexRange = errors.New("ERR index out of range")
 	// ErrListBlocking answers a blocking list command (BLPOP, BRPOP,
-	// BLMOVE, BRPOPLPUSH, BLMPOP) that finds nothing to pop: sessiond
-	// does not block clients, so it says so instead of waiting.
+	// BLMOVE, BRPOPLPUSH, BLMPOP) that finds nothing to pop outside
+	// MULTI and scripts. The server that runs the command for a client
+	// does not send it on: it waits and tries again (server/blocking.go).
+	// The text is that of versions that never blocked, which a node
+	// forwarding to one of them shows its client.
 	ErrListBlocking = errors.New("ERR sessiond: blocking list operations are not supported yet (no element to pop)")
 )
 
@@ -478,7 +481,7 @@ func (t *txn) lmove(op *Op) Result {
 	case err != nil:
 		return Err(err)
 	case !ok && op.Kind == KindBLMove:
-		return Err(ErrListBlocking)
+		return t.blockingEmpty(op)
 	case !ok:
 		return Nil()
 	}
@@ -529,7 +532,7 @@ func (t *txn) bpop(op *Op) Result {
 	case err != nil:
 		return Err(err)
 	case !ok:
-		return Err(ErrListBlocking)
+		return t.blockingEmpty(op)
 	}
 	left := listEnd(op.N)
 	w.edit()
@@ -548,7 +551,7 @@ func (t *txn) lmpop(op *Op) Result {
 	case err != nil:
 		return Err(err)
 	case !ok && op.Kind == KindBLMPop:
-		return Err(ErrListBlocking)
+		return t.blockingEmpty(op)
 	case !ok:
 		return Result{Kind: RNilList}
 	}
@@ -559,4 +562,18 @@ func (t *txn) lmpop(op *Op) Result {
 	t.event(EventList, popEvent(left), w.key)
 	t.commitList(&w)
 	return Result{Kind: RMulti, Subs: []Result{Str(string(w.key)), {Kind: RList, Vals: vals}}}
+}
+
+// blockingEmpty answers a blocking list command that finds nothing to
+// pop: ErrListBlocking, on which the server waits; inside MULTI or a
+// script, where nothing blocks, nil as Redis answers there (a null array,
+// or for BLMOVE a null bulk string).
+func (t *txn) blockingEmpty(op *Op) Result {
+	switch {
+	case !t.nonBlocking:
+		return Err(ErrListBlocking)
+	case op.Kind == KindBLMove:
+		return Nil()
+	}
+	return Result{Kind: RNilList}
 }

@@ -54,6 +54,8 @@ func (t *txn) multi(op *Op) Result {
 		}
 	}
 	subs := make([]Result, len(op.Subs))
+	t.nonBlocking = true
+	defer func() { t.nonBlocking = false }()
 	for i := range op.Subs {
 		subs[i] = t.exec(&op.Subs[i])
 	}

@@ -165,6 +165,7 @@ func newScriptTx(t *txn, ro bool) *scriptTx {
 	x := &scriptTx{tx: *t, ro: ro}
 	x.t = &x.tx
 	x.tx.evbuf = &x.events
+	x.tx.nonBlocking = true
 	return x
 }
 

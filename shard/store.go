@@ -237,6 +237,10 @@ type txn struct {
 	// them: a script taking its stripes as it goes reports its events only
 	// once it has run to the end (execScript).
 	evbuf *[]Event
+	// nonBlocking: the op runs inside MULTI or a script, where a
+	// blocking list command that finds nothing answers nil, as in Redis,
+	// instead of ErrListBlocking (blockingEmpty).
+	nonBlocking bool
 }
 
 // collect appends the stripe of every key op touches to idx (without a

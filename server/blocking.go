@@ -1,0 +1,258 @@
+package server
+
+import (
+	"bytes"
+	"errors"
+	"math"
+	"math/big"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"sessiond/shard"
+)
+
+// Blocking list pops: BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP.
+//
+// A blocking command is tried as its non-blocking form, the usual way:
+// a write through the log at its group's leader, here or forwarded. When
+// every list it names is empty the store answers shard.ErrListBlocking,
+// and the connection waits on this node, for a write to one of its keys
+// to be applied here (the stores report keyspace events while anyone
+// waits), for its timeout, for the client to go away, or for the server
+// to stop; a write wakes it to try again. So every pop is an ordinary
+// replicated write, decided once for all replicas; a client blocked on a
+// follower is woken when the follower applies the push.
+//
+// Unlike Redis, which hands a pushed element to the longest-waiting
+// client inside the push itself, woken clients race for it: the first
+// pop to reach the log wins and the others wait again. Within MULTI the
+// commands do not block: an empty list answers nil at once, as in Redis.
+
+// blockers are the connections of this node waiting in a blocking
+// command, by key.
+type blockers struct {
+	n    atomic.Int64 // waiters, read without the lock by the event hook
+	mu   sync.Mutex
+	keys map[string]map[*blockWaiter]struct{}
+}
+
+// blockWaiter is one waiting connection: ch receives a token when a write
+// to one of its keys is applied.
+type blockWaiter struct {
+	keys []string
+	ch   chan struct{}
+}
+
+// add registers a waiter for keys. The caller must remove it.
+func (b *blockers) add(keys []string) (*blockWaiter, bool) {
+	w := &blockWaiter{keys: keys, ch: make(chan struct{}, 1)}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.keys == nil {
+		b.keys = map[string]map[*blockWaiter]struct{}{}
+	}
+	for _, k := range keys {
+		set := b.keys[k]
+		if set == nil {
+			set = map[*blockWaiter]struct{}{}
+			b.keys[k] = set
+		}
+		set[w] = struct{}{}
+	}
+	return w, b.n.Add(1) == 1
+}
+
+// remove unregisters w; it reports whether no waiter is left.
+func (b *blockers) remove(w *blockWaiter) bool {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, k := range w.keys {
+		if set := b.keys[k]; set != nil {
+			delete(set, w)
+			if len(set) == 0 {
+				delete(b.keys, k)
+			}
+		}
+	}
+	return b.n.Add(-1) == 0
+}
+
+// wake tells the waiters of key that it was written. It never blocks
+// (the store's event sink calls it).
+func (b *blockers) wake(key string) {
+	if b.n.Load() == 0 {
+		return
+	}
+	b.mu.Lock()
+	for w := range b.keys[key] {
+		select {
+		case w.ch <- struct{}{}:
+		default:
+		}
+	}
+	b.mu.Unlock()
+}
+
+// eventsOn reports whether the stores must report keyspace events: for
+// notify-keyspace-events, or to wake blocked clients.
+func (s *Server) eventsOn() bool {
+	return notifyEventsOn(s.config().NotifyKeyspaceEvents) || s.blocked.n.Load() > 0
+}
+
+// refreshEvents turns the stores' event reporting on or off (eventsOn).
+func (s *Server) refreshEvents() {
+	on := s.eventsOn()
+	for _, u := range s.local() {
+		u.store.EnableEvents(on)
+	}
+}
+
+// blockTimeout returns the timeout argument of a blocking command and
+// whether it is valid (parseListTimeout); 0 means none.
+func blockTimeout(cmd *command, args [][]byte) (time.Duration, bool) {
+	var arg []byte
+	switch cmd.name {
+	case "blpop", "brpop":
+		arg = args[len(args)-1]
+	case "blmove":
+		arg = args[5]
+	case "brpoplpush":
+		arg = args[3]
+	case "blmpop":
+		arg = args[1]
+	default:
+		return 0, false
+	}
+	if parseListTimeout(arg) != nil {
+		return 0, false
+	}
+	f, _, err := big.ParseFloat(string(arg), 0, 64, big.ToNearestEven)
+	if err != nil {
+		return 0, false
+	}
+	ms, _ := f.Float64()
+	ms = math.Ceil(ms * 1000)
+	if ms > float64(math.MaxInt64/int64(time.Millisecond)) {
+		return 0, true // beyond any wait: as good as none
+	}
+	return time.Duration(ms) * time.Millisecond, true
+}
+
+// blockingCommand runs a blocking list command outside MULTI (see the
+// comment at the top of this file).
+func (c *client) blockingCommand(cmd *command, args [][]byte) {
+	c.settle()
+	timeout, ok := blockTimeout(cmd, args)
+	if !ok {
+		c.tryPop(cmd, args) // answers the error
+		return
+	}
+	var keys []string
+	forKeys(cmd, args, func(k []byte) { keys = append(keys, string(k)) })
+	w, first := c.s.blocked.add(keys)
+	if first {
+		c.s.refreshEvents()
+	}
+	defer func() {
+		if c.s.blocked.remove(w) {
+			c.s.refreshEvents()
+		}
+	}()
+	// Registered before the first try: a push applied after the try
+	// found nothing leaves its token in w.ch.
+	mark := len(c.w.b)
+	if !c.tryPop(cmd, args) {
+		return
+	}
+	c.w.b = c.w.b[:mark]
+	var expired <-chan time.Time
+	if timeout > 0 {
+		t := time.NewTimer(timeout)
+		defer t.Stop()
+		expired = t.C
+	}
+	gone, stop := c.watchConn()
+	defer stop()
+	c.info.blocked.Store(true)
+	defer c.info.blocked.Store(false)
+	for {
+		select {
+		case <-w.ch:
+			if !c.tryPop(cmd, args) {
+				return
+			}
+			c.w.b = c.w.b[:mark]
+		case <-expired:
+			c.w.nullArray() // BLMOVE too, as Redis answers a timeout
+			return
+		case <-gone:
+			c.quit = true
+			return
+		case <-c.s.ctx.Done():
+			c.quit = true
+			return
+		}
+	}
+}
+
+// blockingReply is how the store answers a blocking command that finds
+// nothing to pop, here or relayed from a leader.
+var blockingReply = []byte("-" + shard.ErrListBlocking.Error() + "\r\n")
+
+// tryPop runs the command once, the usual way, and writes its reply. It
+// reports whether that reply is "nothing to pop" (blockingReply), which
+// the caller then removes.
+func (c *client) tryPop(cmd *command, args [][]byte) bool {
+	mark := len(c.w.b)
+	c.popping = true // dispatch counts the final reply, if an error
+	defer func() { c.popping = false }()
+	if !(c.s.sharded() && c.routeGroups(cmd, args)) && !c.routeRemote(cmd, args) {
+		if err := c.s.checkOOM(cmd); err != nil {
+			c.w.err(err)
+		} else {
+			c.execData(cmd, args)
+		}
+	}
+	c.settle()
+	c.replyMark = mark // the reply settle wrote is the command's own
+	return bytes.Equal(c.w.b[mark:], blockingReply)
+}
+
+// blockedStashMax bounds what a blocked connection reads ahead (commands
+// pipelined behind the blocking one) while it watches for the client
+// going away.
+const blockedStashMax = 64 << 10
+
+// watchConn reads from the connection while it is blocked, so that a
+// client that goes away is noticed (gone is closed) instead of having an
+// element popped for it; bytes that arrive meanwhile are kept in
+// c.stash, where the reader takes them first. stop ends the watch and
+// must be called before the connection is read again.
+func (c *client) watchConn() (gone <-chan struct{}, stop func()) {
+	g := make(chan struct{})
+	done := make(chan struct{})
+	var stopping atomic.Bool
+	c.nc.SetReadDeadline(time.Time{}) // blocked clients never time out, as in Redis
+	go func() {
+		defer close(done)
+		buf := make([]byte, 4096)
+		for len(c.stash) < blockedStashMax {
+			n, err := c.nc.Read(buf)
+			c.stash = append(c.stash, buf[:n]...)
+			c.s.stats.netInput.Add(int64(n))
+			if err != nil {
+				if !stopping.Load() || !errors.Is(err, os.ErrDeadlineExceeded) {
+					close(g)
+				}
+				return
+			}
+		}
+	}()
+	return g, func() {
+		stopping.Store(true)
+		c.nc.SetReadDeadline(time.Unix(1, 0))
+		<-done
+	}
+}

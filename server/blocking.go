@@ -23,7 +23,11 @@ import (
 // waits), for its timeout, for the client to go away, or for the server
 // to stop; a write wakes it to try again. So every pop is an ordinary
 // replicated write, decided once for all replicas; a client blocked on a
-// follower is woken when the follower applies the push.
+// follower is woken when the follower applies the push. A try that finds
+// every list empty is answered by the leader from memory, without a log
+// entry (shard.Unchanged). On a node that holds no replica of the keys'
+// group (--replicas below the node count) the client tries every
+// remotePoll instead.
 //
 // Unlike Redis, which hands a pushed element to the longest-waiting
 // client inside the push itself, woken clients race for it: the first
@@ -173,6 +177,15 @@ func (c *client) blockingCommand(cmd *command, args [][]byte) {
 		defer t.Stop()
 		expired = t.C
 	}
+	// A group this node does not hold reports no events here: its
+	// leader is asked again every remotePoll instead (a try that finds
+	// nothing is answered from its memory, without a log entry).
+	var poll <-chan time.Time
+	if c.u == nil || c.u.store == nil {
+		tk := time.NewTicker(remotePoll)
+		defer tk.Stop()
+		poll = tk.C
+	}
 	gone, stop := c.watchConn()
 	defer stop()
 	c.info.blocked.Store(true)
@@ -180,6 +193,11 @@ func (c *client) blockingCommand(cmd *command, args [][]byte) {
 	for {
 		select {
 		case <-w.ch:
+			if !c.tryPop(cmd, args) {
+				return
+			}
+			c.w.b = c.w.b[:mark]
+		case <-poll:
 			if !c.tryPop(cmd, args) {
 				return
 			}
@@ -196,6 +214,10 @@ func (c *client) blockingCommand(cmd *command, args [][]byte) {
 		}
 	}
 }
+
+// remotePoll is how often a client blocked on keys of a group this node
+// does not hold tries again.
+const remotePoll = 100 * time.Millisecond
 
 // blockingReply is how the store answers a blocking command that finds
 // nothing to pop, here or relayed from a leader.

@@ -80,6 +80,7 @@ func TestBlockingPops(t *testing.T) {
 	}
 
 	t.Run("timeouts", func(t *testing.T) {
+		before := raftInfo(t, lc, "raft_proposed_ops")
 		if _, err := fc.BRPop(ctx, 50*time.Millisecond, "none").Result(); err != redis.Nil {
 			t.Fatalf("BRPOP on an empty list = %v, want nil", err)
 		}
@@ -88,6 +89,10 @@ func TestBlockingPops(t *testing.T) {
 		}
 		if _, _, err := lc.BLMPop(ctx, 50*time.Millisecond, "left", 2, "none").Result(); err != redis.Nil {
 			t.Fatalf("BLMPOP on an empty list = %v, want nil", err)
+		}
+		// Tries that find nothing are answered from the leader's memory.
+		if n := raftInfo(t, lc, "raft_proposed_ops") - before; n > 1 {
+			t.Fatalf("%d ops logged for three blocking commands that found nothing", n)
 		}
 	})
 
@@ -169,5 +174,36 @@ func TestBlockedPipeline(t *testing.T) {
 	buf := make([]byte, len(want))
 	if _, err := io.ReadFull(bufio.NewReader(nc), buf); err != nil || string(buf) != want {
 		t.Fatalf("replies %q, %v; want %q", buf, err, want)
+	}
+}
+
+// TestBlockingPopRemoteGroup: a client blocked on a node that holds no
+// replica of its key's group (--replicas 1 of 3) gets the element pushed
+// through another node.
+func TestBlockingPopRemoteGroup(t *testing.T) {
+	tc := startPartial(t, 3, 3, 1, Config{})
+	ctx := context.Background()
+	n1 := tc.nodes[0]
+	var key string
+	for i := 0; key == ""; i++ {
+		if k := fmt.Sprintf("rq%d", i); n1.node.Server.unitOfKey([]byte(k)).remote {
+			key = k
+		}
+	}
+	c1 := tc.client(n1)
+	got := make(chan []string, 1)
+	go func() {
+		v, err := c1.BLPop(ctx, 30*time.Second, key).Result()
+		if err != nil {
+			v = []string{"error", err.Error()}
+		}
+		got <- v
+	}()
+	waitBlocked(t, c1, 1)
+	if err := tc.client(tc.nodes[1]).RPush(ctx, key, "x").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if v := <-got; fmt.Sprint(v) != fmt.Sprint([]string{key, "x"}) {
+		t.Fatalf("BLPOP = %q, want [%s x]", v, key)
 	}
 }

@@ -27,6 +27,8 @@ func MayBeUnchanged(op *Op) bool {
 		return op.Flags&(NX|XX) != 0 && !op.Has(Get)
 	case KindHSet:
 		return op.Has(NX) // HSETNX
+	case KindBPop, KindBLMove, KindBLMPop:
+		return true // nothing to pop: answered ErrListBlocking
 	}
 	return false
 }
@@ -51,8 +53,11 @@ func (s *Store) Unchanged(op *Op) (res Result, ok bool) {
 	if !t.unchanged(op) {
 		return Result{}, false
 	}
-	if op.Kind == KindSet {
+	switch op.Kind {
+	case KindSet:
 		return Nil(), true
+	case KindBPop, KindBLMove, KindBLMPop:
+		return Err(ErrListBlocking), true
 	}
 	return Int(0), true
 }
@@ -60,10 +65,22 @@ func (s *Store) Unchanged(op *Op) (res Result, ok bool) {
 // unchanged reports whether op would leave the store as it is; SET then
 // replies nil, every other kind 0.
 func (t *txn) unchanged(op *Op) bool {
+	if op.Kind == KindBPop || op.Kind == KindBLMPop {
+		// No key there: nothing to pop (a key of another type must get
+		// WRONGTYPE from Apply).
+		for _, k := range op.Args {
+			if _, live := t.lookup(k); live {
+				return false
+			}
+		}
+		return true
+	}
 	e, live := t.lookup(op.Key)
 	switch op.Kind {
 	case KindSet:
 		return op.Has(NX) && live || op.Has(XX) && !live
+	case KindBLMove:
+		return !live
 	case KindHSet:
 		// HSETNX of a field that is there.
 		if !live || e.typ != TypeHash || len(op.Args) != 2 {

@@ -188,10 +188,21 @@ func (c *client) blockingCommand(cmd *command, args [][]byte) {
 	}
 	gone, stop := c.watchConn()
 	defer stop()
+	select {
+	case <-c.unblock: // meant for an earlier wait
+	default:
+	}
 	c.info.blocked.Store(true)
 	defer c.info.blocked.Store(false)
 	for {
 		select {
+		case withErr := <-c.unblock:
+			if withErr {
+				c.w.errorText("UNBLOCKED client unblocked via CLIENT UNBLOCK")
+			} else {
+				c.w.nullArray()
+			}
+			return
 		case <-w.ch:
 			if !c.tryPop(cmd, args) {
 				return
@@ -276,5 +287,44 @@ func (c *client) watchConn() (gone <-chan struct{}, stop func()) {
 		stopping.Store(true)
 		c.nc.SetReadDeadline(time.Unix(1, 0))
 		<-done
+	}
+}
+
+// cmdClientUnblock is CLIENT UNBLOCK id [TIMEOUT|ERROR]: a connection
+// waiting in a blocking command answers as if its timeout had passed, or
+// with an UNBLOCKED error. It answers 1 if the connection was waiting.
+func cmdClientUnblock(c *client, args [][]byte) {
+	if len(args) > 4 {
+		c.w.errorText("ERR unknown subcommand or wrong number of arguments for '" + string(args[1]) + "'. Try CLIENT HELP.")
+		return
+	}
+	withErr := false
+	if len(args) == 4 {
+		switch {
+		case eq(args[3], "timeout"):
+		case eq(args[3], "error"):
+			withErr = true
+		default:
+			c.w.errorText("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR")
+			return
+		}
+	}
+	id, ok := shard.ParseInt(args[2])
+	if !ok {
+		c.w.err(errNotInt)
+		return
+	}
+	c.s.mu.Lock()
+	cl := c.s.clients[id]
+	c.s.mu.Unlock()
+	if cl == nil || !cl.info.blocked.Load() {
+		c.w.int(0)
+		return
+	}
+	select {
+	case cl.unblock <- withErr:
+		c.w.int(1)
+	default:
+		c.w.int(0) // unblocked already
 	}
 }

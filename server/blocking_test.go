@@ -207,3 +207,34 @@ func TestBlockingPopRemoteGroup(t *testing.T) {
 		t.Fatalf("BLPOP = %q, want [%s x]", v, key)
 	}
 }
+
+// TestClientUnblock: CLIENT UNBLOCK ends a wait as its timeout would, or
+// with Redis's UNBLOCKED error, and answers 0 for a client not waiting.
+func TestClientUnblock(t *testing.T) {
+	tc := startCluster(t, 1, Config{}, nil)
+	lc := tc.client(tc.leader())
+	waiter := tc.client(tc.leader())
+	ctx := context.Background()
+	id := waiter.ClientID(ctx).Val()
+	if n := lc.ClientUnblock(ctx, id).Val(); n != 0 {
+		t.Fatalf("CLIENT UNBLOCK of a client not blocked = %d, want 0", n)
+	}
+	for _, withErr := range []bool{false, true} {
+		got := make(chan error, 1)
+		go func() { got <- waiter.BLPop(ctx, 30*time.Second, "q").Err() }()
+		waitBlocked(t, lc, 1)
+		unblock := lc.ClientUnblock
+		want := "redis: nil"
+		if withErr {
+			unblock = lc.ClientUnblockWithError
+			want = "UNBLOCKED client unblocked via CLIENT UNBLOCK"
+		}
+		if n := unblock(ctx, id).Val(); n != 1 {
+			t.Fatalf("CLIENT UNBLOCK of a blocked client = %d, want 1", n)
+		}
+		if err := <-got; fmt.Sprint(err) != want {
+			t.Fatalf("BLPOP after CLIENT UNBLOCK (error %v): %v, want %s", withErr, err, want)
+		}
+		waitBlocked(t, lc, 0)
+	}
+}

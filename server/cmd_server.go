@@ -67,6 +67,7 @@ func serverSubcommands() map[string][]*command {
 			sub("client|list", -2, adm, admConn, cmdClientList),
 			sub("client|info", 2, conn, connACL, cmdClientInfo),
 			sub("client|kill", -3, adm, admConn, cmdClientKill),
+			sub("client|unblock", -3, adm, admConn, cmdClientUnblock),
 			sub("client|no-evict", 3, adm, admConn, cmdClientNoEvict),
 			sub("client|no-touch", 3, flagNoScript|flagLoading|flagStale, "@slow @connection", cmdClientNoTouch),
 			sub("client|help", 2, help, connACL, cmdClientHelp),

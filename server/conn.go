@@ -49,6 +49,7 @@ type client struct {
 	deferred     int          // deferred no-op writes in inflight (deferred.go)
 	stash        []byte       // read while blocked (watchConn): the reader's next input
 	popping      bool         // tryPop is running: settle leaves error counting to dispatch
+	unblock      chan bool    // CLIENT UNBLOCK of this connection: true for ERROR (blocking.go)
 	replyMark    int          // where in w.b the command dispatch runs writes its reply (error counting)
 	pendOut      []byte       // replies of reads answered while writes were in flight
 	early        bool         // answerEarly is running
@@ -297,6 +298,7 @@ func newClient(s *Server, nc net.Conn) *client {
 		laddr:   nc.LocalAddr().String(),
 		authed:  cfg.RequirePass == "",
 		keySeed: maphash.MakeSeed(),
+		unblock: make(chan bool, 1),
 	}
 	c.rd = newReader(nc, cfg.ProtoMaxBulkLen, func() bool { return c.authed })
 	c.info.multiLen.Store(-1)

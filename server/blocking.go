@@ -118,13 +118,13 @@ func (s *Server) refreshEvents() {
 func blockTimeout(cmd *command, args [][]byte) (time.Duration, bool) {
 	var arg []byte
 	switch cmd.name {
-	case "blpop", "brpop":
+	case "blpop", "brpop", "bzpopmin", "bzpopmax":
 		arg = args[len(args)-1]
 	case "blmove":
 		arg = args[5]
 	case "brpoplpush":
 		arg = args[3]
-	case "blmpop":
+	case "blmpop", "bzmpop":
 		arg = args[1]
 	default:
 		return 0, false

@@ -34,7 +34,8 @@ func waitBlocked(t *testing.T, c *redis.Client, n int) {
 	waitFor(t, fmt.Sprintf("%d blocked clients", n), func() bool { return blockedClients(t, c) == n })
 }
 
-// TestBlockingPops: BLPOP, BRPOP, BLMOVE and BLMPOP on empty lists wait
+// TestBlockingPops: BLPOP, BRPOP, BLMOVE, BLMPOP and BZPOPMIN on empty
+// lists and sorted sets wait
 // for a push (from another connection, on the leader or a follower),
 // answer nil when their timeout passes, and two waiters for one list get
 // one element each.
@@ -78,6 +79,28 @@ func TestBlockingPops(t *testing.T) {
 			waitBlocked(t, tt.waiter, 0)
 		})
 	}
+
+	t.Run("sorted sets", func(t *testing.T) {
+		got := make(chan string, 1)
+		go func() {
+			v, err := fc.BZPopMin(ctx, wait, "due").Result()
+			if err != nil {
+				got <- "error: " + err.Error()
+				return
+			}
+			got <- fmt.Sprint(v.Key, " ", v.Member, " ", v.Score)
+		}()
+		waitBlocked(t, fc, 1)
+		if err := lc.ZAdd(ctx, "due", redis.Z{Score: 5, Member: "late"}, redis.Z{Score: 2, Member: "soon"}).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if v := <-got; v != "due soon 2" {
+			t.Fatalf("BZPOPMIN = %q, want due soon 2", v)
+		}
+		if v := lc.ZRange(ctx, "due", 0, -1).Val(); fmt.Sprint(v) != "[late]" {
+			t.Fatalf("due = %q after the pop, want [late]", v)
+		}
+	})
 
 	t.Run("timeouts", func(t *testing.T) {
 		before := raftInfo(t, lc, "raft_proposed_ops")

@@ -338,6 +338,12 @@ func parseBRPopLPush(_ *client, args [][]byte, _ int64) (shard.Op, error) {
 // parseMPop parses "numkeys key... LEFT|RIGHT [COUNT count]" starting at
 // args[at] (LMPOP, BLMPOP).
 func parseMPop(kind shard.Kind, args [][]byte, at int) (shard.Op, error) {
+	return parseMPopEnds(kind, args, at, "left", "right")
+}
+
+// parseMPopEnds is parseMPop with the names of the two ends (LEFT and
+// RIGHT; ZMPOP's MIN and MAX), which become N = 0 and 1.
+func parseMPopEnds(kind shard.Kind, args [][]byte, at int, lo, hi string) (shard.Op, error) {
 	n, ok := shard.ParseInt(args[at])
 	if !ok || n < 1 {
 		return shard.Op{}, errListNumKeys
@@ -347,9 +353,13 @@ func parseMPop(kind shard.Kind, args [][]byte, at int) (shard.Op, error) {
 	}
 	keys := args[at+1 : at+1+int(n)]
 	where := at + 1 + int(n)
-	end, err := parseListEnd(args[where])
-	if err != nil {
-		return shard.Op{}, err
+	var end int64
+	switch {
+	case eq(args[where], lo):
+	case eq(args[where], hi):
+		end = 1
+	default:
+		return shard.Op{}, errSyntax
 	}
 	op := shard.Op{Kind: kind, Args: keys, N: end, At: -1}
 	for i := where + 1; i < len(args); i++ {

@@ -48,6 +48,10 @@ func zsetCommands() []*command {
 		data(def("zremrangebylex", 4, flagWrite, oneKey, "@write @sortedset @slow"), parseZRemRangeByLex, nil),
 		data(def("zpopmin", -2, flagWrite|flagFast, oneKey, "@write @sortedset @fast"), parseZPopMin, replyZPop),
 		data(def("zpopmax", -2, flagWrite|flagFast, oneKey, "@write @sortedset @fast"), parseZPopMax, replyZPop),
+		data(def("zmpop", -4, flagWrite, oneKey, "@write @sortedset @slow"), parseZMPop, nil).withKeyRange(2),
+		data(def("bzmpop", -5, flagWrite|flagBlocking, oneKey, "@write @sortedset @slow @blocking"), parseBZMPop, nil).withKeyRange(3),
+		data(bzKeys(def("bzpopmin", -3, flagWrite|flagNoScript|flagBlocking|flagFast, noKeys, "@write @sortedset @fast @blocking")), parseBZPopMin, nil),
+		data(bzKeys(def("bzpopmax", -3, flagWrite|flagNoScript|flagBlocking|flagFast, noKeys, "@write @sortedset @fast @blocking")), parseBZPopMax, nil),
 		data(def("zscan", -3, rd, oneKey, "@read @sortedset @slow"), parseZScan, nil),
 	}
 }
@@ -360,6 +364,35 @@ func replyZPop(w *replyWriter, r shard.Result) {
 		w.doubleText(r.Vals[i+1].S)
 	}
 }
+
+// bzKeys sets BZPOPMIN/BZPOPMAX's key positions: every argument but the
+// timeout.
+func bzKeys(c *command) *command { c.first, c.last, c.step = 1, -2, 1; return c }
+
+// parseZMPop parses ZMPOP numkeys key... MIN|MAX [COUNT count].
+func parseZMPop(_ *client, args [][]byte, _ int64) (shard.Op, error) {
+	return parseMPopEnds(shard.KindZMPop, args, 1, "min", "max")
+}
+
+// parseBZMPop parses BZMPOP timeout numkeys key... MIN|MAX [COUNT count].
+func parseBZMPop(_ *client, args [][]byte, _ int64) (shard.Op, error) {
+	if err := parseListTimeout(args[1]); err != nil {
+		return shard.Op{}, err
+	}
+	return parseMPopEnds(shard.KindBZMPop, args, 2, "min", "max")
+}
+
+// parseBZPop parses BZPOPMIN/BZPOPMAX key... timeout; end 1 is MAX.
+func parseBZPop(args [][]byte, end int64) (shard.Op, error) {
+	if err := parseListTimeout(args[len(args)-1]); err != nil {
+		return shard.Op{}, err
+	}
+	return shard.Op{Kind: shard.KindBZPop, Args: args[1 : len(args)-1], N: end, At: 1}, nil
+}
+
+func parseBZPopMin(_ *client, args [][]byte, _ int64) (shard.Op, error) { return parseBZPop(args, 0) }
+
+func parseBZPopMax(_ *client, args [][]byte, _ int64) (shard.Op, error) { return parseBZPop(args, 1) }
 
 // parseZScan parses ZSCAN key cursor [MATCH pattern] [COUNT count] (see
 // parseCollectionScan).

@@ -27,7 +27,7 @@ func MayBeUnchanged(op *Op) bool {
 		return op.Flags&(NX|XX) != 0 && !op.Has(Get)
 	case KindHSet:
 		return op.Has(NX) // HSETNX
-	case KindBPop, KindBLMove, KindBLMPop:
+	case KindBPop, KindBLMove, KindBLMPop, KindBZPop, KindBZMPop:
 		return true // nothing to pop: answered ErrListBlocking
 	}
 	return false
@@ -56,7 +56,7 @@ func (s *Store) Unchanged(op *Op) (res Result, ok bool) {
 	switch op.Kind {
 	case KindSet:
 		return Nil(), true
-	case KindBPop, KindBLMove, KindBLMPop:
+	case KindBPop, KindBLMove, KindBLMPop, KindBZPop, KindBZMPop:
 		return Err(ErrListBlocking), true
 	}
 	return Int(0), true
@@ -65,7 +65,7 @@ func (s *Store) Unchanged(op *Op) (res Result, ok bool) {
 // unchanged reports whether op would leave the store as it is; SET then
 // replies nil, every other kind 0.
 func (t *txn) unchanged(op *Op) bool {
-	if op.Kind == KindBPop || op.Kind == KindBLMPop {
+	if k := op.Kind; k == KindBPop || k == KindBLMPop || k == KindBZPop || k == KindBZMPop {
 		// No key there: nothing to pop (a key of another type must get
 		// WRONGTYPE from Apply).
 		for _, k := range op.Args {

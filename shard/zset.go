@@ -44,8 +44,20 @@ const (
 	KindZScan Kind = 191
 )
 
-// Kinds 192-219 are reserved for ZUNIONSTORE, ZINTERSTORE, ZDIFFSTORE and
+// Kinds 192-195 are reserved for ZUNIONSTORE, ZINTERSTORE, ZDIFFSTORE and
 // ZRANGESTORE (not built yet).
+
+// Pops from the first non-empty of several sorted sets: Args = keys, N = 1
+// for the highest scores (MAX), At = count.
+const (
+	// KindZMPop: ZMPOP; [key, [[member, score]...]], or a null array.
+	KindZMPop Kind = 196
+	// KindBZMPop: BZMPOP, as ZMPOP; nothing to pop: ErrListBlocking.
+	KindBZMPop Kind = 197
+	// KindBZPop: BZPOPMIN, BZPOPMAX; [key, member, score]; nothing to
+	// pop: ErrListBlocking.
+	KindBZPop Kind = 198
+)
 
 // KindZAdd options (Op.N).
 const (
@@ -98,6 +110,8 @@ func (t *txn) execZSet(op *Op) Result {
 		return t.zremRange(op)
 	case KindZPop:
 		return t.zpop(op)
+	case KindZMPop, KindBZMPop, KindBZPop:
+		return t.zmpop(op)
 	case KindZScan:
 		return t.zscan(op)
 	}
@@ -116,7 +130,13 @@ func zsetKindIsRead(k Kind) bool {
 
 // zsetMultiKeys returns the keys of a zset op that names several (see
 // extMultiKeys).
-func zsetMultiKeys(op *Op) ([][]byte, bool) { return nil, false }
+func zsetMultiKeys(op *Op) ([][]byte, bool) {
+	switch op.Kind {
+	case KindZMPop, KindBZMPop, KindBZPop:
+		return op.Args, true
+	}
+	return nil, false
+}
 
 // zsetOf returns the zset of a zset entry.
 func zsetOf(e entry) *zset { return e.big.coll.(zsetColl).z }
@@ -632,6 +652,45 @@ func (t *txn) zpop(op *Op) Result {
 	t.commitZSet(&w)
 	res.Vals = vals
 	return res
+}
+
+// zmpop pops from the first of op.Args that holds a sorted set (ZMPOP,
+// BZMPOP, BZPOPMIN, BZPOPMAX), as Redis does: a key of another type
+// before it is WRONGTYPE.
+func (t *txn) zmpop(op *Op) Result {
+	for _, key := range op.Args {
+		w, err := t.openZSet(key)
+		if err != nil {
+			return Err(err)
+		}
+		if w.z == nil || w.z.len() == 0 {
+			continue
+		}
+		k := int(min(max(op.At, 1), int64(w.z.len())))
+		pairs := make([]Result, 0, k)
+		for range k {
+			n := w.z.first()
+			if op.N == 1 {
+				n = w.z.tail
+			}
+			pairs = append(pairs, Result{Kind: RMulti, Subs: []Result{Str(n.member), {Kind: RDouble, Str: FormatScore(n.score)}}})
+			w.z.remove(n)
+		}
+		name := "zpopmin"
+		if op.N == 1 {
+			name = "zpopmax"
+		}
+		t.event(EventZSet, name, key)
+		t.commitZSet(&w)
+		if op.Kind == KindBZPop {
+			return Result{Kind: RMulti, Subs: []Result{Str(string(key)), pairs[0].Subs[0], pairs[0].Subs[1]}}
+		}
+		return Result{Kind: RMulti, Subs: []Result{Str(string(key)), {Kind: RMulti, Subs: pairs}}}
+	}
+	if op.Kind == KindZMPop {
+		return Result{Kind: RNilList}
+	}
+	return t.blockingEmpty(op)
 }
 
 // zscan answers ZSCAN. A listpack-encoded set is returned whole with

@@ -83,12 +83,13 @@ func (b *blockers) remove(w *blockWaiter) bool {
 	return b.n.Add(-1) == 0
 }
 
-// wake tells the waiters of key that it was written. It never blocks
+// wake tells the waiters of the event's key that it was written. It never blocks
 // (the store's event sink calls it).
-func (b *blockers) wake(key string) {
-	if b.n.Load() == 0 {
+func (b *blockers) wake(e shard.Event) {
+	if b.n.Load() == 0 || e.Class == shard.EventPublish || e.Class == shard.EventKeyMiss {
 		return
 	}
+	key := e.Key
 	b.mu.Lock()
 	for w := range b.keys[key] {
 		select {
@@ -105,8 +106,12 @@ func (s *Server) eventsOn() bool {
 	return notifyEventsOn(s.config().NotifyKeyspaceEvents) || s.blocked.n.Load() > 0
 }
 
-// refreshEvents turns the stores' event reporting on or off (eventsOn).
+// refreshEvents turns the stores' event reporting on or off (eventsOn),
+// one call at a time: a waiter leaving must not turn events off after
+// one arriving turned them on.
 func (s *Server) refreshEvents() {
+	s.eventsMu.Lock()
+	defer s.eventsMu.Unlock()
 	on := s.eventsOn()
 	for _, u := range s.local() {
 		u.store.EnableEvents(on)
@@ -149,10 +154,14 @@ func blockTimeout(cmd *command, args [][]byte) (time.Duration, bool) {
 func (c *client) blockingCommand(cmd *command, args [][]byte) {
 	c.settle()
 	timeout, ok := blockTimeout(cmd, args)
-	if !ok {
-		c.tryPop(cmd, args) // answers the error
-		return
+	mark := len(c.w.b)
+	if !c.tryPop(cmd, args) || !ok {
+		return // popped, or an error (a bad timeout among them)
 	}
+	c.w.b = c.w.b[:mark]
+	// Nothing to pop. Register, then try once more: a push applied
+	// after that try leaves its token in w.ch. (Registering only now
+	// keeps a queue that is never empty from turning events on.)
 	var keys []string
 	forKeys(cmd, args, func(k []byte) { keys = append(keys, string(k)) })
 	w, first := c.s.blocked.add(keys)
@@ -164,28 +173,33 @@ func (c *client) blockingCommand(cmd *command, args [][]byte) {
 			c.s.refreshEvents()
 		}
 	}()
-	// Registered before the first try: a push applied after the try
-	// found nothing leaves its token in w.ch.
-	mark := len(c.w.b)
 	if !c.tryPop(cmd, args) {
 		return
 	}
 	c.w.b = c.w.b[:mark]
+	// The replies before this command go out now, not when it ends.
+	if !c.flush() {
+		c.quit = true
+		return
+	}
+	mark, c.replyMark = 0, 0 // flush emptied the buffer
 	var expired <-chan time.Time
 	if timeout > 0 {
 		t := time.NewTimer(timeout)
 		defer t.Stop()
 		expired = t.C
 	}
-	// A group this node does not hold reports no events here: its
-	// leader is asked again every remotePoll instead (a try that finds
-	// nothing is answered from its memory, without a log entry).
-	var poll <-chan time.Time
+	// Tries come from writes applied here. A group this node does not
+	// hold reports none, so its leader is asked again every remotePoll
+	// (a try that finds nothing is answered from its memory, without a
+	// log entry); any other wait tries again every idlePoll, in case a
+	// wake was missed while the group moved.
+	every := idlePoll
 	if c.u == nil || c.u.store == nil {
-		tk := time.NewTicker(remotePoll)
-		defer tk.Stop()
-		poll = tk.C
+		every = remotePoll
 	}
+	tk := time.NewTicker(every)
+	defer tk.Stop()
 	gone, stop := c.watchConn()
 	defer stop()
 	select {
@@ -194,6 +208,9 @@ func (c *client) blockingCommand(cmd *command, args [][]byte) {
 	}
 	c.info.blocked.Store(true)
 	defer c.info.blocked.Store(false)
+	since := c.s.sinceEpoch()
+	defer func() { c.waited = c.s.sinceEpoch() - since }() // not in SLOWLOG
+	single := len(keys) == 1
 	for {
 		select {
 		case withErr := <-c.unblock:
@@ -204,15 +221,7 @@ func (c *client) blockingCommand(cmd *command, args [][]byte) {
 			}
 			return
 		case <-w.ch:
-			if !c.tryPop(cmd, args) {
-				return
-			}
-			c.w.b = c.w.b[:mark]
-		case <-poll:
-			if !c.tryPop(cmd, args) {
-				return
-			}
-			c.w.b = c.w.b[:mark]
+		case <-tk.C:
 		case <-expired:
 			c.w.nullArray() // BLMOVE too, as Redis answers a timeout
 			return
@@ -223,8 +232,24 @@ func (c *client) blockingCommand(cmd *command, args [][]byte) {
 			c.quit = true
 			return
 		}
+		c.u = c.s.cmdUnit(cmd, args) // the group may have moved
+		if !c.tryPop(cmd, args) {
+			// Redis keeps a client waiting on one key while that key
+			// holds another type; it only answers WRONGTYPE when it
+			// serves it for another key.
+			if !(single && bytes.HasPrefix(c.w.b[mark:], wrongTypeReply)) {
+				return
+			}
+		}
+		c.w.b = c.w.b[:mark]
 	}
 }
+
+// idlePoll is how often a blocked client tries again without a wake.
+const idlePoll = time.Second
+
+// wrongTypeReply starts a WRONGTYPE error reply.
+var wrongTypeReply = []byte("-WRONGTYPE ")
 
 // remotePoll is how often a client blocked on keys of a group this node
 // does not hold tries again.
@@ -255,8 +280,9 @@ func (c *client) tryPop(cmd *command, args [][]byte) bool {
 
 // blockedStashMax bounds what a blocked connection reads ahead (commands
 // pipelined behind the blocking one) while it watches for the client
-// going away.
-const blockedStashMax = 64 << 10
+// going away: Redis's default client-query-buffer-limit. A client that
+// sends more is dropped, as Redis drops it.
+const blockedStashMax = 1 << 30
 
 // watchConn reads from the connection while it is blocked, so that a
 // client that goes away is noticed (gone is closed) instead of having an
@@ -271,15 +297,18 @@ func (c *client) watchConn() (gone <-chan struct{}, stop func()) {
 	go func() {
 		defer close(done)
 		buf := make([]byte, 4096)
-		for len(c.stash) < blockedStashMax {
+		for {
 			n, err := c.nc.Read(buf)
 			c.stash = append(c.stash, buf[:n]...)
 			c.s.stats.netInput.Add(int64(n))
-			if err != nil {
-				if !stopping.Load() || !errors.Is(err, os.ErrDeadlineExceeded) {
+			if err != nil || len(c.stash) > blockedStashMax {
+				if err == nil || !stopping.Load() || !errors.Is(err, os.ErrDeadlineExceeded) {
 					close(g)
 				}
 				return
+			}
+			if len(buf) < 64<<10 && n == len(buf) {
+				buf = make([]byte, 64<<10) // a big pipeline: read it in fewer calls
 			}
 		}
 	}()

@@ -261,3 +261,169 @@ func TestClientUnblock(t *testing.T) {
 		waitBlocked(t, lc, 0)
 	}
 }
+
+// respCmd encodes a command as a RESP array.
+func respCmd(args ...string) string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "*%d\r\n", len(args))
+	for _, a := range args {
+		fmt.Fprintf(&b, "$%d\r\n%s\r\n", len(a), a)
+	}
+	return b.String()
+}
+
+// TestBlockingPipelinedRepliesSent: the replies of commands pipelined
+// before a blocking one are sent before it starts waiting, as Redis does
+// (redis-server 7.0.15 sends "+OK" at once, then "*-1" after the
+// timeout); they were held until the blocking command ended.
+func TestBlockingPipelinedRepliesSent(t *testing.T) {
+	ts := startServer(t, Config{})
+	nc, err := net.Dial("tcp", ts.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	fmt.Fprint(nc, respCmd("SET", "a", "1")+respCmd("BLPOP", "q", "0"))
+	nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	buf := make([]byte, 5)
+	if _, err := io.ReadFull(nc, buf); err != nil || string(buf) != "+OK\r\n" {
+		t.Fatalf("reply of the SET before a blocking BLPOP: %q, %v (held until the BLPOP returns)", buf, err)
+	}
+}
+
+// TestBlockingWrongTypeWhileWaiting: in Redis 7.0.15 a client blocked
+// on an empty list stays blocked when the key becomes a string: it times
+// out with a null array. (The SET wakes it here; the retry's WRONGTYPE
+// must not be its answer.)
+func TestBlockingWrongTypeWhileWaiting(t *testing.T) {
+	ts := startServer(t, Config{})
+	c := ts.goRedis(t, 2)
+	ctx := context.Background()
+	got := make(chan error, 1)
+	go func() {
+		got <- ts.goRedis(t, 2).BLPop(ctx, time.Second, "q").Err()
+	}()
+	waitBlocked(t, c, 1)
+	if err := c.Set(ctx, "q", "str", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := <-got; err != redis.Nil {
+		t.Fatalf("BLPOP q 1 while q becomes a string = %v; Redis 7.0 keeps waiting and answers nil", err)
+	}
+}
+
+// TestBlockingGoneAfterBigPipeline: a client that pipelines more than
+// 64 KB behind a blocking command and then leaves is noticed (watchConn
+// once stopped reading there), so the next push is not popped for it and
+// lost.
+func TestBlockingGoneAfterBigPipeline(t *testing.T) {
+	ts := startServer(t, Config{})
+	c := ts.goRedis(t, 2)
+	ctx := context.Background()
+	nc, err := net.Dial("tcp", ts.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	big := strings.Repeat("x", 80<<10)
+	fmt.Fprint(nc, respCmd("BLPOP", "q", "0")+respCmd("SET", "big", big))
+	waitBlocked(t, c, 1)
+	nc.Close()
+	// Once it no longer counts as blocked it has left the waiters and
+	// cannot pop any more.
+	waitBlocked(t, c, 0)
+	if err := c.RPush(ctx, "q", "kept").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if v := c.LRange(ctx, "q", 0, -1).Val(); fmt.Sprint(v) != "[kept]" {
+		t.Fatalf("q = %q after the waiting client left, want [kept]: popped for a closed connection", v)
+	}
+}
+
+// infoField reads one field of INFO section.
+func infoField(t *testing.T, c *redis.Client, section, field string) string {
+	t.Helper()
+	for _, line := range strings.Split(c.Info(context.Background(), section).Val(), "\r\n") {
+		if v, ok := strings.CutPrefix(line, field+":"); ok {
+			return v
+		}
+	}
+	return ""
+}
+
+// TestBlockingFollowerTriesCountErrorsOnLeader: every try a follower
+// forwards for its blocked client is answered by the leader with the
+// ErrListBlocking error, which no client sees: the leader must not count
+// it in total_error_replies.
+func TestBlockingFollowerTriesCountErrorsOnLeader(t *testing.T) {
+	tc := startCluster(t, 3, Config{}, nil)
+	l := tc.leader()
+	f := tc.follower(l)
+	lc, fc := tc.client(l), tc.client(f)
+	ctx := context.Background()
+	before := infoField(t, lc, "stats", "total_error_replies")
+	if err := fc.BLPop(ctx, 100*time.Millisecond, "q").Err(); err != redis.Nil {
+		t.Fatalf("BLPOP = %v, want nil", err)
+	}
+	if after := infoField(t, lc, "stats", "total_error_replies"); after != before {
+		t.Fatalf("leader total_error_replies %s -> %s after a follower's BLPOP timed out (no error was answered to any client); errorstats: %q",
+			before, after, infoField(t, lc, "errorstats", "errorstat_ERR"))
+	}
+}
+
+// TestBlockingLeaderChange: clients blocked on the leader and on a
+// follower keep waiting through a leadership transfer and are served by
+// pushes on the new leader.
+func TestBlockingLeaderChange(t *testing.T) {
+	tc := startCluster(t, 3, Config{}, nil)
+	l := tc.leader()
+	f := tc.follower(l)
+	lc, fc := tc.client(l), tc.client(f)
+	ctx := context.Background()
+	got := make(chan string, 2)
+	for _, c := range []*redis.Client{lc, fc} {
+		go func() {
+			v, err := c.BLPop(ctx, 30*time.Second, "q").Result()
+			got <- fmt.Sprint(v, err)
+		}()
+	}
+	waitFor(t, "two blocked", func() bool { return blockedClients(t, lc)+blockedClients(t, fc) == 2 })
+	if err := l.node.Group.TransferLeadership(); err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "a new leader", func() bool { nl := tc.leader(); return nl != l })
+	nl := tc.client(tc.leader())
+	if err := nl.RPush(ctx, "q", "a", "b").Err(); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 2; i++ {
+		select {
+		case v := <-got:
+			if !strings.HasPrefix(v, "[q ") {
+				t.Fatalf("waiter %d: %s", i, v)
+			}
+		case <-time.After(10 * time.Second):
+			t.Fatalf("waiter %d not served after a leader change", i)
+		}
+	}
+}
+
+// TestBlockingSlowlogExcludesWait: Redis 7.0 does not count the time a
+// client waits in a blocking command in SLOWLOG (a BLPOP that times out
+// after 300ms is not logged with slowlog-log-slower-than 100000).
+// With a wait and a threshold farther apart here, so that a slow machine
+// does not make the command itself look slow.
+func TestBlockingSlowlogExcludesWait(t *testing.T) {
+	ts := startServer(t, Config{})
+	c := ts.goRedis(t, 2)
+	ctx := context.Background()
+	if err := c.Do(ctx, "CONFIG", "SET", "slowlog-log-slower-than", "1000000", "slowlog-max-len", "128").Err(); err != nil {
+		t.Fatal(err)
+	}
+	// It waits 1.5 s; the rest takes far less than the 1 s threshold.
+	if err := c.Do(ctx, "BLPOP", "q", "1.5").Err(); err != redis.Nil {
+		t.Fatalf("BLPOP = %v", err)
+	}
+	if n := c.Do(ctx, "SLOWLOG", "LEN").Val(); fmt.Sprint(n) != "0" {
+		t.Fatalf("SLOWLOG LEN = %v after a BLPOP that only waited; Redis logs nothing", n)
+	}
+}

@@ -35,28 +35,29 @@ type client struct {
 	watches  []shard.Watch
 	readonly bool
 
-	u            *unit        // the shard group of the command being run (dispatch)
-	replica      *replicaLink // set by REPLCONF on a follower's link (guarded by s.mu)
-	lastWrite    uint64       // applied index of lastUnit after this connection's last write (WAIT)
-	lastUnit     *unit        // the group of that write
-	lastFwd      bool         // the last write was forwarded to another node's group leader (WAIT refuses)
-	batchWrote   bool         // the batch being served has written (serve)
-	fwdConn      bool         // named sessiond-forwarder: another node's forwarding connection
-	inLocalRetry bool         // forward found this node leading: no second retry
-	inflight     []inflight   // pipelined writes submitted to the group, replies pending
-	inflightKeys []uint64     // hashes of the keys those writes name
-	inflightAll  bool         // one of them names no key (FLUSHALL): every read waits
-	deferred     int          // deferred no-op writes in inflight (deferred.go)
-	stash        []byte       // read while blocked (watchConn): the reader's next input
-	popping      bool         // tryPop is running: settle leaves error counting to dispatch
-	unblock      chan bool    // CLIENT UNBLOCK of this connection: true for ERROR (blocking.go)
-	replyMark    int          // where in w.b the command dispatch runs writes its reply (error counting)
-	pendOut      []byte       // replies of reads answered while writes were in flight
-	early        bool         // answerEarly is running
-	settling     bool         // settle is running
-	forwardAlone bool         // forward on a connection of its own (forwardExec)
-	fwd          *fwdBatch    // commands queued for a leader, sent at the next settle (forward_pipeline.go)
-	fwdNext      bool         // dispatch found the command forwardable: routeRemote queues it
+	u            *unit         // the shard group of the command being run (dispatch)
+	replica      *replicaLink  // set by REPLCONF on a follower's link (guarded by s.mu)
+	lastWrite    uint64        // applied index of lastUnit after this connection's last write (WAIT)
+	lastUnit     *unit         // the group of that write
+	lastFwd      bool          // the last write was forwarded to another node's group leader (WAIT refuses)
+	batchWrote   bool          // the batch being served has written (serve)
+	fwdConn      bool          // named sessiond-forwarder: another node's forwarding connection
+	inLocalRetry bool          // forward found this node leading: no second retry
+	inflight     []inflight    // pipelined writes submitted to the group, replies pending
+	inflightKeys []uint64      // hashes of the keys those writes name
+	inflightAll  bool          // one of them names no key (FLUSHALL): every read waits
+	deferred     int           // deferred no-op writes in inflight (deferred.go)
+	stash        []byte        // read while blocked (watchConn): the reader's next input
+	popping      bool          // tryPop is running: settle leaves error counting to dispatch
+	unblock      chan bool     // CLIENT UNBLOCK of this connection: true for ERROR (blocking.go)
+	waited       time.Duration // how long the last command waited blocked (left out of SLOWLOG)
+	replyMark    int           // where in w.b the command dispatch runs writes its reply (error counting)
+	pendOut      []byte        // replies of reads answered while writes were in flight
+	early        bool          // answerEarly is running
+	settling     bool          // settle is running
+	forwardAlone bool          // forward on a connection of its own (forwardExec)
+	fwd          *fwdBatch     // commands queued for a leader, sent at the next settle (forward_pipeline.go)
+	fwdNext      bool          // dispatch found the command forwardable: routeRemote queues it
 	keySeed      maphash.Seed
 	ps           *subscriber // pub/sub state, from the first (P)SUBSCRIBE (pubsub_hub.go)
 
@@ -146,8 +147,8 @@ func (c *client) settle() {
 				c.w.resultOrLateError(f.cmd, res, f.late)
 			}
 		}
-		if len(c.w.b) > mark && c.w.b[mark] == '-' && !c.popping {
-			c.s.stats.errorReplies.Add(1)
+		if !c.popping {
+			c.countError(c.w.b[mark:])
 		}
 	}
 	c.fwd = nil
@@ -161,6 +162,15 @@ func (c *client) settle() {
 		c.pendOut = nil
 	} else {
 		c.pendOut = c.pendOut[:0]
+	}
+}
+
+// countError counts reply in total_error_replies if it is an error, but
+// not "nothing to pop yet" answered to another node's forwarding
+// connection: that node's client waits, and sees no error.
+func (c *client) countError(reply []byte) {
+	if len(reply) > 0 && reply[0] == '-' && !(c.fwdConn && bytes.HasPrefix(reply, blockingReply)) {
+		c.s.stats.errorReplies.Add(1)
 	}
 }
 
@@ -246,9 +256,7 @@ func (c *client) holdReply(reply func()) {
 	reply()
 	c.pendOut = c.w.b
 	c.w.b = out
-	if len(c.pendOut) > start && c.pendOut[start] == '-' {
-		c.s.stats.errorReplies.Add(1)
-	}
+	c.countError(c.pendOut[start:])
 	c.inflight = append(c.inflight, inflight{read: true, start: start, end: len(c.pendOut)})
 }
 
@@ -357,7 +365,8 @@ func (c *client) serve() {
 			if slow {
 				c.dispatch(args)
 				end := c.s.sinceEpoch()
-				c.s.slowlogRecord(c, args, end-mark)
+				c.s.slowlogRecord(c, args, end-mark-c.waited)
+				c.waited = 0
 				mark = end
 			} else {
 				c.dispatch(args)
@@ -560,8 +569,8 @@ func (c *client) dispatch(args [][]byte) {
 	// a settle on the way writes (and counts) earlier replies first.
 	c.replyMark = len(c.w.b)
 	defer func() {
-		if len(c.w.b) > c.replyMark && c.w.b[c.replyMark] == '-' {
-			s.stats.errorReplies.Add(1)
+		if len(c.w.b) > c.replyMark {
+			c.countError(c.w.b[c.replyMark:])
 		}
 	}()
 	if cmd == nil {

@@ -144,12 +144,9 @@ func notifyEventsOn(f uint32) bool {
 
 // applyNotify turns the stores' event reporting on or off for the
 // current notify-keyspace-events (CONFIG SET's apply, and New).
-func applyNotify(s *Server, c *Config) {
-	on := notifyEventsOn(c.NotifyKeyspaceEvents) || s.blocked.n.Load() > 0
-	for _, u := range s.local() {
-		u.store.EnableEvents(on)
-	}
-}
+// CONFIG SET stores the configuration before it applies it, so
+// refreshEvents reads the new value.
+func applyNotify(s *Server, _ *Config) { s.refreshEvents() }
 
 // keyspace events are published in database 0's channels.
 const (
@@ -161,7 +158,7 @@ const (
 // (a KindPublish op applied) or a keyspace event. It runs inside Apply
 // with stripes locked and only queues messages.
 func (s *Server) storeEvent(h *hub, u *unit, e shard.Event) {
-	s.blocked.wake(e.Key)
+	s.blocked.wake(e)
 	cfg := s.config()
 	if cfg == nil {
 		return // the server is being built: nobody is subscribed

@@ -76,9 +76,10 @@ type Server struct {
 
 	up *upstreamPool // connections a follower forwards commands on (replica.go)
 
-	ps      *hub     // pub/sub subscriptions and delivery (pubsub_hub.go)
-	blocked blockers // connections waiting in blocking list commands (blocking.go)
-	slow    slowLog  // SLOWLOG (slowlog.go)
+	ps       *hub       // pub/sub subscriptions and delivery (pubsub_hub.go)
+	blocked  blockers   // connections waiting in blocking list commands (blocking.go)
+	eventsMu sync.Mutex // serialises refreshEvents
+	slow     slowLog    // SLOWLOG (slowlog.go)
 	// monitoring counts the connections in MONITOR mode (monitor.go).
 	monitoring atomic.Int32
 	scriptEng  *script.Engine // compiled scripts of this node (script.go)

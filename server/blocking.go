@@ -177,10 +177,14 @@ func (c *client) blockingCommand(cmd *command, args [][]byte) {
 		return
 	}
 	c.w.b = c.w.b[:mark]
-	// The replies before this command go out now, not when it ends.
-	if !c.flush() {
+	// The replies before this command go out now, not when it ends; a
+	// RESP3 subscriber's messages go out while it waits, as in Redis.
+	if !c.flushIdle() {
 		c.quit = true
 		return
+	}
+	if c.ps != nil {
+		defer c.ps.setBusy(true) // the serve loop takes them again
 	}
 	mark, c.replyMark = 0, 0 // flush emptied the buffer
 	var expired <-chan time.Time

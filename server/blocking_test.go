@@ -427,3 +427,41 @@ func TestBlockingSlowlogExcludesWait(t *testing.T) {
 		t.Fatalf("SLOWLOG LEN = %v after a BLPOP that only waited; Redis logs nothing", n)
 	}
 }
+
+// TestBlockingSubscriberGetsMessages: a RESP3 connection with a
+// subscription receives the messages published while it waits in a
+// blocking command, before the command's own reply.
+func TestBlockingSubscriberGetsMessages(t *testing.T) {
+	ts := startServer(t, Config{})
+	c := ts.goRedis(t, 2)
+	ctx := context.Background()
+	nc, err := net.Dial("tcp", ts.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	nc.SetDeadline(time.Now().Add(30 * time.Second))
+	rd := bufio.NewReader(nc)
+	fmt.Fprint(nc, respCmd("HELLO", "3")+respCmd("SUBSCRIBE", "ch")+respCmd("BLPOP", "q", "0"))
+	waitBlocked(t, c, 1)
+	if err := c.Publish(ctx, "ch", "during").Err(); err != nil {
+		t.Fatal(err)
+	}
+	want := ">3\r\n$7\r\nmessage\r\n$2\r\nch\r\n$6\r\nduring\r\n"
+	var got []byte
+	for !strings.HasSuffix(string(got), want) {
+		b, err := rd.ReadByte()
+		if err != nil {
+			t.Fatalf("reading, before the message published during the wait: %v (got %q)", err, got)
+		}
+		got = append(got, b)
+	}
+	if err := c.RPush(ctx, "q", "x").Err(); err != nil {
+		t.Fatal(err)
+	}
+	reply := "*2\r\n$1\r\nq\r\n$1\r\nx\r\n"
+	buf := make([]byte, len(reply))
+	if _, err := io.ReadFull(rd, buf); err != nil || string(buf) != reply {
+		t.Fatalf("BLPOP reply %q, %v; want %q", buf, err, reply)
+	}
+}

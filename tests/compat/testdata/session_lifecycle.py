@@ -243,6 +243,36 @@ def expiry(r):
     check(list(r.scan_iter(match="sess:short*")) == [], "SCAN finds expired sessions")
 
 
+def work_queue(r, other):
+    """A job queue as RQ, Celery and Sidekiq keep one: a worker blocked in
+    BRPOP (or BLMOVE, the reliable form) gets a job pushed later by
+    another connection; an empty queue times out with None."""
+    check(r.brpop("jobs:empty", timeout=0.1) is None, "BRPOP of an empty queue did not time out with None")
+    got = []
+    worker = threading.Thread(target=lambda: got.append(r.brpop(["jobs:high", "jobs:low"], timeout=20)))
+    worker.start()
+    deadline = time.monotonic() + 20
+    while other.info("clients").get("blocked_clients", 0) < 1:
+        check(time.monotonic() < deadline, "the worker never blocked")
+        time.sleep(0.02)  # poll interval
+    other.lpush("jobs:low", "job-1")
+    worker.join(25)
+    res = got[0] if got else None
+    check(res is not None and tuple(res) in ((b"jobs:low", b"job-1"), ("jobs:low", "job-1")),
+          "BRPOP got %r, want jobs:low job-1" % (res,))
+    got = []
+    worker = threading.Thread(target=lambda: got.append(r.blmove("jobs:q", "jobs:doing", 20, "RIGHT", "LEFT")))
+    worker.start()
+    deadline = time.monotonic() + 20
+    while other.info("clients").get("blocked_clients", 0) < 1:
+        check(time.monotonic() < deadline, "the reliable worker never blocked")
+        time.sleep(0.02)  # poll interval
+    other.lpush("jobs:q", "job-2")
+    worker.join(25)
+    check(got and got[0] in (b"job-2", "job-2"), "BLMOVE got %r, want job-2" % (got,))
+    check(other.lrange("jobs:doing", 0, -1) in ([b"job-2"], ["job-2"]), "jobs:doing = %r" % (other.lrange("jobs:doing", 0, -1),))
+
+
 def server_info(r, port):
     info = r.info("server")
     check(info.get("tcp_port") == port, "INFO server tcp_port = %r, want %d" % (info.get("tcp_port"), port))
@@ -260,6 +290,7 @@ def main():
         check_protocol(r, protocol)
         lifecycle(r, other)
         expiry(r)
+        work_queue(r, other)
         server_info(r, port)
     except CheckFailed as e:
         print("FAIL (redis-py %s, protocol %d): %s" % (redis.__version__, protocol, e), file=sys.stderr)

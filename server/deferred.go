@@ -42,25 +42,30 @@ func (c *client) deferUnchanged(cmd *command, args [][]byte, h uint64) bool {
 	if _, ok := c.u.store.Unchanged(&c.op); !ok {
 		return false
 	}
-	c.inflight = append(c.inflight, inflight{cmd: cmd, u: c.u, def: &deferredWrite{args: copyArgs(args), now: c.op.Now}})
+	c.inflight = append(c.inflight, inflight{cmd: cmd, u: c.u, def: &deferredWrite{args: detached(args), now: c.op.Now}})
 	c.inflightKeys = append(c.inflightKeys, h)
 	c.deferred++
 	return true
 }
 
-// copyArgs copies args into one allocation for all their bytes.
-func copyArgs(args [][]byte) [][]byte {
-	n := 0
+// copyArgs copies args into one allocation for all their bytes, n.
+func copyArgs(args [][]byte) (out [][]byte, n int) {
 	for _, a := range args {
 		n += len(a)
 	}
 	buf := make([]byte, 0, n)
-	out := make([][]byte, len(args))
+	out = make([][]byte, len(args))
 	for i, a := range args {
 		start := len(buf)
 		buf = append(buf, a...)
 		out[i] = buf[start:len(buf):len(buf)]
 	}
+	return out, n
+}
+
+// detached is copyArgs without the count.
+func detached(args [][]byte) [][]byte {
+	out, _ := copyArgs(args)
 	return out
 }
 

@@ -71,21 +71,6 @@ func TestDeferredNoopDuringLeaderTransfer(t *testing.T) {
 	}
 }
 
-// raftInfo reads an integer field of INFO raft.
-func raftInfo(t *testing.T, c *redis.Client, field string) int64 {
-	t.Helper()
-	info := c.Info(context.Background(), "raft").Val()
-	for _, line := range strings.Split(info, "\r\n") {
-		if v, ok := strings.CutPrefix(line, field+":"); ok {
-			var n int64
-			fmt.Sscan(v, &n)
-			return n
-		}
-	}
-	t.Fatalf("no %s in INFO raft", field)
-	return 0
-}
-
 // TestDeferredResolvedTogether: SREM k a; SADD k a on many
 // keys in one pipeline (take a member out of an index and put it back).
 // Each SADD is a no-op when it arrives (a is there), so it is deferred;
@@ -104,7 +89,7 @@ func TestDeferredResolvedTogether(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	before := raftInfo(t, lc, "raft_proposed_entries")
+	before := infoInt(t, lc, "raft", "raft_proposed_entries")
 	start := time.Now()
 	cmds, err := lc.Pipelined(ctx, func(p redis.Pipeliner) error {
 		for j := range pairs {
@@ -123,7 +108,7 @@ func TestDeferredResolvedTogether(t *testing.T) {
 			t.Fatalf("reply %d = %d, want 1", i, v)
 		}
 	}
-	entries := raftInfo(t, lc, "raft_proposed_entries") - before
+	entries := infoInt(t, lc, "raft", "raft_proposed_entries") - before
 	t.Logf("%d pairs: %d log entries, %v", pairs, entries, took)
 	if entries > pairs/4 {
 		t.Fatalf("%d log entries for a pipeline of %d SREM/SADD pairs (%v): the deferred SADDs were committed one at a time", entries, pairs, took)
@@ -139,17 +124,7 @@ func TestErrorCountAfterInnerSettle(t *testing.T) {
 	tc := startCluster(t, 1, Config{}, nil)
 	lc := tc.client(tc.leader())
 	ctx := context.Background()
-	count := func() int64 {
-		for _, line := range strings.Split(lc.Info(ctx, "stats").Val(), "\r\n") {
-			if v, ok := strings.CutPrefix(line, "total_error_replies:"); ok {
-				var n int64
-				fmt.Sscan(v, &n)
-				return n
-			}
-		}
-		t.Fatal("no total_error_replies")
-		return 0
-	}
+	count := func() int64 { return infoInt(t, lc, "stats", "total_error_replies") }
 	before := count()
 	lc.Pipelined(ctx, func(p redis.Pipeliner) error {
 		p.Set(ctx, "a", "1", 0)                  // in flight: +OK

@@ -98,17 +98,7 @@ func (c *client) queueForward(cmd *command, fwd [][]byte, pre int) bool {
 	if c.fwd == nil {
 		c.fwd = &fwdBatch{addr: addr, proto: proto}
 	}
-	n := 0
-	for _, a := range fwd {
-		n += len(a)
-	}
-	buf := make([]byte, 0, n)
-	args := make([][]byte, len(fwd))
-	for i, a := range fwd {
-		start := len(buf)
-		buf = append(buf, a...)
-		args[i] = buf[start:len(buf):len(buf)]
-	}
+	args, n := copyArgs(fwd)
 	c.fwd.bytes += n
 	c.fwd.q = append(c.fwd.q, fwdCmd{cmd: cmd, args: args, pre: pre, write: cmd.has(flagWrite), u: c.u})
 	c.inflight = append(c.inflight, inflight{fwd: len(c.fwd.q)})

@@ -342,7 +342,7 @@ func TestDeferredNoops(t *testing.T) {
 	tc := startCluster(t, 1, Config{}, nil)
 	lc := tc.client(tc.leader())
 	ctx := context.Background()
-	proposed := func() int64 { return raftInfo(t, lc, "raft_proposed_ops") }
+	proposed := func() int64 { return infoInt(t, lc, "raft", "raft_proposed_ops") }
 	const noops = 30
 	for i := range 10 {
 		k := fmt.Sprintf("idx%d", i)

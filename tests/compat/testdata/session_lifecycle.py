@@ -243,30 +243,31 @@ def expiry(r):
     check(list(r.scan_iter(match="sess:short*")) == [], "SCAN finds expired sessions")
 
 
-def work_queue(r, other):
-    """A job queue as RQ, Celery and Sidekiq keep one: a worker blocked in
-    BRPOP (or BLMOVE, the reliable form) gets a job pushed later by
-    another connection; an empty queue times out with None."""
-    check(r.brpop("jobs:empty", timeout=0.1) is None, "BRPOP of an empty queue did not time out with None")
+def blocked_worker(r, other, fn):
+    """Runs fn(r) in a worker thread and returns once the server counts it
+    as blocked, with the list the thread appends fn's result to."""
     got = []
-    worker = threading.Thread(target=lambda: got.append(r.brpop(["jobs:high", "jobs:low"], timeout=20)))
+    worker = threading.Thread(target=lambda: got.append(fn(r)))
     worker.start()
     deadline = time.monotonic() + 20
     while other.info("clients").get("blocked_clients", 0) < 1:
         check(time.monotonic() < deadline, "the worker never blocked")
         time.sleep(0.02)  # poll interval
+    return worker, got
+
+
+def work_queue(r, other):
+    """A job queue as RQ, Celery and Sidekiq keep one: a worker blocked in
+    BRPOP (or BLMOVE, the reliable form) gets a job pushed later by
+    another connection; an empty queue times out with None."""
+    check(r.brpop("jobs:empty", timeout=0.1) is None, "BRPOP of an empty queue did not time out with None")
+    worker, got = blocked_worker(r, other, lambda c: c.brpop(["jobs:high", "jobs:low"], timeout=20))
     other.lpush("jobs:low", "job-1")
     worker.join(25)
     res = got[0] if got else None
     check(res is not None and tuple(res) in ((b"jobs:low", b"job-1"), ("jobs:low", "job-1")),
           "BRPOP got %r, want jobs:low job-1" % (res,))
-    got = []
-    worker = threading.Thread(target=lambda: got.append(r.blmove("jobs:q", "jobs:doing", 20, "RIGHT", "LEFT")))
-    worker.start()
-    deadline = time.monotonic() + 20
-    while other.info("clients").get("blocked_clients", 0) < 1:
-        check(time.monotonic() < deadline, "the reliable worker never blocked")
-        time.sleep(0.02)  # poll interval
+    worker, got = blocked_worker(r, other, lambda c: c.blmove("jobs:q", "jobs:doing", 20, "RIGHT", "LEFT"))
     other.lpush("jobs:q", "job-2")
     worker.join(25)
     check(got and got[0] in (b"job-2", "job-2"), "BLMOVE got %r, want job-2" % (got,))

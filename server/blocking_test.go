@@ -149,25 +149,32 @@ func TestBlockingPops(t *testing.T) {
 }
 
 // TestBlockedClientGone: a client that disconnects while it waits is not
-// handed an element: a push after it left stays in the list.
+// handed an element: a push after it left stays in the list. Also when it
+// pipelined more than 64 KB behind the blocking command (the watch for its
+// leaving once stopped reading there).
 func TestBlockedClientGone(t *testing.T) {
 	tc := startCluster(t, 1, Config{}, nil)
 	l := tc.leader()
 	lc := tc.client(l)
 	ctx := context.Background()
-	nc, err := net.Dial("tcp", l.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	fmt.Fprintf(nc, "*3\r\n$5\r\nBLPOP\r\n$1\r\nq\r\n$1\r\n0\r\n")
-	waitBlocked(t, lc, 1)
-	nc.Close()
-	waitBlocked(t, lc, 0)
-	if err := lc.RPush(ctx, "q", "kept").Err(); err != nil {
-		t.Fatal(err)
-	}
-	if v := lc.LRange(ctx, "q", 0, -1).Val(); fmt.Sprint(v) != "[kept]" {
-		t.Fatalf("q = %q after the waiting client left, want [kept]", v)
+	for i, behind := range []string{"", respCmd("SET", "big", strings.Repeat("x", 80<<10))} {
+		q := fmt.Sprintf("q%d", i)
+		nc, err := net.Dial("tcp", l.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		fmt.Fprint(nc, respCmd("BLPOP", q, "0")+behind)
+		waitBlocked(t, lc, 1)
+		nc.Close()
+		// Once it no longer counts as blocked it has left the waiters
+		// and cannot pop any more.
+		waitBlocked(t, lc, 0)
+		if err := lc.RPush(ctx, q, "kept").Err(); err != nil {
+			t.Fatal(err)
+		}
+		if v := lc.LRange(ctx, q, 0, -1).Val(); fmt.Sprint(v) != "[kept]" {
+			t.Fatalf("%s = %q after the waiting client left, want [kept]", q, v)
+		}
 	}
 }
 
@@ -302,33 +309,6 @@ func TestBlockingWrongTypeWhileWaiting(t *testing.T) {
 	}
 	if err := <-got; err != redis.Nil {
 		t.Fatalf("BLPOP q 1 while q becomes a string = %v; Redis 7.0 keeps waiting and answers nil", err)
-	}
-}
-
-// TestBlockingGoneAfterBigPipeline: a client that pipelines more than
-// 64 KB behind a blocking command and then leaves is noticed (watchConn
-// once stopped reading there), so the next push is not popped for it and
-// lost.
-func TestBlockingGoneAfterBigPipeline(t *testing.T) {
-	ts := startServer(t, Config{})
-	c := ts.goRedis(t, 2)
-	ctx := context.Background()
-	nc, err := net.Dial("tcp", ts.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	big := strings.Repeat("x", 80<<10)
-	fmt.Fprint(nc, respCmd("BLPOP", "q", "0")+respCmd("SET", "big", big))
-	waitBlocked(t, c, 1)
-	nc.Close()
-	// Once it no longer counts as blocked it has left the waiters and
-	// cannot pop any more.
-	waitBlocked(t, c, 0)
-	if err := c.RPush(ctx, "q", "kept").Err(); err != nil {
-		t.Fatal(err)
-	}
-	if v := c.LRange(ctx, "q", 0, -1).Val(); fmt.Sprint(v) != "[kept]" {
-		t.Fatalf("q = %q after the waiting client left, want [kept]: popped for a closed connection", v)
 	}
 }
 

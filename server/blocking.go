@@ -198,11 +198,7 @@ func (c *client) blockingCommand(cmd *command, args [][]byte) {
 	// (a try that finds nothing is answered from its memory, without a
 	// log entry); any other wait tries again every idlePoll, in case a
 	// wake was missed while the group moved.
-	every := idlePoll
-	if c.u == nil || c.u.store == nil {
-		every = remotePoll
-	}
-	tk := time.NewTicker(every)
+	tk := time.NewTicker(c.pollEvery())
 	defer tk.Stop()
 	gone, stop := c.watchConn()
 	defer stop()
@@ -214,7 +210,6 @@ func (c *client) blockingCommand(cmd *command, args [][]byte) {
 	defer c.info.blocked.Store(false)
 	since := c.s.sinceEpoch()
 	defer func() { c.waited = c.s.sinceEpoch() - since }() // not in SLOWLOG
-	single := len(keys) == 1
 	for {
 		select {
 		case withErr := <-c.unblock:
@@ -237,16 +232,35 @@ func (c *client) blockingCommand(cmd *command, args [][]byte) {
 			return
 		}
 		c.u = c.s.cmdUnit(cmd, args) // the group may have moved
+		tk.Reset(c.pollEvery())
+		if c.ps != nil {
+			c.ps.setBusy(true) // messages after the pop go after its reply
+		}
 		if !c.tryPop(cmd, args) {
-			// Redis keeps a client waiting on one key while that key
-			// holds another type; it only answers WRONGTYPE when it
-			// serves it for another key.
-			if !(single && bytes.HasPrefix(c.w.b[mark:], wrongTypeReply)) {
+			// Redis keeps a waiting client waiting when one of its keys
+			// takes another type (it wakes clients for pushes only).
+			// Unlike Redis 7.0, which then serves such a client from
+			// another of its keys, sessiond goes on waiting until the
+			// key is a list (or sorted set) again, or the timeout.
+			if !bytes.HasPrefix(c.w.b[mark:], wrongTypeReply) {
 				return
 			}
 		}
 		c.w.b = c.w.b[:mark]
+		if c.ps != nil && !c.flushIdle() { // what came during the try
+			c.quit = true
+			return
+		}
 	}
+}
+
+// pollEvery is how often a waiting client tries again without a wake
+// (see blockingCommand).
+func (c *client) pollEvery() time.Duration {
+	if c.u == nil || c.u.store == nil {
+		return remotePoll
+	}
+	return idlePoll
 }
 
 // idlePoll is how often a blocked client tries again without a wake.

@@ -426,3 +426,67 @@ func TestBlockingSubscriberGetsMessages(t *testing.T) {
 		t.Fatalf("BLPOP reply %q, %v; want %q", buf, err, reply)
 	}
 }
+
+// TestBlockingWrongTypeOtherKeyKeepsWaiting: redis-server 7.0.15 keeps a
+// client blocked while a key it waits on takes another type, whatever
+// the number of keys (the key is signalled ready, but a list waiter is
+// only served by a list): BLPOP k1 k2 1 with SET k2 str, BZMPOP with SET
+// k1 str, and BLMOVE/BRPOPLPUSH src dst with SET src str all time out
+// with a null array (sessiond once answered WRONGTYPE at once).
+func TestBlockingWrongTypeOtherKeyKeepsWaiting(t *testing.T) {
+	ts := startServer(t, Config{})
+	c := ts.goRedis(t, 2)
+	ctx := context.Background()
+	for _, tt := range []struct {
+		block []any
+		set   string
+	}{
+		{[]any{"BLPOP", "k1", "k2", "1"}, "k2"},
+		{[]any{"BZMPOP", "1", "2", "k1", "k2", "MIN"}, "k1"},
+		{[]any{"BLMOVE", "src", "dst", "LEFT", "RIGHT", "1"}, "src"},
+		{[]any{"BRPOPLPUSH", "src", "dst", "1"}, "src"},
+	} {
+		t.Run(fmt.Sprint(tt.block...), func(t *testing.T) {
+			c.FlushAll(ctx)
+			got := make(chan error, 1)
+			w := ts.goRedis(t, 2)
+			go func() { got <- w.Do(ctx, tt.block...).Err() }()
+			waitBlocked(t, c, 1)
+			if err := c.Set(ctx, tt.set, "str", 0).Err(); err != nil {
+				t.Fatal(err)
+			}
+			if err := <-got; err != redis.Nil {
+				t.Fatalf("%v while %s becomes a string = %v; redis-server 7.0.15 keeps waiting and answers nil", tt.block, tt.set, err)
+			}
+		})
+	}
+}
+
+// TestSlowlogStaleWaited: the wait of a blocking command run while
+// SLOWLOG is off must not be taken off the first command logged after it
+// is turned on (it was, which made its time negative and dropped it):
+// with slowlog-log-slower-than 0 Redis logs every command.
+func TestSlowlogStaleWaited(t *testing.T) {
+	ts := startServer(t, Config{})
+	c := ts.goRedis(t, 2)
+	ctx := context.Background()
+	c.Do(ctx, "CONFIG", "SET", "slowlog-log-slower-than", "-1", "slowlog-max-len", "128")
+	if err := c.Do(ctx, "BLPOP", "q", "0.5").Err(); err != redis.Nil {
+		t.Fatalf("BLPOP = %v", err)
+	}
+	c.Do(ctx, "CONFIG", "SET", "slowlog-log-slower-than", "0")
+	c.Do(ctx, "ECHO", "logged")
+	entries, err := c.SlowLogGet(ctx, 10).Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, e := range entries {
+		if len(e.Args) > 1 && e.Args[1] == "logged" {
+			if e.Duration < 0 {
+				t.Fatalf("ECHO logged with duration %v", e.Duration)
+			}
+			return
+		}
+	}
+	t.Fatalf("ECHO missing from SLOWLOG with slowlog-log-slower-than 0: %v", entries)
+}

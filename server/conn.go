@@ -274,6 +274,9 @@ func (c *client) answerUnchanged(cmd *command, args [][]byte) bool {
 		len(c.pendOut) >= replyFlushSize || !c.u.group.LeaseReadOK() {
 		return false
 	}
+	if c.op.Key == nil && len(c.inflight) > 0 {
+		return false // keys in Args (a blocking pop): not checked against in-flight writes
+	}
 	h := c.keyHash(c.op.Key)
 	if slices.Contains(c.inflightKeys, h) {
 		return c.deferUnchanged(cmd, args, h)
@@ -366,11 +369,11 @@ func (c *client) serve() {
 				c.dispatch(args)
 				end := c.s.sinceEpoch()
 				c.s.slowlogRecord(c, args, end-mark-c.waited)
-				c.waited = 0
 				mark = end
 			} else {
 				c.dispatch(args)
 			}
+			c.waited = 0
 			if len(c.w.b) > replyFlushSize {
 				c.settle()
 				if !c.flush() {

@@ -68,6 +68,8 @@ func serverSubcommands() map[string][]*command {
 			sub("client|info", 2, conn, connACL, cmdClientInfo),
 			sub("client|kill", -3, adm, admConn, cmdClientKill),
 			sub("client|unblock", -3, adm, admConn, cmdClientUnblock),
+			sub("client|pause", -3, adm, admConn, cmdClientPause),
+			sub("client|unpause", 2, adm, admConn, cmdClientUnpause),
 			sub("client|no-evict", 3, adm, admConn, cmdClientNoEvict),
 			sub("client|no-touch", 3, flagNoScript|flagLoading|flagStale, "@slow @connection", cmdClientNoTouch),
 			sub("client|help", 2, help, connACL, cmdClientHelp),

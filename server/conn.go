@@ -596,6 +596,10 @@ func (c *client) dispatch(args [][]byte) {
 	if c.ps != nil && !c.subscribedCommand(cmd, args) {
 		return
 	}
+	if s.pause.paused.Load() && !c.waitPause(cmd, args) {
+		c.quit = true
+		return
+	}
 	if c.multi != nil && !cmd.has(flagMultiControl) {
 		if cmd.has(flagNoMulti) {
 			c.w.errorText("ERR Command not allowed inside a transaction")

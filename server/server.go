@@ -79,6 +79,7 @@ type Server struct {
 	ps       *hub       // pub/sub subscriptions and delivery (pubsub_hub.go)
 	blocked  blockers   // connections waiting in blocking list commands (blocking.go)
 	eventsMu sync.Mutex // serialises refreshEvents
+	pause    pauseState // CLIENT PAUSE (pause.go)
 	slow     slowLog    // SLOWLOG (slowlog.go)
 	// monitoring counts the connections in MONITOR mode (monitor.go).
 	monitoring atomic.Int32

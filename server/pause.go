@@ -1,6 +1,7 @@
 package server
 
 import (
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -88,7 +89,11 @@ func (c *client) pausable(cmd *command) bool {
 // after writing the replies before it. It reports false if the
 // connection must end (its write failed, or the server stops).
 func (c *client) waitPause(cmd *command, args [][]byte) bool {
-	if cmd.name == "client" && len(args) > 1 && (eq(args[1], "pause") || eq(args[1], "unpause")) {
+	if cmd.name == "client" && len(args) > 1 && (eq(args[1], "pause") || eq(args[1], "unpause")) ||
+		cmd.name == "replconf" || strings.HasPrefix(cmd.name, "sessiond-") && cmd.name != "sessiond-in" && cmd.name != "sessiond-exec" {
+		// Nodes' own traffic (follower links, the directory, moves, the
+		// pub/sub relay) goes on, as Redis never pauses its replicas;
+		// clients' writes forwarded by other nodes wait.
 		return true
 	}
 	write := c.pausable(cmd)

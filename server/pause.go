@@ -125,13 +125,8 @@ func cmdClientPause(c *client, args [][]byte) {
 		c.w.errorText("ERR unknown subcommand or wrong number of arguments for '" + string(args[1]) + "'. Try CLIENT HELP.")
 		return
 	}
-	ms, ok := shard.ParseInt(args[2])
+	ms, ok := c.timeoutMS(args[2])
 	if !ok {
-		c.w.errorText("ERR timeout is not an integer or out of range")
-		return
-	}
-	if ms < 0 {
-		c.w.errorText("ERR timeout is negative")
 		return
 	}
 	all := true
@@ -154,4 +149,18 @@ func cmdClientPause(c *client, args [][]byte) {
 func cmdClientUnpause(c *client, _ [][]byte) {
 	c.s.pause.set(time.Time{}, false, time.Now())
 	c.w.ok()
+}
+
+// timeoutMS parses a timeout in milliseconds (WAIT, CLIENT PAUSE); when
+// it is not a non-negative integer it answers Redis's error and returns
+// false.
+func (c *client) timeoutMS(arg []byte) (int64, bool) {
+	ms, ok := shard.ParseInt(arg)
+	switch {
+	case !ok:
+		c.w.errorText("ERR timeout is not an integer or out of range")
+	case ms < 0:
+		c.w.errorText("ERR timeout is negative")
+	}
+	return ms, ok && ms >= 0
 }

@@ -482,13 +482,8 @@ func cmdWait(c *client, args [][]byte) {
 		c.w.errorText("ERR value is not an integer or out of range")
 		return
 	}
-	ms, ok := shard.ParseInt(args[2])
+	ms, ok := c.timeoutMS(args[2])
 	if !ok {
-		c.w.errorText("ERR timeout is not an integer or out of range")
-		return
-	}
-	if ms < 0 {
-		c.w.errorText("ERR timeout is negative")
 		return
 	}
 	u := c.lastUnit

@@ -41,13 +41,20 @@ const joinRetry = 500 * time.Millisecond
 
 // runJoin asks the cluster at one of addrs to add this node to every
 // shard group, until it is a member of each with a known leader or the
-// server stops.
+// server stops. A group it has once been a voter of is never asked
+// again: a moment without a known leader does not reopen it, and a
+// SESSIOND-LEAVE that removes the node while this loop still runs for
+// other groups must not be undone by it.
 func (s *Server) runJoin(addrs []string) {
 	defer s.wg.Done()
+	voted := map[int]bool{}
 	for i := 0; s.ctx.Err() == nil; i++ {
 		var pending []*unit
 		for _, u := range s.local() {
-			if !joined(u) {
+			if isVoter(u) || removed(u) {
+				voted[u.idx] = true
+			}
+			if !voted[u.idx] && !joined(u) {
 				pending = append(pending, u)
 			}
 		}
@@ -75,6 +82,28 @@ func joined(u *unit) bool {
 	if _, _, ok := g.Leader(); !ok && !g.IsLeader() {
 		return false
 	}
+	return isVoter(u)
+}
+
+// removed reports whether this node has been in u's group and is not
+// any more: it applied entries of the group's log, and its latest
+// configuration leaves it out (a SESSIOND-LEAVE it learned of).
+func removed(u *unit) bool {
+	g := u.group
+	if g.AppliedIndex() == 0 {
+		return false
+	}
+	for _, m := range g.Servers() {
+		if m.ID == g.NodeID() {
+			return false
+		}
+	}
+	return true
+}
+
+// isVoter reports whether this node is a voter of u's group.
+func isVoter(u *unit) bool {
+	g := u.group
 	for _, m := range g.Members() {
 		if m.ID == g.NodeID() {
 			return true
@@ -226,6 +255,11 @@ func (s *Server) admit(u *unit, id, raftAddr, clientAddr string) error {
 			// An acknowledgement sent after the node was added, on its
 			// link, for the index applied then.
 			if r.id == id && r.offset >= target && r.lastAck >= start.UnixMilli() {
+				if !isNonvoter(g, id) {
+					// Removed meanwhile (SESSIOND-LEAVE): promoting would
+					// add it back.
+					return fmt.Errorf("ERR node %s left the group while it was being added", id)
+				}
 				return g.AddVoter(id, raftAddr)
 			}
 		}
@@ -365,4 +399,15 @@ func (c *client) onLeaderReply(args [][]byte, change func() (string, error)) {
 		return
 	}
 	c.forward(args, true, local)
+}
+
+// isNonvoter reports whether node id is a non-voter of g's latest
+// configuration.
+func isNonvoter(g *replication.Group, id string) bool {
+	for _, m := range g.Servers() {
+		if m.ID == id {
+			return !m.Voter
+		}
+	}
+	return false
 }

@@ -4,8 +4,6 @@ import (
 	"context"
 	"testing"
 	"time"
-
-	"sessiond/replication"
 )
 
 // TestShardsLeaveWhileJoinRuns: a node removed from a group by
@@ -16,19 +14,7 @@ func TestShardsLeaveWhileJoinRuns(t *testing.T) {
 	tc := startSharded(t, 3, 4, Config{})
 	ctx := context.Background()
 	c1 := tc.client(tc.nodes[0])
-	n4 := &testNode{id: "n4", dir: t.TempDir()}
-	st, err := replication.Listen("127.0.0.1:0", "")
-	if err != nil {
-		t.Fatal(err)
-	}
-	n4.stream, n4.raftAddr = st, st.Addr().String()
-	tc.nodeCfg = func(i int, c *Config) {
-		if i == 3 {
-			c.Peers, c.Join = "", tc.nodes[1].addr
-		}
-	}
-	tc.nodes = append(tc.nodes, n4)
-	tc.open(n4)
+	tc.addJoiner("n4")
 	waitMembers(t, tc, "n1", "n2", "n3", "n4")
 	if err := c1.Do(ctx, "SESSIOND-LEAVE", "n4", "0").Err(); err != nil {
 		t.Fatalf("SESSIOND-LEAVE n4 0: %v", err)

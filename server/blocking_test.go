@@ -159,11 +159,7 @@ func TestBlockedClientGone(t *testing.T) {
 	ctx := context.Background()
 	for i, behind := range []string{"", respCmd("SET", "big", strings.Repeat("x", 80<<10))} {
 		q := fmt.Sprintf("q%d", i)
-		nc, err := net.Dial("tcp", l.addr)
-		if err != nil {
-			t.Fatal(err)
-		}
-		fmt.Fprint(nc, respCmd("BLPOP", q, "0")+behind)
+		nc := sendRaw(t, l.addr, respCmd("BLPOP", q, "0")+behind)
 		waitBlocked(t, lc, 1)
 		nc.Close()
 		// Once it no longer counts as blocked it has left the waiters
@@ -185,13 +181,7 @@ func TestBlockedPipeline(t *testing.T) {
 	l := tc.leader()
 	lc := tc.client(l)
 	ctx := context.Background()
-	nc, err := net.Dial("tcp", l.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	nc.SetDeadline(time.Now().Add(30 * time.Second))
-	fmt.Fprintf(nc, "*3\r\n$5\r\nBRPOP\r\n$1\r\nq\r\n$1\r\n0\r\n*2\r\n$4\r\nECHO\r\n$5\r\nafter\r\n*2\r\n$4\r\nLLEN\r\n$1\r\nq\r\n")
+	nc := sendRaw(t, l.addr, respCmd("BRPOP", "q", "0")+respCmd("ECHO", "after")+respCmd("LLEN", "q"))
 	waitBlocked(t, lc, 1)
 	list := lc.ClientList(ctx).Val()
 	if !strings.Contains(list, "flags=b ") || !strings.Contains(list, "cmd=brpop") {
@@ -269,6 +259,23 @@ func TestClientUnblock(t *testing.T) {
 	}
 }
 
+// sendRaw dials addr, writes payload (RESP commands) and returns the
+// connection, closed when the test ends; reads and writes on it fail
+// after 30 s instead of hanging.
+func sendRaw(t *testing.T, addr, payload string) net.Conn {
+	t.Helper()
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { nc.Close() })
+	nc.SetDeadline(time.Now().Add(30 * time.Second))
+	if _, err := io.WriteString(nc, payload); err != nil {
+		t.Fatal(err)
+	}
+	return nc
+}
+
 // respCmd encodes a command as a RESP array.
 func respCmd(args ...string) string { return string(fcEncode(args)) }
 
@@ -278,12 +285,7 @@ func respCmd(args ...string) string { return string(fcEncode(args)) }
 // timeout); they were held until the blocking command ended.
 func TestBlockingPipelinedRepliesSent(t *testing.T) {
 	ts := startServer(t, Config{})
-	nc, err := net.Dial("tcp", ts.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	fmt.Fprint(nc, respCmd("SET", "a", "1")+respCmd("BLPOP", "q", "0"))
+	nc := sendRaw(t, ts.addr, respCmd("SET", "a", "1")+respCmd("BLPOP", "q", "0"))
 	nc.SetReadDeadline(time.Now().Add(5 * time.Second))
 	buf := make([]byte, 5)
 	if _, err := io.ReadFull(nc, buf); err != nil || string(buf) != "+OK\r\n" {
@@ -396,14 +398,8 @@ func TestBlockingSubscriberGetsMessages(t *testing.T) {
 	ts := startServer(t, Config{})
 	c := ts.goRedis(t, 2)
 	ctx := context.Background()
-	nc, err := net.Dial("tcp", ts.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
-	nc.SetDeadline(time.Now().Add(30 * time.Second))
+	nc := sendRaw(t, ts.addr, respCmd("HELLO", "3")+respCmd("SUBSCRIBE", "ch")+respCmd("BLPOP", "q", "0"))
 	rd := bufio.NewReader(nc)
-	fmt.Fprint(nc, respCmd("HELLO", "3")+respCmd("SUBSCRIBE", "ch")+respCmd("BLPOP", "q", "0"))
 	waitBlocked(t, c, 1)
 	if err := c.Publish(ctx, "ch", "during").Err(); err != nil {
 		t.Fatal(err)

@@ -127,7 +127,7 @@ func (t *txn) unchanged(op *Op) bool {
 		}
 		z := zsetOf(e)
 		for _, m := range op.Args {
-			if z.dict[string(m)] != nil {
+			if _, ok := z.dict[string(m)]; ok {
 				return false
 			}
 		}
@@ -152,12 +152,12 @@ func zaddUnchanged(op *Op, e entry, live bool) bool {
 		if !ok {
 			return false
 		}
-		n := z.dict[string(op.Args[i+1])]
+		cur, ok := z.dict[string(op.Args[i+1])]
 		switch {
-		case n == nil && xx, n != nil && nx:
-		case n == nil:
+		case !ok && xx, ok && nx:
+		case !ok:
 			return false
-		case lt && s >= n.score, gt && s <= n.score, s == n.score:
+		case lt && s >= cur, gt && s <= cur, s == cur:
 		default:
 			return false
 		}

@@ -247,8 +247,8 @@ func (t *txn) zadd(op *Op) Result {
 			return Err(ErrNotFloat)
 		}
 		m := op.Args[i+1]
-		n := w.z.dict[string(m)]
-		if n == nil {
+		cur, ok := w.z.dict[string(m)]
+		if !ok {
 			if xx {
 				continue
 			}
@@ -261,7 +261,6 @@ func (t *txn) zadd(op *Op) Result {
 		if nx {
 			continue
 		}
-		cur := n.score
 		if incr {
 			s += cur
 			if math.IsNaN(s) {
@@ -275,7 +274,7 @@ func (t *txn) zadd(op *Op) Result {
 		processed++
 		last = s
 		if s != cur {
-			w.z.setScore(n, normScore(w.z, s))
+			w.z.setScore(string(m), cur, normScore(w.z, s))
 			updated++
 		}
 	}
@@ -310,8 +309,8 @@ func (t *txn) zrem(op *Op) Result {
 	}
 	var n int64
 	for _, m := range op.Args {
-		if x := w.z.dict[string(m)]; x != nil {
-			w.z.remove(x)
+		if s, ok := w.z.dict[string(m)]; ok {
+			w.z.remove(string(m), s)
 			n++
 		}
 	}
@@ -330,8 +329,8 @@ func (t *txn) zscore(op *Op) Result {
 	if z == nil {
 		return Nil()
 	}
-	if n := z.dict[string(op.Args[0])]; n != nil {
-		return Result{Kind: RDouble, Str: FormatScore(n.score)}
+	if s, ok := z.dict[string(op.Args[0])]; ok {
+		return Result{Kind: RDouble, Str: FormatScore(s)}
 	}
 	return Nil()
 }
@@ -343,14 +342,15 @@ func (t *txn) zmscore(op *Op) Result {
 	}
 	vals := make([]Val, len(op.Args))
 	for i, m := range op.Args {
-		var n *znode
+		var s float64
+		ok := false
 		if z != nil {
-			n = z.dict[string(m)]
+			s, ok = z.dict[string(m)]
 		}
-		if n == nil {
+		if !ok {
 			vals[i] = Val{Nil: true}
 		} else {
-			vals[i] = Val{S: FormatScore(n.score)}
+			vals[i] = Val{S: FormatScore(s)}
 		}
 	}
 	return Result{Kind: RDoubles, Vals: vals}
@@ -375,13 +375,13 @@ func (z *zset) scoreSpan(minArg, maxArg []byte) (start, end int, ok bool) {
 	if !ok1 || !ok2 {
 		return 0, 0, false
 	}
-	start = z.count(func(n *znode) bool {
+	start = z.count(func(n *zentry) bool {
 		if loEx {
 			return n.score <= lo
 		}
 		return n.score < lo
 	})
-	end = z.count(func(n *znode) bool {
+	end = z.count(func(n *zentry) bool {
 		if hiEx {
 			return n.score < hi
 		}
@@ -398,14 +398,14 @@ func (z *zset) lexSpan(minArg, maxArg []byte) (start, end int, ok bool) {
 	if !ok1 || !ok2 {
 		return 0, 0, false
 	}
-	start = z.count(func(n *znode) bool {
+	start = z.count(func(n *zentry) bool {
 		c := cmpLex(n.member, lo)
 		if lo.ex {
 			return c <= 0
 		}
 		return c < 0
 	})
-	end = z.count(func(n *znode) bool {
+	end = z.count(func(n *zentry) bool {
 		c := cmpLex(n.member, hi)
 		if hi.ex {
 			return c < 0
@@ -462,11 +462,11 @@ func (t *txn) zrank(op *Op) Result {
 	if z == nil {
 		return Nil()
 	}
-	n := z.dict[string(op.Args[0])]
-	if n == nil {
+	s, ok := z.dict[string(op.Args[0])]
+	if !ok {
 		return Nil()
 	}
-	r := z.rank(n)
+	r := z.rank(string(op.Args[0]), s)
 	if op.N == 1 {
 		r = z.len() - 1 - r
 	}
@@ -528,12 +528,12 @@ func (z *zset) selectRange(mode int64, args [][]byte) ([]zpick, bool) {
 	}
 	out := make([]zpick, 0, end-start)
 	if rev {
-		for n := z.at(end - 1); len(out) < end-start; n = n.back {
-			out = append(out, zpick{n.member, n.score})
+		for p := z.at(end - 1); len(out) < end-start; p = p.prev() {
+			out = append(out, zpick{p.at().member, p.at().score})
 		}
 	} else {
-		for n := z.at(start); len(out) < end-start; n = n.lv[0].next {
-			out = append(out, zpick{n.member, n.score})
+		for p := z.at(start); len(out) < end-start; p = p.next() {
+			out = append(out, zpick{p.at().member, p.at().score})
 		}
 	}
 	return out, true
@@ -598,11 +598,9 @@ func (t *txn) zremRange(op *Op) Result {
 	if start >= end {
 		return Int(0)
 	}
-	n := w.z.at(start)
 	for range end - start {
-		next := n.lv[0].next
-		w.z.remove(n)
-		n = next
+		e := *w.z.at(start).at()
+		w.z.remove(e.member, e.score)
 	}
 	t.event(EventZSet, name, op.Key)
 	t.commitZSet(&w)
@@ -637,12 +635,13 @@ func (t *txn) zpop(op *Op) Result {
 	k := int(min(count, int64(w.z.len())))
 	vals := make([]Val, 0, 2*k)
 	for range k {
-		n := w.z.first()
+		p := w.z.first()
 		if op.At == 1 {
-			n = w.z.tail
+			p = w.z.last()
 		}
-		vals = append(vals, Val{S: n.member}, Val{S: FormatScore(n.score)})
-		w.z.remove(n)
+		e := *p.at()
+		vals = append(vals, Val{S: e.member}, Val{S: FormatScore(e.score)})
+		w.z.remove(e.member, e.score)
 	}
 	name := "zpopmin"
 	if op.At == 1 {
@@ -669,12 +668,13 @@ func (t *txn) zmpop(op *Op) Result {
 		k := int(min(max(op.At, 1), int64(w.z.len())))
 		pairs := make([]Result, 0, k)
 		for range k {
-			n := w.z.first()
+			p := w.z.first()
 			if op.N == 1 {
-				n = w.z.tail
+				p = w.z.last()
 			}
-			pairs = append(pairs, Result{Kind: RMulti, Subs: []Result{Str(n.member), {Kind: RDouble, Str: FormatScore(n.score)}}})
-			w.z.remove(n)
+			e := *p.at()
+			pairs = append(pairs, Result{Kind: RMulti, Subs: []Result{Str(e.member), {Kind: RDouble, Str: FormatScore(e.score)}}})
+			w.z.remove(e.member, e.score)
 		}
 		name := "zpopmin"
 		if op.N == 1 {
@@ -718,9 +718,9 @@ func (t *txn) zscan(op *Op) Result {
 	}
 	var vals []Val
 	if !z.big {
-		for n := z.first(); n != nil; n = n.lv[0].next {
-			if match(n.member) {
-				vals = append(vals, Val{S: n.member}, Val{S: formatListpackScore(n.score)})
+		for p := z.first(); p.ok(); p = p.next() {
+			if e := p.at(); match(e.member) {
+				vals = append(vals, Val{S: e.member}, Val{S: formatListpackScore(e.score)})
 			}
 		}
 		return Result{Kind: RScan, Vals: vals}
@@ -731,7 +731,7 @@ func (t *txn) zscan(op *Op) Result {
 	}
 	next := scanOrder(z.sorted(), uint64(op.N), count, func(m string) {
 		if match(m) {
-			vals = append(vals, Val{S: m}, Val{S: FormatScore(z.dict[m].score)})
+			vals = append(vals, Val{S: m}, Val{S: FormatScore(z.dict[m])})
 		}
 	})
 	return Result{Kind: RScan, Int: int64(next), Vals: vals}

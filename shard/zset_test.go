@@ -46,43 +46,96 @@ func zres(r Result) string {
 	return b.String()
 }
 
-// checkZSet verifies the skiplist's invariants: order, back links, spans,
-// the map and the accounted size.
+// checkZSet verifies the tree's invariants: order, leaf links, counts,
+// separators, the map, rank and select-by-rank, and the accounted size.
 func checkZSet(t *testing.T, z *zset) {
 	t.Helper()
-	n := 0
-	var prev *znode
-	bytes := int64(zsetOverhead)
-	for x := z.first(); x != nil; x = x.lv[0].next {
-		if x.back != prev {
-			t.Fatalf("bad back link at %q", x.member)
-		}
-		if prev != nil && !zless(prev.score, prev.member, x.score, x.member) {
-			t.Fatalf("out of order at %q", x.member)
-		}
-		if z.dict[x.member] != x {
-			t.Fatalf("map misses %q", x.member)
-		}
-		if z.rank(x) != n || z.at(n) != x {
-			t.Fatalf("rank of %q: %d, want %d", x.member, z.rank(x), n)
-		}
-		bytes += nodeCost(x.member, len(x.lv))
-		prev = x
-		n++
-	}
-	if z.tail != prev || n != len(z.dict) || bytes != z.bytes {
-		t.Fatalf("tail/len/bytes: %v %d/%d %d/%d", z.tail == prev, n, len(z.dict), bytes, z.bytes)
-	}
-	for i := range z.level {
-		pos := map[*znode]int{z.head: -1}
-		for x, r := z.first(), 0; x != nil; x, r = x.lv[0].next, r+1 {
-			pos[x] = r
-		}
-		for x := z.head; x.lv[i].next != nil; x = x.lv[i].next {
-			if got := pos[x.lv[i].next] - pos[x]; got != x.lv[i].span {
-				t.Fatalf("level %d span %d, want %d", i, x.lv[i].span, got)
+	var all []zentry
+	var leaves []*zleaf
+	// walk checks the subtree of level d (d == z.h: a leaf) bounded below
+	// by lo (nil: unbounded) and returns its entries' count.
+	var walk func(in *zinner, lf *zleaf, d int, lo *zentry) int
+	walk = func(in *zinner, lf *zleaf, d int, lo *zentry) int {
+		if d == z.h {
+			if len(lf.e) == 0 && z.h > 0 {
+				t.Fatal("empty leaf below the root")
 			}
+			if len(lf.e) > zfan {
+				t.Fatalf("leaf of %d entries", len(lf.e))
+			}
+			for i := range lf.e {
+				if lo != nil && lf.e[i].less(lo) {
+					t.Fatalf("%q below its separator %q", lf.e[i].member, lo.member)
+				}
+			}
+			leaves = append(leaves, lf)
+			all = append(all, lf.e...)
+			return len(lf.e)
 		}
+		if in.n == 0 || in.n > zfan {
+			t.Fatalf("inner node of %d children", in.n)
+		}
+		n := 0
+		for i := range in.n {
+			b := lo
+			if i > 0 {
+				b = &in.sep[i]
+				if len(all) > 0 && !all[len(all)-1].less(b) {
+					t.Fatalf("separator %q not above the entries before it", b.member)
+				}
+			}
+			var got int
+			if d == z.h-1 {
+				got = walk(nil, in.leaf[i], d+1, b)
+			} else {
+				got = walk(in.inner[i], nil, d+1, b)
+			}
+			if got != in.cnt[i] {
+				t.Fatalf("count %d, want %d", in.cnt[i], got)
+			}
+			n += got
+		}
+		return n
+	}
+	if z.h > 0 && z.root.n < 2 {
+		t.Fatalf("root of %d children", z.root.n)
+	}
+	walk(z.root, z.rootL, 0, nil)
+	if leaves[0] != z.head || leaves[len(leaves)-1] != z.tail {
+		t.Fatal("head or tail is not the first or last leaf")
+	}
+	for i, l := range leaves {
+		if (i > 0 && l.prev != leaves[i-1]) || (i == 0 && l.prev != nil) ||
+			(i+1 < len(leaves) && l.next != leaves[i+1]) || (i+1 == len(leaves) && l.next != nil) {
+			t.Fatalf("bad leaf links at leaf %d", i)
+		}
+	}
+	bytes := int64(zsetOverhead)
+	for n, e := range all {
+		if n > 0 && !all[n-1].less(&all[n]) {
+			t.Fatalf("out of order at %q", e.member)
+		}
+		if s, ok := z.dict[e.member]; !ok || s != e.score {
+			t.Fatalf("map has %q: %v %v", e.member, s, ok)
+		}
+		if r := z.rank(e.member, e.score); r != n {
+			t.Fatalf("rank of %q: %d, want %d", e.member, r, n)
+		}
+		if got := *z.at(n).at(); got != e {
+			t.Fatalf("at(%d) = %q, want %q", n, got.member, e.member)
+		}
+		bytes += memberCost(e.member)
+	}
+	if len(all) != len(z.dict) || bytes != z.bytes {
+		t.Fatalf("len/bytes: %d/%d %d/%d", len(all), len(z.dict), bytes, z.bytes)
+	}
+	var back []zentry
+	for p := z.last(); p.ok(); p = p.prev() {
+		back = append(back, *p.at())
+	}
+	slices.Reverse(back)
+	if !slices.Equal(back, all) {
+		t.Fatal("backward walk differs")
 	}
 }
 
@@ -397,5 +450,120 @@ func TestScoreParsing(t *testing.T) {
 		if got := FormatScore(f); got != want {
 			t.Errorf("FormatScore(%v) = %q, want %q", f, got, want)
 		}
+	}
+}
+
+// TestZSetTree drives the tree through growth to three inner levels,
+// in-order appends, score moves, deletes that empty and merge leaves,
+// pops from both ends and back to empty, checking it against a sorted
+// model and its invariants along the way.
+func TestZSetTree(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(3, 4))
+	z := newZSet()
+	model := map[string]float64{}
+	sorted := func() []zentry {
+		var es []zentry
+		for m, s := range model {
+			es = append(es, zentry{score: s, member: m})
+		}
+		slices.SortFunc(es, func(a, b zentry) int {
+			if a.less(&b) {
+				return -1
+			}
+			return 1
+		})
+		return es
+	}
+	check := func(what string) {
+		t.Helper()
+		checkZSet(t, z)
+		want := sorted()
+		var got []zentry
+		for p := z.first(); p.ok(); p = p.next() {
+			got = append(got, *p.at())
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("%s: %d entries differ from the model's %d", what, len(got), len(want))
+		}
+		// count with a score predicate, at a few cut points.
+		for range 5 {
+			cut := float64(rnd.IntN(60))
+			n := z.count(func(e *zentry) bool { return e.score < cut })
+			w := 0
+			for _, e := range want {
+				if e.score < cut {
+					w++
+				}
+			}
+			if n != w {
+				t.Fatalf("%s: count(score < %v) = %d, want %d", what, cut, n, w)
+			}
+		}
+	}
+	add := func(m string, s float64) {
+		if old, ok := model[m]; ok {
+			z.setScore(m, old, s)
+		} else {
+			z.insert(m, s)
+		}
+		model[m] = s
+	}
+	del := func(m string) {
+		z.remove(m, model[m])
+		delete(model, m)
+	}
+	// Random members, few distinct scores (many ties decided by name).
+	for i := range 40000 {
+		add(fmt.Sprintf("m%06d", rnd.IntN(60000)), float64(rnd.IntN(50)))
+		if i%10000 == 0 {
+			check("random growth")
+		}
+	}
+	check("random growth")
+	if z.h < 2 {
+		t.Fatalf("height %d after 40,000 inserts", z.h)
+	}
+	// Appends in order fill the leaves.
+	for i := range 20000 {
+		add(fmt.Sprintf("z%06d", i), 100)
+	}
+	check("appends")
+	// Score moves, in place and across leaves.
+	for m := range model {
+		if rnd.IntN(4) == 0 {
+			add(m, model[m]+float64(rnd.IntN(3))-1)
+		}
+	}
+	check("moves")
+	// Delete 95% at random: leaves empty out and merge.
+	for m := range model {
+		if rnd.IntN(20) != 0 {
+			del(m)
+		}
+	}
+	check("random deletes")
+	// Pop from both ends until empty.
+	for i := 0; z.len() > 0; i++ {
+		p := z.first()
+		if i%2 == 1 {
+			p = z.last()
+		}
+		del(p.at().member)
+		if i%500 == 0 {
+			check("pops")
+		}
+	}
+	check("empty")
+	if z.h != 0 || z.first().ok() || z.last().ok() || z.bytes != zsetOverhead {
+		t.Fatalf("empty set: height %d, bytes %d", z.h, z.bytes)
+	}
+	// And it grows again.
+	for i := range 3000 {
+		add(fmt.Sprintf("n%05d", rnd.IntN(5000)), float64(i%7))
+	}
+	check("regrowth")
+	if c := z.clone(); true {
+		z = c
+		check("clone")
 	}
 }

@@ -391,21 +391,28 @@ func (z *zset) scoreSpan(minArg, maxArg []byte) (start, end int, ok bool) {
 }
 
 // lexSpan returns the ranks [start, end) of the members within the lex
-// range min..max (texts). Like Redis, it assumes all scores are equal.
+// range min..max (texts). Like Redis, it assumes all scores are equal;
+// when they are not, the answer is Redis's "unspecified", but the same on
+// every replica: the search then goes by rank, not through the tree,
+// whose shape differs between replicas.
 func (z *zset) lexSpan(minArg, maxArg []byte) (start, end int, ok bool) {
 	lo, ok1 := parseLexBound(string(minArg))
 	hi, ok2 := parseLexBound(string(maxArg))
 	if !ok1 || !ok2 {
 		return 0, 0, false
 	}
-	start = z.count(func(n *zentry) bool {
+	count := z.count
+	if z.len() > 0 && z.first().at().score != z.last().at().score {
+		count = z.countByRank
+	}
+	start = count(func(n *zentry) bool {
 		c := cmpLex(n.member, lo)
 		if lo.ex {
 			return c <= 0
 		}
 		return c < 0
 	})
-	end = z.count(func(n *zentry) bool {
+	end = count(func(n *zentry) bool {
 		c := cmpLex(n.member, hi)
 		if hi.ex {
 			return c < 0

@@ -14,8 +14,12 @@ import (
 // the cache instead of ~4 log4(n) scattered skiplist nodes (the search
 // was a cache miss per step: a million-member set took ~2 µs per insert).
 //
-// The tree's shape depends only on the sequence of writes, so every
-// replica that applies the same writes builds the same tree.
+// The tree's shape depends on its history, not only on its contents (a
+// snapshot restore or a copy builds full leaves), so no answer may depend
+// on it: replicas that applied the same writes hold the same entries in
+// trees of different shapes. count asks its predicate of separators and
+// so is exact only for predicates that are monotone in the order; see
+// countByRank for the others.
 //
 // A zset is changed in place by writes (see collection in ext.go). The
 // collection stored in a header is a zsetColl value that records the
@@ -389,11 +393,6 @@ func (z *zset) rebalance(lf *zleaf, path *[zmaxHeight]zstep) {
 		}
 		z.h--
 	}
-	if z.h > 0 && z.root.n == 0 { // every entry gone
-		z.root, z.h = nil, 0
-		z.rootL = &zleaf{}
-		z.head, z.tail = z.rootL, z.rootL
-	}
 }
 
 // unlink takes leaf l out of the leaf list.
@@ -546,6 +545,22 @@ func (z *zset) count(pred func(*zentry) bool) int {
 		}
 	}
 	return r + lo
+}
+
+// countByRank is count for a predicate that need not be monotone in the
+// order: a binary search over ranks, O(log² n), whose answer depends only
+// on the entries, never on the tree's shape.
+func (z *zset) countByRank(pred func(*zentry) bool) int {
+	lo, hi := 0, z.len()
+	for lo < hi {
+		m := int(uint(lo+hi) >> 1)
+		if pred(z.at(m).at()) {
+			lo = m + 1
+		} else {
+			hi = m
+		}
+	}
+	return lo
 }
 
 // first returns the position of the first entry (not ok when empty).

@@ -174,6 +174,11 @@ type Group struct {
 	taking       atomic.Bool                  // the batcher holds ops it has not proposed yet
 	reads        readBatcher
 
+	// cfgMu runs this node's membership changes one at a time, each from
+	// the check of the configuration to the change's commit, so that no
+	// change acts on a configuration another has just replaced.
+	cfgMu sync.Mutex
+
 	closeOnce sync.Once
 	closeErr  error
 }
@@ -907,6 +912,8 @@ var ErrAddressConflict = errors.New("node id is already a member at another addr
 // It does nothing for a member already at that address. Only the leader
 // can (ErrNotLeader otherwise).
 func (g *Group) AddNonvoter(id, raftAddr string) error {
+	g.cfgMu.Lock()
+	defer g.cfgMu.Unlock()
 	if !g.IsLeader() {
 		return ErrNotLeader
 	}
@@ -929,6 +936,8 @@ func (g *Group) AddNonvoter(id, raftAddr string) error {
 // that address and refuses an ID that is a member at another address.
 // Only the leader can (ErrNotLeader otherwise).
 func (g *Group) AddVoter(id, raftAddr string) error {
+	g.cfgMu.Lock()
+	defer g.cfgMu.Unlock()
 	if !g.IsLeader() {
 		return ErrNotLeader
 	}
@@ -946,12 +955,48 @@ func (g *Group) AddVoter(id, raftAddr string) error {
 	return nil
 }
 
+// ErrNotNonvoter is returned by PromoteNonvoter for a node that is not
+// (or no longer) a non-voter of the group at the given address.
+var ErrNotNonvoter = errors.New("node is not a non-voter of the group")
+
+// PromoteNonvoter makes non-voter id, reached at raftAddr, a voter, but
+// only if it still is that non-voter: a node removed (or changed) by
+// another call meanwhile is never added back, because this node's
+// membership changes run one at a time, each from its check to its
+// commit (cfgMu). Only the leader can (ErrNotLeader otherwise).
+func (g *Group) PromoteNonvoter(id, raftAddr string) error {
+	g.cfgMu.Lock()
+	defer g.cfgMu.Unlock()
+	if !g.IsLeader() {
+		return ErrNotLeader
+	}
+	if !hasNonvoter(g.raft.GetConfiguration().Configuration(), id, raftAddr) {
+		return ErrNotNonvoter
+	}
+	if err := g.raft.AddVoter(raft.ServerID(id), raft.ServerAddress(raftAddr), 0, g.cfg.ApplyTimeout).Error(); err != nil {
+		return classify(err)
+	}
+	return nil
+}
+
+// hasNonvoter reports whether cfg has id as a non-voter at raftAddr.
+func hasNonvoter(cfg raft.Configuration, id, raftAddr string) bool {
+	for _, sv := range cfg.Servers {
+		if string(sv.ID) == id {
+			return sv.Suffrage == raft.Nonvoter && string(sv.Address) == raftAddr
+		}
+	}
+	return false
+}
+
 // RemoveServer removes node id (voter or not) from the group; it does
 // nothing for a node that is not a member. Only the leader can
 // (ErrNotLeader otherwise). A leader removing itself hands leadership
 // over first and returns ErrNotLeader: ask the new leader. The removed
 // node stops taking part once it applies its removal.
 func (g *Group) RemoveServer(id string) error {
+	g.cfgMu.Lock()
+	defer g.cfgMu.Unlock()
 	if !g.IsLeader() {
 		return ErrNotLeader
 	}

@@ -213,3 +213,30 @@ func TestParseFsync(t *testing.T) {
 		t.Error("ParseFsync accepted sometimes")
 	}
 }
+
+// TestPromoteNonvoterNeverAddsBackARemovedNode: promotion acts only on
+// a node that is still the non-voter it was added as (a removal racing
+// with it is kept apart by cfgMu: it lands before the check or after the
+// promotion's commit).
+func TestPromoteNonvoterNeverAddsBackARemovedNode(t *testing.T) {
+	g, _ := openSingle(t, t.TempDir(), nil)
+	defer g.Close()
+	const addr = "127.0.0.1:1" // a non-voter does not count for the quorum
+	if err := g.AddNonvoter("n2", addr); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.PromoteNonvoter("n2", "127.0.0.1:2"); !errors.Is(err, ErrNotNonvoter) {
+		t.Fatalf("promote at another address: %v", err)
+	}
+	if err := g.RemoveServer("n2"); err != nil {
+		t.Fatal(err)
+	}
+	if err := g.PromoteNonvoter("n2", addr); !errors.Is(err, ErrNotNonvoter) {
+		t.Fatalf("promote of a removed node: %v", err)
+	}
+	for _, m := range g.Servers() {
+		if m.ID == "n2" {
+			t.Fatalf("removed node is back: %+v", m)
+		}
+	}
+}

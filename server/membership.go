@@ -255,12 +255,14 @@ func (s *Server) admit(u *unit, id, raftAddr, clientAddr string) error {
 			// An acknowledgement sent after the node was added, on its
 			// link, for the index applied then.
 			if r.id == id && r.offset >= target && r.lastAck >= start.UnixMilli() {
-				if !isNonvoter(g, id) {
-					// Removed meanwhile (SESSIOND-LEAVE): promoting would
-					// add it back.
+				// Only while it is still the non-voter added above: one
+				// removed meanwhile (SESSIOND-LEAVE) is not added back,
+				// even when the removal lands between check and change.
+				err := g.PromoteNonvoter(id, raftAddr)
+				if errors.Is(err, replication.ErrNotNonvoter) {
 					return fmt.Errorf("ERR node %s left the group while it was being added", id)
 				}
-				return g.AddVoter(id, raftAddr)
+				return err
 			}
 		}
 		if time.Now().After(deadline) {
@@ -401,13 +403,3 @@ func (c *client) onLeaderReply(args [][]byte, change func() (string, error)) {
 	c.forward(args, true, local)
 }
 
-// isNonvoter reports whether node id is a non-voter of g's latest
-// configuration.
-func isNonvoter(g *replication.Group, id string) bool {
-	for _, m := range g.Servers() {
-		if m.ID == id {
-			return !m.Voter
-		}
-	}
-	return false
-}

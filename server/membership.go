@@ -402,4 +402,3 @@ func (c *client) onLeaderReply(args [][]byte, change func() (string, error)) {
 	}
 	c.forward(args, true, local)
 }
-

@@ -58,9 +58,10 @@ func (w *replyWriter) commandInfo(cmd *command) {
 		w.simple(f)
 	}
 	if cmd.keyRange != nil {
-		w.int(0) // movable keys: Redis shows 0 0 0 for these
-		w.int(0)
-		w.int(0)
+		// Movable keys: Redis shows the fixed destination key, or 0 0 0.
+		w.int(int64(cmd.destKey))
+		w.int(int64(cmd.destKey))
+		w.int(int64(min(cmd.destKey, 1)))
 	} else {
 		w.int(int64(cmd.first))
 		w.int(int64(cmd.last))
@@ -292,7 +293,7 @@ func commandDocs() map[string]commandDocEntry {
 // allDocLines returns every documentation line: commandDocLines and
 // those of the files of issue 5's commands.
 func allDocLines() []string {
-	return slices.Concat(commandDocLines, listDocLines, setDocLines, zsetDocLines,
+	return slices.Concat(commandDocLines, listDocLines, setDocLines, zsetDocLines, zsetAlgebraDocLines,
 		pubsubDocLines, scriptDocLines, keysExtDocLines)
 }
 

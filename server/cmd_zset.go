@@ -203,6 +203,12 @@ const zrangeAuto = -1
 // shard.ZRangeByScore, shard.ZRangeByLex or zrangeAuto, rev 0, 1 or
 // zrangeAuto.
 func parseZRangeGeneric(args [][]byte, rangeType, rev int64) (shard.Op, error) {
+	return parseZRangeOpts(args, rangeType, rev, false)
+}
+
+// parseZRangeOpts is parseZRangeGeneric; store (ZRANGESTORE, args from
+// its source key on) refuses WITHSCORES where it stands, as Redis.
+func parseZRangeOpts(args [][]byte, rangeType, rev int64, store bool) (shard.Op, error) {
 	var withScores bool
 	offset, limit := []byte("0"), []byte("-1")
 	limitVal := int64(-1)
@@ -210,7 +216,7 @@ func parseZRangeGeneric(args [][]byte, rangeType, rev int64) (shard.Op, error) {
 		left := len(args) - j - 1
 		a := args[j]
 		switch {
-		case eq(a, "withscores"):
+		case !store && eq(a, "withscores"):
 			withScores = true
 		case eq(a, "limit") && left >= 2:
 			if _, err := argInt(args[j+1]); err != nil {

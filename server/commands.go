@@ -70,6 +70,9 @@ type command struct {
 	// follow a count (EVAL, ZUNIONSTORE, SINTERCARD...); first must then
 	// be > 0 so that the command counts as one with keys.
 	keyRange func(args [][]byte) (first, last int)
+	// destKey, when > 0, is the position of a key outside keyRange (the
+	// destination of ZUNIONSTORE...), given before the range's keys.
+	destKey int
 }
 
 func (c *command) has(f cmdFlag) bool { return c.flags&f != 0 }
@@ -258,6 +261,7 @@ func (s *Server) commandTable() map[string]*command {
 	list = append(list, listCommands()...)
 	list = append(list, setCommands()...)
 	list = append(list, zsetCommands()...)
+	list = append(list, zsetAlgebraCommands()...)
 	list = append(list, pubsubCommands()...)
 	list = append(list, scriptCommands()...)
 	list = append(list, keysExtCommands()...)

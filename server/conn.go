@@ -184,6 +184,9 @@ func forKeys(cmd *command, args [][]byte, fn func(k []byte)) {
 	}
 	if cmd.keyRange != nil {
 		first, last := cmd.keyRange(args)
+		if cmd.destKey > 0 && cmd.destKey < len(args) && first > 0 {
+			fn(args[cmd.destKey])
+		}
 		for i := first; first > 0 && i <= last && i < len(args); i++ {
 			fn(args[i])
 		}

@@ -44,8 +44,7 @@ const (
 	KindZScan Kind = 191
 )
 
-// Kinds 192-195 are reserved for ZUNIONSTORE, ZINTERSTORE, ZDIFFSTORE and
-// ZRANGESTORE (not built yet).
+// Kinds 192-195 and 199-203: zset_algebra.go.
 
 // Pops from the first non-empty of several sorted sets: Args = keys, N = 1
 // for the highest scores (MAX), At = count.
@@ -114,6 +113,16 @@ func (t *txn) execZSet(op *Op) Result {
 		return t.zmpop(op)
 	case KindZScan:
 		return t.zscan(op)
+	case KindZUnion, KindZInter, KindZDiff:
+		return t.zalgebraRead(op)
+	case KindZUnionStore, KindZInterStore, KindZDiffStore:
+		return t.zalgebraStore(op)
+	case KindZInterCard:
+		return t.zinterCard(op)
+	case KindZRangeStore:
+		return t.zrangeStore(op)
+	case KindZRandMember:
+		return t.zrandMember(op)
 	}
 	return Err(ErrUnknownOp)
 }
@@ -122,7 +131,8 @@ func (t *txn) execZSet(op *Op) Result {
 func zsetKindIsRead(k Kind) bool {
 	switch k {
 	case KindZScore, KindZMScore, KindZCard, KindZCount, KindZLexCount,
-		KindZRank, KindZRange, KindZScan:
+		KindZRank, KindZRange, KindZScan, KindZUnion, KindZInter, KindZDiff,
+		KindZInterCard, KindZRandMember:
 		return true
 	}
 	return false
@@ -132,8 +142,16 @@ func zsetKindIsRead(k Kind) bool {
 // extMultiKeys).
 func zsetMultiKeys(op *Op) ([][]byte, bool) {
 	switch op.Kind {
-	case KindZMPop, KindBZMPop, KindBZPop:
+	case KindZMPop, KindBZMPop, KindBZPop, KindZInterCard:
 		return op.Args, true
+	case KindZUnion, KindZInter, KindZDiff:
+		return op.Args[:min(int(op.At), len(op.Args))], true
+	case KindZUnionStore, KindZInterStore, KindZDiffStore:
+		return append([][]byte{op.Key}, op.Args[:min(int(op.At), len(op.Args))]...), true
+	case KindZRangeStore:
+		if len(op.Args) > 0 {
+			return [][]byte{op.Key, op.Args[0]}, true
+		}
 	}
 	return nil, false
 }

@@ -205,7 +205,15 @@ func parseCollectionScan(c *client, args [][]byte, kind, lenKind shard.Kind, noV
 // parseHRandField parses HRANDFIELD key [count [WITHVALUES]] and stamps a
 // random seed into At, so that applying the op is deterministic.
 func parseHRandField(c *client, args [][]byte, _ int64) (shard.Op, error) {
-	op := shard.Op{Kind: shard.KindHRandField, Key: args[1], At: int64(c.rand() | 1)}
+	return parseRandCount(c, shard.KindHRandField, args, "withvalues")
+}
+
+// parseRandCount parses HRANDFIELD and ZRANDMEMBER: key [count [word]],
+// where word (WITHVALUES, WITHSCORES) sets WithValues, as Redis checks
+// them: the count's range, then the word, then a count too large to
+// double.
+func parseRandCount(c *client, kind shard.Kind, args [][]byte, word string) (shard.Op, error) {
+	op := shard.Op{Kind: kind, Key: args[1], At: int64(c.rand() | 1)}
 	if len(args) < 3 {
 		return op, nil
 	}
@@ -217,7 +225,7 @@ func parseHRandField(c *client, args [][]byte, _ int64) (shard.Op, error) {
 		return shard.Op{}, errHashCountRange
 	}
 	switch {
-	case len(args) > 4 || (len(args) == 4 && !eq(args[3], "withvalues")):
+	case len(args) > 4 || (len(args) == 4 && !eq(args[3], word)):
 		return shard.Op{}, errSyntax
 	case len(args) == 4:
 		if n < -math.MaxInt64/2 || n > math.MaxInt64/2 {

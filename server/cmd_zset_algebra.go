@@ -2,7 +2,6 @@ package server
 
 import (
 	"errors"
-	"math"
 
 	"sessiond/shard"
 )
@@ -180,30 +179,5 @@ func parseZRangeStore(_ *client, args [][]byte, _ int64) (shard.Op, error) {
 // parseZRandMember parses ZRANDMEMBER key [count [WITHSCORES]] as
 // HRANDFIELD's arguments.
 func parseZRandMember(c *client, args [][]byte, _ int64) (shard.Op, error) {
-	op := shard.Op{Kind: shard.KindZRandMember, Key: args[1], At: int64(c.rand() | 1)}
-	if len(args) < 3 {
-		return op, nil
-	}
-	n, err := argInt(args[2])
-	if err != nil {
-		return shard.Op{}, err
-	}
-	if n == math.MinInt64 {
-		return shard.Op{}, errHashCountRange
-	}
-	switch {
-	case len(args) > 4 || (len(args) == 4 && !eq(args[3], "withscores")):
-		return shard.Op{}, errSyntax
-	case len(args) == 4:
-		if n < -math.MaxInt64/2 || n > math.MaxInt64/2 {
-			return shard.Op{}, errHashOutOfRange
-		}
-		op.Flags |= shard.WithValues
-	}
-	if n < -hrandMaxCount {
-		return shard.Op{}, errHashOutOfRange
-	}
-	op.Flags |= shard.HasCount
-	op.N = n
-	return op, nil
+	return parseRandCount(c, shard.KindZRandMember, args, "withscores")
 }

@@ -3,6 +3,7 @@ package shard
 import (
 	"bufio"
 	"math"
+	"sort"
 )
 
 // The sorted set value: an order-statistic B+tree of (score, member)
@@ -429,25 +430,31 @@ func (z *zset) setScore(m string, old, s float64) {
 	z.insert(m, s)
 }
 
+// descendBy walks from the root to a leaf, taking at each inner node the
+// child pick chooses, and returns the leaf and how many entries the
+// children passed over hold (the rank of the leaf's first entry).
+func (z *zset) descendBy(pick func(nd *zinner) int) (*zleaf, int) {
+	if z.h == 0 {
+		return z.rootL, 0
+	}
+	r := 0
+	nd := z.root
+	for d := 0; ; d++ {
+		i := pick(nd)
+		for c := range i {
+			r += nd.cnt[c]
+		}
+		if d == z.h-1 {
+			return nd.leaf[i], r
+		}
+		nd = nd.inner[i]
+	}
+}
+
 // rank returns the 0-based position of member m, present with score s.
 func (z *zset) rank(m string, s float64) int {
 	k := zentry{score: s, member: m}
-	r := 0
-	lf := z.rootL
-	if z.h > 0 {
-		nd := z.root
-		for d := 0; ; d++ {
-			i := nd.child(&k)
-			for c := range i {
-				r += nd.cnt[c]
-			}
-			if d == z.h-1 {
-				lf = nd.leaf[i]
-				break
-			}
-			nd = nd.inner[i]
-		}
-	}
+	lf, r := z.descendBy(func(nd *zinner) int { return nd.child(&k) })
 	return r + lf.search(&k)
 }
 
@@ -485,22 +492,14 @@ func (p zpos) prev() zpos {
 
 // at returns the position of 0-based rank r (0 <= r < len).
 func (z *zset) at(r int) zpos {
-	lf := z.rootL
-	if z.h > 0 {
-		nd := z.root
-		for d := 0; ; d++ {
-			i := 0
-			for i < nd.n-1 && r >= nd.cnt[i] {
-				r -= nd.cnt[i]
-				i++
-			}
-			if d == z.h-1 {
-				lf = nd.leaf[i]
-				break
-			}
-			nd = nd.inner[i]
+	lf, _ := z.descendBy(func(nd *zinner) int {
+		i := 0
+		for i < nd.n-1 && r >= nd.cnt[i] {
+			r -= nd.cnt[i]
+			i++
 		}
-	}
+		return i
+	})
 	return zpos{lf, r}
 }
 
@@ -508,43 +507,12 @@ func (z *zset) at(r int) zpos {
 // true for a prefix of the order and false after it (the search assumes
 // so, and asks it of separators too).
 func (z *zset) count(pred func(*zentry) bool) int {
-	r := 0
-	lf := z.rootL
-	if z.h > 0 {
-		nd := z.root
-		for d := 0; ; d++ {
-			// The last child whose separator satisfies pred: every entry
-			// before it does.
-			lo, hi := 1, nd.n
-			for lo < hi {
-				m := int(uint(lo+hi) >> 1)
-				if pred(&nd.sep[m]) {
-					lo = m + 1
-				} else {
-					hi = m
-				}
-			}
-			i := lo - 1
-			for c := range i {
-				r += nd.cnt[c]
-			}
-			if d == z.h-1 {
-				lf = nd.leaf[i]
-				break
-			}
-			nd = nd.inner[i]
-		}
-	}
-	lo, hi := 0, len(lf.e)
-	for lo < hi {
-		m := int(uint(lo+hi) >> 1)
-		if pred(&lf.e[m]) {
-			lo = m + 1
-		} else {
-			hi = m
-		}
-	}
-	return r + lo
+	// At an inner node, the last child whose separator satisfies pred:
+	// every entry before it does.
+	lf, r := z.descendBy(func(nd *zinner) int {
+		return sort.Search(nd.n-1, func(i int) bool { return !pred(&nd.sep[i+1]) })
+	})
+	return r + sort.Search(len(lf.e), func(i int) bool { return !pred(&lf.e[i]) })
 }
 
 // countByRank is count for a predicate that need not be monotone in the

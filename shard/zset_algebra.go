@@ -112,13 +112,19 @@ func zweigh(w, s float64) float64 {
 	return 0
 }
 
-// zaggregate folds v into *acc by agg; a sum of inf and -inf is 0.
+// zaggregate folds v into *acc by agg; a NaN sum (inf + -inf) is 0.
 func zaggregate(acc *float64, v float64, agg int64) {
+	// Comparisons, as Redis: an equal value (0 against -0) or a NaN
+	// leaves *acc as it is, where Go's min and max would not.
 	switch agg {
 	case ZAggMin:
-		*acc = min(*acc, v)
+		if v < *acc {
+			*acc = v
+		}
 	case ZAggMax:
-		*acc = max(*acc, v)
+		if v > *acc {
+			*acc = v
+		}
 	default:
 		*acc += v
 		if math.IsNaN(*acc) {
@@ -207,7 +213,10 @@ func zalgebra(kind Kind, srcs []zsrc, agg int64, limit int) []zentry {
 						return
 					}
 				}
-				zaggregate(&acc, zweigh(srcs[j].w, o), agg)
+				// Unlike the first source's, these products are not
+				// cleared of NaN (0 * inf): as in Redis, a NaN sum is 0
+				// and a NaN is never the minimum or maximum.
+				zaggregate(&acc, srcs[j].w*o, agg)
 			}
 			out = append(out, zentry{score: acc, member: m})
 		})

@@ -45,9 +45,11 @@ const (
 )
 
 // zsetMemberOverhead approximates a member's cost beyond its string: its
-// leaf slot at the usual fill, its share of the inner nodes and its map
-// slot at the map's load factor.
-const zsetMemberOverhead = 64
+// leaf slot at the usual fill (24 bytes at ~70%), its share of the inner
+// nodes and its map slot at the map's load factor (24 bytes at 50-87%).
+// Measured (runtime.MemStats, 17-byte members, 1,000 to 1,000,000 of
+// them): 95-144 bytes per member in all, string included.
+const zsetMemberOverhead = 80
 
 // zsetOverhead approximates the fixed cost of a sorted set: the zset,
 // its first leaf and the map header.

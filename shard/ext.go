@@ -189,6 +189,18 @@ func (t *txn) miss(key []byte) {
 	}
 }
 
+// readSource counts a write's lookup of a key it reads from (the
+// sources of SUNIONSTORE, ZUNIONSTORE, ZRANGESTORE, COPY...) as Redis
+// does, which looks them up as reads: a hit (and an access) or a miss.
+func (t *txn) readSource(key []byte, e entry, ok bool) {
+	if !ok {
+		t.miss(key)
+		return
+	}
+	t.s.stats.Hits.Add(1)
+	t.access(key, e)
+}
+
 // event reports a keyspace event of a write being applied (never of a
 // read). It is cheap when events are off.
 func (t *txn) event(class EventClass, name string, key []byte) {

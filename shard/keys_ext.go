@@ -57,6 +57,7 @@ func (t *txn) copyKey(op *Op) Result {
 		return Err(ErrSameObject)
 	}
 	e, ok := t.lookup(op.Key)
+	t.readSource(op.Key, e, ok)
 	if !ok {
 		return Int(0)
 	}

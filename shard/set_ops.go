@@ -335,6 +335,7 @@ func (t *txn) setsOf(keys [][]byte, read bool) ([]*setData, error) {
 		if err != nil {
 			return nil, err
 		}
+		t.readSource(k, e, ok)
 		if ok {
 			sets[i] = e.big.coll.(*setColl).d
 		}

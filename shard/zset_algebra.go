@@ -142,10 +142,8 @@ func (t *txn) zsources(op *Op, n int) ([]zsrc, error) {
 	for i, k := range op.Args[:n] {
 		srcs[i].w = 1
 		e, ok := t.lookup(k)
+		t.readSource(k, e, ok)
 		if !ok {
-			if t.read {
-				t.miss(k)
-			}
 			continue
 		}
 		switch e.typ {
@@ -155,10 +153,6 @@ func (t *txn) zsources(op *Op, n int) ([]zsrc, error) {
 			srcs[i].s = e.big.coll.(*setColl).d
 		default:
 			return nil, ErrWrongType
-		}
-		if t.read {
-			t.s.stats.Hits.Add(1)
-			t.access(k, e)
 		}
 	}
 	if len(op.Args) >= 2*n {
@@ -323,6 +317,7 @@ func (t *txn) zrangeStore(op *Op) Result {
 	}
 	src := op.Args[0]
 	e, ok := t.lookup(src)
+	t.readSource(src, e, ok)
 	var ps []zpick
 	if ok {
 		if e.typ != TypeZSet {

@@ -117,3 +117,29 @@ func TestZRandMember(t *testing.T) {
 		t.Fatalf("missing key: %v", r.Kind)
 	}
 }
+
+// TestStoreSourcesCountAsReads: the sources of the STORE commands and
+// COPY are read lookups in Redis, counted in keyspace_hits and
+// keyspace_misses (the destination is not).
+func TestStoreSourcesCountAsReads(t *testing.T) {
+	s := New(Config{Stripes: 4})
+	s.Apply(zop(KindZAdd, "a", 0, "1", "x"))
+	s.Apply(&Op{Kind: KindSAdd, Key: []byte("s"), Args: [][]byte{[]byte("x")}})
+	for _, c := range []struct {
+		op           *Op
+		hits, misses int64
+	}{
+		{&Op{Kind: KindZUnionStore, Key: []byte("d"), At: 2, Args: [][]byte{[]byte("a"), []byte("nokey")}}, 1, 1},
+		{&Op{Kind: KindZDiffStore, Key: []byte("d"), At: 1, Args: [][]byte{[]byte("a")}}, 1, 0},
+		{zop(KindZRangeStore, "d", 0, "nokey", "0", "-1", "0", "-1"), 0, 1},
+		{&Op{Kind: KindSUnionStore, Key: []byte("d"), Args: [][]byte{[]byte("s"), []byte("nokey")}}, 1, 1},
+		{&Op{Kind: KindCopy, Key: []byte("a"), Args: [][]byte{[]byte("c")}}, 1, 0},
+		{&Op{Kind: KindCopy, Key: []byte("nokey"), Args: [][]byte{[]byte("c")}}, 0, 1},
+	} {
+		h0, m0 := s.Stats().Hits.Load(), s.Stats().Misses.Load()
+		s.Apply(c.op)
+		if h, m := s.Stats().Hits.Load()-h0, s.Stats().Misses.Load()-m0; h != c.hits || m != c.misses {
+			t.Errorf("kind %d: hits %d misses %d, want %d %d", c.op.Kind, h, m, c.hits, c.misses)
+		}
+	}
+}

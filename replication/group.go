@@ -959,8 +959,8 @@ func (g *Group) AddVoter(id, raftAddr string) error {
 // (or no longer) a non-voter of the group at the given address.
 var ErrNotNonvoter = errors.New("node is not a non-voter of the group")
 
-// PromoteNonvoter makes non-voter id, reached at raftAddr, a voter, but
-// only if it still is that non-voter: a node removed (or changed) by
+// PromoteNonvoter makes non-voter id, reached at raftAddr, a voter (nil
+// if it already is one there), but only if it still is that non-voter: a node removed (or changed) by
 // another call meanwhile is never added back, because this node's
 // membership changes run one at a time, each from its check to its
 // commit (cfgMu). Only the leader can (ErrNotLeader otherwise).
@@ -970,7 +970,11 @@ func (g *Group) PromoteNonvoter(id, raftAddr string) error {
 	if !g.IsLeader() {
 		return ErrNotLeader
 	}
-	if !hasNonvoter(g.raft.GetConfiguration().Configuration(), id, raftAddr) {
+	cfg := g.raft.GetConfiguration().Configuration()
+	if hasSuffrage(cfg, id, raftAddr, raft.Voter) {
+		return nil // already promoted (a concurrent admit of the same node)
+	}
+	if !hasSuffrage(cfg, id, raftAddr, raft.Nonvoter) {
 		return ErrNotNonvoter
 	}
 	if err := g.raft.AddVoter(raft.ServerID(id), raft.ServerAddress(raftAddr), 0, g.cfg.ApplyTimeout).Error(); err != nil {
@@ -979,11 +983,11 @@ func (g *Group) PromoteNonvoter(id, raftAddr string) error {
 	return nil
 }
 
-// hasNonvoter reports whether cfg has id as a non-voter at raftAddr.
-func hasNonvoter(cfg raft.Configuration, id, raftAddr string) bool {
+// hasSuffrage reports whether cfg has id at raftAddr with suffrage su.
+func hasSuffrage(cfg raft.Configuration, id, raftAddr string, su raft.ServerSuffrage) bool {
 	for _, sv := range cfg.Servers {
 		if string(sv.ID) == id {
-			return sv.Suffrage == raft.Nonvoter && string(sv.Address) == raftAddr
+			return sv.Suffrage == su && string(sv.Address) == raftAddr
 		}
 	}
 	return false

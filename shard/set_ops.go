@@ -331,14 +331,15 @@ func (t *txn) setsOf(keys [][]byte, read bool) ([]*setData, error) {
 			}
 			continue
 		}
-		e, ok, err := t.lookupSet(k)
-		if err != nil {
-			return nil, err
+		e, ok := t.lookup(k)
+		t.readSource(k, e, ok) // counted before the type check, as Redis
+		if !ok {
+			continue
 		}
-		t.readSource(k, e, ok)
-		if ok {
-			sets[i] = e.big.coll.(*setColl).d
+		if e.typ != TypeSet {
+			return nil, ErrWrongType
 		}
+		sets[i] = e.big.coll.(*setColl).d
 	}
 	return sets, nil
 }

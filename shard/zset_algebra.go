@@ -372,6 +372,19 @@ func (t *txn) zrandMember(op *Op) Result {
 		for p := z.last(); p.ok(); p = p.prev() {
 			ps = append(ps, zpick{p.at().member, p.at().score})
 		}
+	case op.N*4 < int64(n):
+		// Few of many (an expirations set of a million): random ranks,
+		// each drawn again until new, O(k log n), not a walk of the set.
+		rng := t.rand(op.Key, op)
+		seen := make(map[int]struct{}, op.N)
+		for int64(len(ps)) < op.N {
+			r := rng.IntN(n)
+			if _, dup := seen[r]; dup {
+				continue
+			}
+			seen[r] = struct{}{}
+			ps = append(ps, pick(r))
+		}
 	default:
 		k := int(op.N)
 		rng := t.rand(op.Key, op)

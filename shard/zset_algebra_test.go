@@ -94,16 +94,19 @@ func TestZRandMember(t *testing.T) {
 		return &Op{Kind: KindZRandMember, Key: []byte("z"), N: n, At: seed, Flags: HasCount}
 	}
 	for seed := int64(1); seed < 20; seed++ {
-		r := s.Read(op(50, seed))
-		seen := map[string]bool{}
-		for _, v := range r.Vals {
-			if seen[v.S] || !strings.HasPrefix(v.S, "m") {
-				t.Fatalf("seed %d: bad or repeated pick %q", seed, v.S)
+		// 50 of 300 draws random ranks; 100 of 300 walks the set.
+		for _, k := range []int64{50, 100} {
+			r := s.Read(op(k, seed))
+			seen := map[string]bool{}
+			for _, v := range r.Vals {
+				if seen[v.S] || !strings.HasPrefix(v.S, "m") {
+					t.Fatalf("seed %d: bad or repeated pick %q", seed, v.S)
+				}
+				seen[v.S] = true
 			}
-			seen[v.S] = true
-		}
-		if len(seen) != 50 {
-			t.Fatalf("seed %d: %d picks", seed, len(seen))
+			if len(seen) != int(k) {
+				t.Fatalf("seed %d: %d picks of %d", seed, len(seen), k)
+			}
 		}
 		if n := len(s.Read(op(-500, seed)).Vals); n != 500 {
 			t.Fatalf("seed %d: %d picks for -500", seed, n)

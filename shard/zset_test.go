@@ -614,3 +614,97 @@ func TestZSetLexMixedScoresDeterministic(t *testing.T) {
 		t.Fatalf("ZREMRANGEBYLEX removed %s vs %s; digests equal: %v", ga, gb, a.Digest() == b.Digest())
 	}
 }
+
+// TestZSetBigThroughApply drives a sorted set of thousands of members
+// (two inner levels) through Apply — adds, increments, removals, range
+// removals, pops from both ends — checking it against a model and the
+// tree's invariants, with a second store restored from a snapshot midway
+// (full leaves from then on, another shape) that applies the rest of the
+// ops and must end with the same digest.
+func TestZSetBigThroughApply(t *testing.T) {
+	rnd := rand.New(rand.NewPCG(5, 6))
+	live := New(Config{Stripes: 2})
+	var restored *Store
+	model := map[string]float64{}
+	step := func(op *Op) {
+		live.Apply(op)
+		if restored != nil {
+			restored.Apply(op)
+		}
+	}
+	member := func() string { return fmt.Sprintf("m%05d", rnd.IntN(30000)) }
+	for i := range 40000 {
+		switch r := rnd.IntN(50); {
+		case r < 35:
+			m, sc := member(), float64(rnd.IntN(40))
+			step(zop(KindZAdd, "z", 0, strconv.FormatFloat(sc, 'g', -1, 64), m))
+			model[m] = sc
+		case r < 40:
+			m := member()
+			step(zop(KindZAdd, "z", ZAddIncr, "1", m))
+			model[m]++
+		case r < 49:
+			m := member()
+			step(zop(KindZRem, "z", 0, m))
+			delete(model, m)
+		default:
+			lo := rnd.IntN(40)
+			step(zop(KindZRemRange, "z", ZRemByScore, strconv.Itoa(lo), "("+strconv.Itoa(lo+1)))
+			for m, sc := range model {
+				if sc >= float64(lo) && sc < float64(lo+1) {
+					delete(model, m)
+				}
+			}
+		}
+		if i == 20000 {
+			var buf bytes.Buffer
+			if _, err := live.Snapshot().WriteTo(&buf); err != nil {
+				t.Fatal(err)
+			}
+			restored = New(Config{Stripes: 2})
+			if err := restored.Restore(&buf); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	zOf := func(s *Store) *zset {
+		e, ok := s.stripes[s.stripeOf([]byte("z"))].m["z"]
+		if !ok {
+			return nil
+		}
+		return zsetOf(e)
+	}
+	z := zOf(live)
+	checkZSet(t, z)
+	checkZSet(t, zOf(restored))
+	if z.h < 2 {
+		t.Fatalf("height %d after the ops: the test wants two inner levels", z.h)
+	}
+	var want []zentry
+	for m, sc := range model {
+		want = append(want, zentry{score: sc, member: m})
+	}
+	slices.SortFunc(want, func(a, b zentry) int {
+		if a.less(&b) {
+			return -1
+		}
+		return 1
+	})
+	var got []zentry
+	for p := z.first(); p.ok(); p = p.next() {
+		got = append(got, *p.at())
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("%d entries, model %d", len(got), len(want))
+	}
+	for zOf(live) != nil {
+		step(zop(KindZPop, "z", 7))
+		step(&Op{Kind: KindZPop, Key: []byte("z"), N: 5, At: 1})
+		if z := zOf(live); z != nil && z.len()%97 == 0 {
+			checkZSet(t, z)
+		}
+	}
+	if live.Digest() != restored.Digest() || zOf(restored) != nil {
+		t.Fatal("the restored store diverged from the live one")
+	}
+}

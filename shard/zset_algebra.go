@@ -238,12 +238,7 @@ func zalgebra(kind Kind, srcs []zsrc, agg int64, limit int) []zentry {
 // reply's set (reply) is a skiplist whatever its size, as Redis builds
 // it, so it keeps a -0 score a listpack would store as 0.
 func zsetFrom(es []zentry, reply bool) *zset {
-	slices.SortFunc(es, func(a, b zentry) int {
-		if a.less(&b) {
-			return -1
-		}
-		return 1
-	})
+	sortEntries(es)
 	z := newZSet()
 	maxLen := 0
 	for _, e := range es {

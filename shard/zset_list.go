@@ -3,6 +3,7 @@ package shard
 import (
 	"bufio"
 	"math"
+	"slices"
 	"sort"
 )
 
@@ -64,6 +65,16 @@ type zentry struct {
 // less reports whether a sorts before b.
 func (a *zentry) less(b *zentry) bool {
 	return a.score < b.score || (a.score == b.score && a.member < b.member)
+}
+
+// sortEntries sorts es by (score, member); members must be distinct.
+func sortEntries(es []zentry) {
+	slices.SortFunc(es, func(a, b zentry) int {
+		if a.less(&b) {
+			return -1
+		}
+		return 1
+	})
 }
 
 // zleaf is a leaf: up to zfan entries in order. Only the root may be

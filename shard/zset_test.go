@@ -139,6 +139,16 @@ func checkZSet(t *testing.T, z *zset) {
 	}
 }
 
+// entriesOf returns the entries of a member -> score map, sorted.
+func entriesOf(m map[string]float64) []zentry {
+	es := make([]zentry, 0, len(m))
+	for k, s := range m {
+		es = append(es, zentry{score: s, member: k})
+	}
+	sortEntries(es)
+	return es
+}
+
 // zmodel is a plain sorted slice.
 type zmodel []zpick
 
@@ -461,19 +471,7 @@ func TestZSetTree(t *testing.T) {
 	rnd := rand.New(rand.NewPCG(3, 4))
 	z := newZSet()
 	model := map[string]float64{}
-	sorted := func() []zentry {
-		var es []zentry
-		for m, s := range model {
-			es = append(es, zentry{score: s, member: m})
-		}
-		slices.SortFunc(es, func(a, b zentry) int {
-			if a.less(&b) {
-				return -1
-			}
-			return 1
-		})
-		return es
-	}
+	sorted := func() []zentry { return entriesOf(model) }
 	check := func(what string) {
 		t.Helper()
 		checkZSet(t, z)
@@ -680,16 +678,7 @@ func TestZSetBigThroughApply(t *testing.T) {
 	if z.h < 2 {
 		t.Fatalf("height %d after the ops: the test wants two inner levels", z.h)
 	}
-	var want []zentry
-	for m, sc := range model {
-		want = append(want, zentry{score: sc, member: m})
-	}
-	slices.SortFunc(want, func(a, b zentry) int {
-		if a.less(&b) {
-			return -1
-		}
-		return 1
-	})
+	want := entriesOf(model)
 	var got []zentry
 	for p := z.first(); p.ok(); p = p.next() {
 		got = append(got, *p.at())

@@ -3,7 +3,6 @@ package shard
 import (
 	"bufio"
 	"slices"
-	"sort"
 	"strings"
 
 	"github.com/cespare/xxhash/v2"
@@ -234,22 +233,20 @@ func hashOrder[V any](m map[string]V) []hkey {
 	return o
 }
 
-// scanOrder walks o (a hashOrder) for a SCAN-like call: from the first
-// entry whose hash is at least cursor, visiting count entries (more when
-// several share the hash where it would stop, so that the next call's
-// cursor, a hash, skips none), and returns the cursor to resume at, 0
-// at the end.
-func scanOrder(o []hkey, cursor uint64, count int, visit func(f string)) (next uint64) {
-	i := sort.Search(len(o), func(i int) bool { return o[i].h >= cursor })
-	for visited := 0; i < len(o); i++ {
-		if visited >= count && o[i].h != o[i-1].h {
-			break
+// scanOrder walks o for a SCAN-like call: from the first entry whose
+// hash is at least cursor, visiting count entries (more when several
+// share the hash where it would stop, so that the next call's cursor, a
+// hash, skips none), and returns the cursor to resume at, 0 at the end.
+func scanOrder(o *keyOrder, cursor uint64, count int, visit func(f string)) (next uint64) {
+	visited := 0
+	var prev uint64
+	for k := range o.from(cursor) {
+		if visited >= count && k.h != prev {
+			return k.h
 		}
 		visited++
-		visit(o[i].f)
+		prev = k.h
+		visit(k.f)
 	}
-	if i < len(o) {
-		next = o[i].h
-	}
-	return next
+	return 0
 }

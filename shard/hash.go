@@ -430,7 +430,7 @@ func hashAll(dst []Val, e entry, now int64, what hashWhat) []Val {
 	if e.big != nil {
 		l := e.big
 		vals := valBuf(dst, per*len(l.hash))
-		for _, k := range l.sorted() {
+		for k := range l.sorted().all() {
 			hf := l.hash[k.f]
 			if !live(hf.exp, now) {
 				continue

@@ -28,8 +28,9 @@ import "slices"
 //
 // Order: Go maps have no stable order and Apply must not depend on map
 // order, so readers that need an order (HGETALL, HKEYS, HVALS, HSCAN,
-// HRANDFIELD) use the fields sorted by xxhash, cached in the header until
-// a field is added or removed. HSCAN's cursor is that hash.
+// HRANDFIELD) use the fields sorted by xxhash (a keyOrder, built by the
+// first such read and then kept up to date by every add and removal).
+// HSCAN's cursor is that hash.
 
 // bigFieldOverhead approximates the bytes a big-hash field costs beyond
 // its name and value: its map slot (string header and hfield at the map's
@@ -83,6 +84,7 @@ func (l *large) edit() *large {
 			nl.hash[f] = hf
 		}
 		nl.ttl = slices.Clone(l.ttl)
+		nl.order = nil // changed in place: the copy builds its own
 	}
 	return &nl
 }
@@ -98,8 +100,8 @@ func (l *large) set(f string, hf, old hfield, had bool) {
 		if old.exp != 0 {
 			l.nexp--
 		}
-	} else {
-		l.order = nil
+	} else if l.order != nil {
+		l.order.insert(f)
 	}
 	l.hash[f] = hf
 	l.fbytes += fieldCost(f, hf.v)
@@ -118,7 +120,9 @@ func (l *large) del(f string, old hfield) {
 	if old.exp != 0 {
 		l.nexp--
 	}
-	l.order = nil
+	if l.order != nil {
+		l.order.remove(f)
+	}
 }
 
 // valid reports whether heap entry x still describes its field.
@@ -246,9 +250,9 @@ func (l *large) get(name []byte, now int64) (hfield, bool) {
 
 // sorted returns the fields ordered by xxhash (ties by name), building
 // the cache if needed. It includes fields that may have expired.
-func (l *large) sorted() []hkey {
-	if l.order == nil && len(l.hash) > 0 {
-		l.order = hashOrder(l.hash)
+func (l *large) sorted() *keyOrder {
+	if l.order == nil {
+		l.order = newKeyOrder(l.hash)
 	}
 	return l.order
 }

@@ -203,7 +203,7 @@ func TestHashScanEqualHashes(t *testing.T) {
 	e, _ := rawEntry(s, "h")
 	// Pretend that b and c share a hash: a scan of COUNT 2 must not stop
 	// between them.
-	e.big.order = []hkey{{10, "a"}, {20, "b"}, {20, "c"}, {30, "d"}}
+	e.big.order = orderOf([]hkey{{10, "a"}, {20, "b"}, {20, "c"}, {30, "d"}})
 	op := with(hop(KindHScan, n, "h"), NoValues, 2, 0)
 	if got := fmtRes(s.Apply(&op)); got != "scan 30 [a b c]" {
 		t.Fatalf("first call: %s", got)
@@ -317,5 +317,32 @@ func TestHashRandField(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestHashRandFieldFewOfMany reads a few distinct fields of a big hash,
+// the path that draws random ranks instead of walking every field.
+func TestHashRandFieldFewOfMany(t *testing.T) {
+	n := int64(hashT0)
+	s := hashStore(2, 16)
+	args := []string{}
+	for i := range 40 {
+		args = append(args, fmt.Sprintf("f%d", i), fmt.Sprintf("v%d", i))
+	}
+	runHashSteps(t, s, []hashStep{{hop(KindHSet, n, "h", args...), "40"}})
+	for _, count := range []int64{1, 3, 9} {
+		op := with(hop(KindHRandField, n, "h"), HasCount|WithValues, 0, count)
+		r := s.Read(&op)
+		seen := map[string]bool{}
+		for i := 0; i+1 < len(r.Vals); i += 2 {
+			f, v := r.Vals[i].S, r.Vals[i+1].S
+			if seen[f] || "v"+f[1:] != v {
+				t.Fatalf("count %d: %s", count, fmtRes(r))
+			}
+			seen[f] = true
+		}
+		if len(seen) != int(count) {
+			t.Fatalf("count %d: %d distinct fields in %s", count, len(seen), fmtRes(r))
+		}
 	}
 }

@@ -57,9 +57,8 @@ func (t *txn) hscan(op *Op) Result {
 		count = hscanDefaultCount
 	}
 	l := e.big
-	o := l.sorted()
 	var vals []Val
-	next := scanOrder(o, uint64(op.N), count, func(f string) {
+	next := scanOrder(l.sorted(), uint64(op.N), count, func(f string) {
 		hf := l.hash[f]
 		if !live(hf.exp, t.now) || !match(f) {
 			return
@@ -80,19 +79,19 @@ type hrandPick struct{ f, v string }
 type hrandSet struct {
 	ps []hrandPick
 	l  *large
-	o  []hkey
+	o  *keyOrder
 }
 
 func (s *hrandSet) len() int {
 	if s.l != nil {
-		return len(s.o)
+		return s.o.len()
 	}
 	return len(s.ps)
 }
 
 func (s *hrandSet) at(i int) hrandPick {
 	if s.l != nil {
-		f := s.o[i].f
+		f := s.o.at(i).f
 		return hrandPick{f, s.l.hash[f].v}
 	}
 	return s.ps[i]
@@ -105,8 +104,8 @@ func hashPicks(e entry, now int64) hrandSet {
 		if !expired(l.minExp, now) {
 			return hrandSet{l: l, o: o}
 		}
-		ps := make([]hrandPick, 0, len(o))
-		for _, k := range o {
+		ps := make([]hrandPick, 0, o.len())
+		for k := range o.all() {
 			if hf := l.hash[k.f]; live(hf.exp, now) {
 				ps = append(ps, hrandPick{k.f, hf.v})
 			}
@@ -196,6 +195,12 @@ func (t *txn) hrandField(op *Op) Result {
 	k := int(op.N)
 	rng := t.rand(op.Key, op)
 	vals := make([]Val, 0, per*k)
+	if t.read && e.big != nil && k*4 < n {
+		for _, i := range randomRanks(rng, n, k) {
+			vals = add(vals, ps.at(i))
+		}
+		return Result{Kind: kind, Vals: vals}
+	}
 	// Selection sampling (Knuth's algorithm S): k distinct fields, in
 	// order. A big hash's order carries no meaning, so its picks are then
 	// shuffled.

@@ -180,6 +180,25 @@ func pickDistinct(rng *rand.Rand, n, k int) []int {
 	return idx
 }
 
+// randomRanks returns k distinct positions out of n (0 < k < n), in the
+// order drawn, each drawn again until new: O(k) for k well below n,
+// where pickDistinct walks all n. Only reads use it for SRANDMEMBER and
+// HRANDFIELD: inside Apply (a script) they keep pickDistinct, so that a
+// log written by an earlier version replays to the same picks.
+func randomRanks(rng *rand.Rand, n, k int) []int {
+	seen := make(map[int]struct{}, k)
+	out := make([]int, 0, k)
+	for len(out) < k {
+		r := rng.IntN(n)
+		if _, dup := seen[r]; dup {
+			continue
+		}
+		seen[r] = struct{}{}
+		out = append(out, r)
+	}
+	return out
+}
+
 // spop answers SPOP: without a count, one random member (nil for a
 // missing key); with one, up to N distinct random members as a set. The
 // randomness comes from the seed in op.At.
@@ -261,6 +280,13 @@ func (t *txn) srandMember(op *Op) Result {
 		return Result{Kind: RList, Vals: d.members(make([]Val, 0, n))}
 	}
 	rng := t.rand(op.Key, op)
+	if t.read && op.N*4 < int64(n) {
+		vals := make([]Val, 0, op.N)
+		for _, i := range randomRanks(rng, n, int(op.N)) {
+			vals = append(vals, Val{S: d.at(i)})
+		}
+		return Result{Kind: RList, Vals: vals}
+	}
 	idx := pickDistinct(rng, n, int(op.N))
 	vals := make([]Val, 0, len(idx))
 	for _, i := range idx {

@@ -342,6 +342,20 @@ func TestSetRandom(t *testing.T) {
 		if len(r.Vals) != 3 || len(uniq(r.Vals)) != 3 {
 			t.Fatalf("SRANDMEMBER 3: %s", fmtRes(r))
 		}
+		// A read (no seed) of few of many draws random ranks.
+		for _, k := range []int{1, 3, n / 5} {
+			op := with(sop(KindSRandMember, "s"), HasCount, 0, int64(k))
+			r := a.Read(&op)
+			got := uniq(r.Vals)
+			if len(r.Vals) != k || len(got) != k {
+				t.Fatalf("read SRANDMEMBER %d of %d: %s", k, n, fmtRes(r))
+			}
+			for m := range got {
+				if !slices.Contains(members, m) {
+					t.Fatalf("read SRANDMEMBER %d: %q is no member", k, m)
+				}
+			}
+		}
 		r = both(with(sop(KindSRandMember, "s"), HasCount, 43, -int64(2*n)))
 		if len(r.Vals) != 2*n {
 			t.Fatalf("SRANDMEMBER -%d: %d values", 2*n, len(r.Vals))

@@ -15,9 +15,10 @@ import (
 //   - listpack: at most setMaxListpackEntries members of at most
 //     setMaxListpackValue bytes each; kept in a slice in insertion order,
 //     as Redis's listpack is.
-//   - hashtable: anything larger; a map, plus a cache of the members
-//     ordered by xxhash (SSCAN's cursor and every ordered read), rebuilt
-//     after a member is added or removed. Go's map order is never used.
+//   - hashtable: anything larger; a map, plus the members ordered by
+//     xxhash (a keyOrder: SSCAN's cursor and every ordered read), built
+//     by the first read that needs it and then kept up to date by every
+//     add and removal. Go's map order is never used.
 //
 // A set only ever converts towards hashtable (intset to listpack or
 // hashtable, listpack to hashtable), never back, as in Redis. The size
@@ -61,7 +62,7 @@ type setData struct {
 	enc   setEnc
 	list  []string            // intset (by integer value) and listpack (insertion order)
 	m     map[string]struct{} // hashtable
-	order []hkey              // hashtable: members by xxhash; nil when stale
+	order *keyOrder           // hashtable: members by xxhash; nil until a read needs it
 	bytes int64               // accounted size, kept by every change
 }
 
@@ -328,7 +329,9 @@ func (d *setData) add(m []byte) bool {
 	s := string(m)
 	d.m[s] = struct{}{}
 	d.bytes += d.memberCost(s)
-	d.order = nil
+	if d.order != nil {
+		d.order.insert(s)
+	}
 	return true
 }
 
@@ -360,7 +363,9 @@ func (d *setData) remove(m []byte) bool {
 	}
 	d.bytes -= d.memberCost(string(m))
 	delete(d.m, string(m))
-	d.order = nil
+	if d.order != nil {
+		d.order.remove(string(m))
+	}
 	return true
 }
 
@@ -371,10 +376,10 @@ func (d *setData) removeAt(i int) {
 }
 
 // sorted returns a hashtable's members ordered by xxhash (ties by
-// member), building the cache if needed.
-func (d *setData) sorted() []hkey {
-	if d.order == nil && len(d.m) > 0 {
-		d.order = hashOrder(d.m)
+// member), building the order if needed.
+func (d *setData) sorted() *keyOrder {
+	if d.order == nil {
+		d.order = newKeyOrder(d.m)
 	}
 	return d.order
 }
@@ -382,7 +387,7 @@ func (d *setData) sorted() []hkey {
 // at returns the i-th member in the set's order (see members).
 func (d *setData) at(i int) string {
 	if d.enc == setHashtable {
-		return d.sorted()[i].f
+		return d.sorted().at(i).f
 	}
 	return d.list[i]
 }
@@ -391,7 +396,7 @@ func (d *setData) at(i int) string {
 // listpack: insertion order; hashtable: by xxhash), to dst.
 func (d *setData) members(dst []Val) []Val {
 	if d.enc == setHashtable {
-		for _, k := range d.sorted() {
+		for k := range d.sorted().all() {
 			dst = append(dst, Val{S: k.f})
 		}
 		return dst
@@ -407,12 +412,21 @@ func (d *setData) members(dst []Val) []Val {
 func (d *setData) removeIndexes(idx []int) {
 	if d.enc == setHashtable {
 		o := d.sorted()
-		for _, i := range idx {
-			s := o[i].f
+		gone := make([]string, len(idx))
+		for j, i := range idx {
+			gone[j] = o.at(i).f
+		}
+		for _, s := range gone {
 			d.bytes -= d.memberCost(s)
 			delete(d.m, s)
 		}
-		d.order = nil
+		if len(gone) > len(d.m)/4 {
+			d.order = nil // cheaper to sort again when needed
+			return
+		}
+		for _, s := range gone {
+			o.remove(s)
+		}
 		return
 	}
 	drop := make([]bool, len(d.list))

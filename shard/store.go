@@ -78,13 +78,13 @@ type entry struct {
 // carries what put and fieldDeadline read. See hash_big.go.
 type large struct {
 	hash   map[string]hfield
-	ttl    []hexp // min-heap of field deadlines; may hold stale entries
-	nexp   int    // fields with a deadline
-	fbytes int64  // accounted bytes of the fields, kept by every change
-	bytes  int64  // size() of this header: fbytes plus the heap
-	minExp int64  // earliest field deadline, 0 if none (exact)
-	order  []hkey // cache: fields by xxhash, built by reads; nil when stale
-	frozen bool   // shared with a reader outside the lock: copy before writing
+	ttl    []hexp    // min-heap of field deadlines; may hold stale entries
+	nexp   int       // fields with a deadline
+	fbytes int64     // accounted bytes of the fields, kept by every change
+	bytes  int64     // size() of this header: fbytes plus the heap
+	minExp int64     // earliest field deadline, 0 if none (exact)
+	order  *keyOrder // fields by xxhash, built by the first read that needs it
+	frozen bool      // shared with a reader outside the lock: copy before writing
 
 	// coll is a list's, set's or sorted set's value (ext.go); the hash
 	// fields above are then unused.

@@ -370,14 +370,8 @@ func (t *txn) zrandMember(op *Op) Result {
 	case op.N*4 < int64(n):
 		// Few of many (an expirations set of a million): random ranks,
 		// each drawn again until new, O(k log n), not a walk of the set.
-		rng := t.rand(op.Key, op)
-		seen := make(map[int]struct{}, op.N)
-		for int64(len(ps)) < op.N {
-			r := rng.IntN(n)
-			if _, dup := seen[r]; dup {
-				continue
-			}
-			seen[r] = struct{}{}
+		ps = make([]zpick, 0, op.N)
+		for _, r := range randomRanks(t.rand(op.Key, op), n, int(op.N)) {
 			ps = append(ps, pick(r))
 		}
 	default:

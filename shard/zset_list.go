@@ -192,7 +192,7 @@ type zset struct {
 	// big is the skiplist encoding: the set has outgrown the listpack
 	// limits once. It never goes back, as in Redis (until a restore).
 	big   bool
-	order []hkey // cache: members by xxhash, for ZSCAN; nil when stale
+	order *keyOrder // members by xxhash, for ZSCAN; built by the first ZSCAN
 }
 
 // newZSet returns an empty sorted set.
@@ -281,7 +281,9 @@ func (z *zset) insert(m string, s float64) {
 	}
 	z.dict[m] = s
 	z.bytes += memberCost(m)
-	z.order = nil
+	if z.order != nil {
+		z.order.insert(m)
+	}
 }
 
 // splitLeaf inserts k at index j of the full leaf lf by splitting it in
@@ -362,7 +364,9 @@ func (z *zset) remove(m string, s float64) {
 	lf.e = lf.e[:len(lf.e)-1]
 	delete(z.dict, m)
 	z.bytes -= memberCost(m)
-	z.order = nil
+	if z.order != nil {
+		z.order.remove(m)
+	}
 	if z.h > 0 {
 		z.rebalance(lf, &path)
 	}
@@ -570,7 +574,6 @@ func (z *zset) clone() *zset {
 		e := p.at()
 		c.insert(e.member, e.score)
 	}
-	c.order = z.order // never changed in place, only replaced
 	return c
 }
 
@@ -630,9 +633,9 @@ func (d *snapDecoder) readZSet(k string) collection {
 
 // sorted returns the members ordered by xxhash (ties by name), building
 // the cache if needed (ZSCAN's order).
-func (z *zset) sorted() []hkey {
-	if z.order == nil && z.len() > 0 {
-		z.order = hashOrder(z.dict)
+func (z *zset) sorted() *keyOrder {
+	if z.order == nil {
+		z.order = newKeyOrder(z.dict)
 	}
 	return z.order
 }

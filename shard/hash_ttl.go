@@ -132,7 +132,9 @@ func (t *txn) hgetDel(op *Op) Result { return t.hgetThen(op, true) }
 // hgetThen returns the values of the fields of op.Args (nil for a missing
 // one) and changes each field that exists: deletes it (del, HGETDEL) or
 // applies HGETEX's expiry options. A flag rather than a callback keeps the
-// txn on its caller's stack.
+// txn on its caller's stack. Events as Redis 8: "hpersist" or "hexpire"
+// when a deadline changed, else "hdel" when fields were deleted; then
+// "del" if the hash is gone.
 func (t *txn) hgetThen(op *Op, del bool) Result {
 	var buf [hashBufLen]pfield
 	v, err := t.openHash(op, buf[:0])
@@ -140,6 +142,7 @@ func (t *txn) hgetThen(op *Op, del bool) Result {
 		return Err(err)
 	}
 	vals := make([]Val, len(op.Args))
+	deleted, updated := false, false
 	for i, name := range op.Args {
 		s, exp, ok := v.get(name)
 		if !ok {
@@ -150,19 +153,31 @@ func (t *txn) hgetThen(op *Op, del bool) Result {
 		switch {
 		case del:
 			v.delete(name)
+			deleted = true
 		case op.Has(Persist):
 			if exp != 0 {
 				v.setDeadline(name, 0)
+				updated = true
 			}
 		case op.Has(SetExpiry):
 			if op.At <= t.now {
 				v.delete(name)
+				deleted = true
 			} else {
 				v.setDeadline(name, op.At)
+				updated = true
 			}
 		}
 	}
 	v.commit()
+	switch {
+	case updated && op.Has(Persist):
+		t.event(EventHash, "hpersist", op.Key)
+	case updated:
+		t.event(EventHash, "hexpire", op.Key)
+	default:
+		t.hashDelEvents(op.Key, "hdel", deleted)
+	}
 	return Result{Kind: RList, Vals: vals}
 }
 
@@ -201,5 +216,14 @@ func (t *txn) hsetEx(op *Op) Result {
 		}
 	}
 	v.commit()
+	// Events as Redis 8: "hset", then "hdel" (a deadline in the past
+	// deleted the fields, and "del" if the hash is gone) or "hexpire".
+	t.event(EventHash, "hset", op.Key)
+	switch {
+	case setExpiry && op.At <= t.now:
+		t.hashDelEvents(op.Key, "hdel", true)
+	case setExpiry:
+		t.event(EventHash, "hexpire", op.Key)
+	}
 	return Int(1)
 }

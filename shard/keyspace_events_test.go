@@ -64,6 +64,22 @@ func TestKeyspaceEvents(t *testing.T) {
 		// A second reap of the same keys reports nothing.
 		{Op{Kind: KindReap, Now: rpT0 + 300, Args: b("k2", "h2")}, nil},
 		{Op{Kind: KindEvict, Now: rpT0 + 300, Args: b("h2")}, []string{"e evicted h2"}},
+		// HSETEX, HGETEX, HGETDEL (Redis 8's hsetexCommand, hgetexCommand,
+		// hgetdelCommand).
+		{Op{Kind: KindHSetEx, Key: []byte("h3"), Args: b("f", "1", "g", "2")}, []string{"n new h3", "h hset h3"}},
+		{Op{Kind: KindHSetEx, Key: []byte("h3"), Args: b("f", "1"), Flags: SetExpiry, At: rpT0 + 5000}, []string{"h hset h3", "h hexpire h3"}},
+		{Op{Kind: KindHSetEx, Key: []byte("h3"), Args: b("f", "1"), Flags: FNX}, nil},
+		{Op{Kind: KindHGetEx, Key: []byte("h3"), Args: b("f"), Flags: Persist}, []string{"h hpersist h3"}},
+		{Op{Kind: KindHGetEx, Key: []byte("h3"), Args: b("f"), Flags: Persist}, nil},
+		{Op{Kind: KindHGetEx, Key: []byte("h3"), Args: b("g", "nosuch"), Flags: SetExpiry, At: rpT0 + 6000}, []string{"h hexpire h3"}},
+		{Op{Kind: KindHGetEx, Key: []byte("h3"), Args: b("nosuch"), Flags: SetExpiry, At: rpT0 + 6000}, nil},
+		{Op{Kind: KindHGetEx, Key: []byte("h3"), Args: b("f")}, nil},
+		{Op{Kind: KindHGetDel, Key: []byte("h3"), Args: b("f", "nosuch")}, []string{"h hdel h3"}},
+		{Op{Kind: KindHGetDel, Key: []byte("h3"), Args: b("f")}, nil},
+		{Op{Kind: KindHSetEx, Key: []byte("h3"), Args: b("x", "1"), Flags: SetExpiry, At: rpT0 - 1}, []string{"h hset h3", "h hdel h3"}},
+		{Op{Kind: KindHGetEx, Key: []byte("h3"), Args: b("g"), Flags: SetExpiry, At: rpT0 - 1}, []string{"h hdel h3", "g del h3"}},
+		{Op{Kind: KindHSetEx, Key: []byte("h4"), Args: b("f", "1")}, []string{"n new h4", "h hset h4"}},
+		{Op{Kind: KindHGetDel, Key: []byte("h4"), Args: b("f")}, []string{"h hdel h4", "g del h4"}},
 	}
 	for i, st := range steps {
 		*got = nil

@@ -178,14 +178,21 @@ func (s *Store) SetEventSink(sink func(Event)) { s.sink = sink }
 // no effect without a sink).
 func (s *Store) EnableEvents(on bool) { s.events.Store(on && s.sink != nil) }
 
-// miss counts a read's lookup that found no key and, for a read, reports
-// Redis's keymiss event (class m): on the node that ran the read, since
-// reads do not go through the log.
+// miss counts a read's lookup that found no key and reports Redis's
+// keymiss event (class m): for a read, on the node that ran it, since
+// reads do not go through the log; for a lookup inside a write (a source
+// of SUNIONSTORE, ZRANGESTORE or COPY, a read inside MULTI or a script),
+// on every replica as it applies the write, like the write's own events.
 func (t *txn) miss(key []byte) {
 	t.s.stats.Misses.Add(1)
-	if t.read && t.s.events.Load() {
-		t.s.sink(Event{Class: EventKeyMiss, Name: "keymiss", Key: string(key)})
+	if !t.s.events.Load() {
+		return
 	}
+	if t.read {
+		t.s.sink(Event{Class: EventKeyMiss, Name: "keymiss", Key: string(key)})
+		return
+	}
+	t.event(EventKeyMiss, "keymiss", key)
 }
 
 // readSource counts a write's lookup of a key it reads from (the

@@ -84,7 +84,7 @@ func (l *large) edit() *large {
 			nl.hash[f] = hf
 		}
 		nl.ttl = slices.Clone(l.ttl)
-		nl.order = nil // changed in place: the copy builds its own
+		nl.order = l.order.clone() // changed in place: the copy gets its own
 	}
 	return &nl
 }

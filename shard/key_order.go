@@ -23,8 +23,8 @@ import (
 // binary search and a move within one chunk; position i is found through
 // the chunks' start positions, recomputed after a change.
 //
-// A keyOrder is changed in place, like the map it indexes; callers give a
-// copied map a nil order (built again when needed).
+// A keyOrder is changed in place, like the map it indexes; a copied map
+// (copy on write after a snapshot froze the value) gets a clone.
 type keyOrder struct {
 	chunks [][]hkey
 	starts []int // starts[j]: the position of chunks[j][0]; nil when stale
@@ -62,6 +62,19 @@ func orderOf(sorted []hkey) *keyOrder {
 		sorted = sorted[c:]
 	}
 	return o
+}
+
+// clone returns a copy of o sharing nothing mutable with it (nil for
+// nil): a copied map's order, cheaper to copy than to sort again.
+func (o *keyOrder) clone() *keyOrder {
+	if o == nil {
+		return nil
+	}
+	all := make([]hkey, 0, o.n)
+	for _, c := range o.chunks {
+		all = append(all, c...)
+	}
+	return orderOf(all)
 }
 
 // len returns the number of keys.

@@ -118,8 +118,9 @@ func TestKeyOrderEqualHashes(t *testing.T) {
 
 // TestOrderKeptThroughWrites drives big sets, hashes and sorted sets
 // through Apply, reading in order (which builds each one's keyOrder)
-// between writes, and checks that the kept order always equals one
-// built afresh from the map: SPOP, SRANDMEMBER, HRANDFIELD and the SCAN
+// between writes and snapshots (after which a write copies the value),
+// and checks that the kept order always equals one built afresh from the
+// map: SPOP, SRANDMEMBER, HRANDFIELD and the SCAN
 // cursors then answer what they answered when the order was rebuilt
 // after every write.
 func TestOrderKeptThroughWrites(t *testing.T) {
@@ -163,6 +164,11 @@ func TestOrderKeptThroughWrites(t *testing.T) {
 		case 7:
 			apply(KindZRem, "z", m)
 		case 8:
+			if step%7 == 0 {
+				// Freeze every value: the next write to each copies it,
+				// and the copy must carry a correct order.
+				s.Snapshot()
+			}
 			// Ordered reads build the orders.
 			for _, op := range []Op{
 				{Kind: KindSScan, Key: []byte("s")},
@@ -192,6 +198,40 @@ func TestOrderKeptThroughWrites(t *testing.T) {
 				checkOrder(t, z.order, z.dict, rng)
 				checked["zset"]++
 			}
+		}
+	}
+	// COPY each value (orders built), then write to the copies only: the
+	// sources' orders must not see those writes.
+	for _, k := range []string{"s", "h", "z"} {
+		for _, op := range []Op{{Kind: KindSScan, Key: []byte("s")}, {Kind: KindHScan, Key: []byte("h")}, {Kind: KindZScan, Key: []byte("z")}} {
+			op.Now = hashT0
+			s.Apply(&op)
+		}
+		op := Op{Kind: KindCopy, Key: []byte(k), Args: [][]byte{[]byte(k + "2")}, N: 1, Now: hashT0}
+		if r := s.Apply(&op); r.Kind == RErr {
+			t.Fatalf("COPY %s: %v", k, r.Err)
+		}
+	}
+	for i := range 50 {
+		m := fmt.Sprintf("copy%d", i)
+		apply(KindSAdd, "s2", m)
+		apply(KindSRem, "s2", fmt.Sprintf("m%d", 2*i))
+		apply(KindHSet, "h2", m, "v")
+		apply(KindHDel, "h2", fmt.Sprintf("m%d", 2*i))
+		apply(KindZAdd, "z2", "1", m)
+		apply(KindZRem, "z2", fmt.Sprintf("m%d", 2*i))
+	}
+	for _, k := range []string{"s", "h", "z", "s2", "h2", "z2"} {
+		e, _ := rawEntry(s, k)
+		switch k[0] {
+		case 's':
+			d := e.big.coll.(*setColl).d
+			checkOrder(t, d.sorted(), d.m, rng)
+		case 'h':
+			checkOrder(t, e.big.sorted(), e.big.hash, rng)
+		case 'z':
+			z := e.big.coll.(zsetColl).z
+			checkOrder(t, z.sorted(), z.dict, rng)
 		}
 	}
 	if checked["set"] < 5 || checked["hash"] < 5 || checked["zset"] < 5 {

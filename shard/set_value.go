@@ -205,6 +205,7 @@ func (d *setData) clone() *setData {
 		for s := range d.m {
 			c.m[s] = struct{}{}
 		}
+		c.order = d.order.clone()
 	} else {
 		c.list = slices.Clone(d.list)
 	}

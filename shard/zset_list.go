@@ -574,6 +574,7 @@ func (z *zset) clone() *zset {
 		e := p.at()
 		c.insert(e.member, e.score)
 	}
+	c.order = z.order.clone()
 	return c
 }
 

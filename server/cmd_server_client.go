@@ -244,6 +244,9 @@ func (c *client) listLine(cl *client) string {
 
 // connFD returns nc's file descriptor, or -1.
 func connFD(nc net.Conn) int {
+	if tc, ok := nc.(interface{ NetConn() net.Conn }); ok {
+		nc = tc.NetConn() // a TLS connection
+	}
 	sc, ok := nc.(syscall.Conn)
 	if !ok {
 		return -1

@@ -50,6 +50,13 @@ type Config struct {
 	ReplaceAfter time.Duration
 	Zone         string // zone: this node's failure domain, e.g. its availability zone (zones.go); "" none
 
+	// TLS for clients (tls.go).
+	TLSPort        int    // tls-port: a second client port speaking TLS; 0: none (default)
+	TLSCertFile    string // tls-cert-file: the server's certificate chain (PEM)
+	TLSKeyFile     string // tls-key-file: its private key (PEM)
+	TLSCACertFile  string // tls-ca-cert-file: CAs that sign client certificates (PEM)
+	TLSAuthClients string // tls-auth-clients: yes (default; a client certificate is required), no, optional
+
 	// ManageGC says the process's garbage collector settings are the
 	// server's: main calls TuneGC at start and sets it, so that CONFIG SET
 	// maxmemory retunes the collector. Tests leave it off.
@@ -103,6 +110,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.ReplaceAfter == 0 {
 		c.ReplaceAfter = DefaultReplaceAfter
+	}
+	if c.TLSAuthClients == "" {
+		c.TLSAuthClients = "yes"
 	}
 }
 

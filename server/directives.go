@@ -132,7 +132,7 @@ func directives() []directive {
 		intDirective("busy-reply-threshold", "lua-time-limit", 0, math.MaxInt32, mutable, func(c *Config) *int { return &c.BusyReplyThreshold }),
 		fixedDirective("save", "", true, `sessiond does not write RDB snapshots: only save "" is accepted`),
 		fixedDirective("appendonly", "no", false, "sessiond does not write an append-only file: only appendonly no is accepted"),
-	}, replicationDirectives()...)
+	}, append(replicationDirectives(), tlsDirectives()...)...)
 }
 
 func withApply(d directive, f func(*Server, *Config)) directive { d.apply = f; return d }

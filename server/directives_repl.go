@@ -13,22 +13,26 @@ import (
 	"sessiond/replication"
 )
 
+// stringDirective is a start-up only setting held as a string, checked by
+// check (nil: any value).
+func stringDirective(name string, field func(*Config) *string, check func(string) error) directive {
+	return directive{name: name, mode: immutable,
+		get: func(c *Config) string { return *field(c) },
+		set: func(c *Config, a []string) error {
+			if check != nil {
+				if err := check(a[0]); err != nil {
+					return err
+				}
+			}
+			*field(c) = a[0]
+			return nil
+		}}
+}
+
 // replicationDirectives are the settings of the node's Raft groups. All
 // but replace-after are start-up only.
 func replicationDirectives() []directive {
-	str := func(name string, field func(*Config) *string, check func(string) error) directive {
-		return directive{name: name, mode: immutable,
-			get: func(c *Config) string { return *field(c) },
-			set: func(c *Config, a []string) error {
-				if check != nil {
-					if err := check(a[0]); err != nil {
-						return err
-					}
-				}
-				*field(c) = a[0]
-				return nil
-			}}
-	}
+	str := stringDirective
 	return []directive{
 		str("node-id", func(c *Config) *string { return &c.NodeID }, func(v string) error {
 			if strings.ContainsAny(v, " ,=\t\r\n") {

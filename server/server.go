@@ -53,6 +53,7 @@ type Server struct {
 
 	mu       sync.Mutex
 	ln       net.Listener
+	extraLns []net.Listener // the tls-port listeners (ListenTLS)
 	clients  map[int64]*client
 	closed   bool
 	nextID   atomic.Int64
@@ -218,6 +219,13 @@ func (s *Server) Serve(ln net.Listener) error {
 	s.mu.Unlock()
 	defer s.wg.Done()
 	s.startBackground()
+	s.acceptLoop(ln)
+	return nil
+}
+
+// acceptLoop accepts connections on ln and serves them until ln is
+// closed.
+func (s *Server) acceptLoop(ln net.Listener) {
 	for {
 		nc, err := ln.Accept()
 		if err != nil {
@@ -225,14 +233,14 @@ func (s *Server) Serve(ln net.Listener) error {
 			closed := s.closed
 			s.mu.Unlock()
 			if closed {
-				return nil
+				return
 			}
 			var ne net.Error
 			if errors.As(err, &ne) && ne.Timeout() {
 				continue
 			}
 			if errors.Is(err, net.ErrClosed) {
-				return nil
+				return
 			}
 			s.log.Warn("accept failed", "err", err)
 			time.Sleep(5 * time.Millisecond) // EMFILE and friends: do not spin
@@ -362,6 +370,9 @@ func (s *Server) Close() error {
 	}
 	s.closed = true
 	ln := s.ln
+	for _, l := range s.extraLns {
+		l.Close()
+	}
 	for _, c := range s.clients {
 		c.nc.Close()
 	}

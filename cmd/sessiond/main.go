@@ -38,7 +38,8 @@ Directives are redis.conf's, given in the file or as --name value:
   port, bind, dir, requirepass, maxclients, timeout, proto-max-bulk-len,
   maxmemory, maxmemory-policy, maxmemory-samples, loglevel,
   hash-max-listpack-entries, hash-max-listpack-value,
-  node-id, raft-port, peers, announce-ip, appendfsync, read-consistency
+  node-id, raft-port, peers, announce-ip, appendfsync, read-consistency,
+  tls-port, tls-cert-file, tls-key-file, tls-ca-cert-file, tls-auth-clients
 Examples:
   sessiond --port 7001 --bind 127.0.0.1
   sessiond --node-id n1 --port 7001 --raft-port 17001 --dir d1 \
@@ -67,6 +68,9 @@ func run(args []string, stdout, stderr io.Writer) error {
 	cfg.Logger = log
 	cfg.ManageGC = true
 	server.TuneGC(cfg)
+	if err := cfg.CheckTLS(); err != nil {
+		return err
+	}
 	ln, err := net.Listen("tcp", net.JoinHostPort(cfg.Bind, strconv.Itoa(cfg.Port)))
 	if err != nil {
 		return fmt.Errorf("could not listen on %s:%d: %w", cfg.Bind, cfg.Port, err)
@@ -77,6 +81,14 @@ func run(args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 	srv := node.Server
+	if cfg.TLSPort > 0 {
+		addr, err := srv.ListenTLS(net.JoinHostPort(cfg.Bind, strconv.Itoa(cfg.TLSPort)))
+		if err != nil {
+			node.Shutdown()
+			return err
+		}
+		log.Info("Accepting TLS connections", "addr", addr.String())
+	}
 	node.WaitSingleLeader(10 * time.Second)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()

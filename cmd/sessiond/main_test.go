@@ -263,6 +263,8 @@ func TestBinaryExitCodes(t *testing.T) {
 		{"bad flag", []string{"--maxmemory-policy", "lru"}, 1, []string{"*** FATAL CONFIG FILE ERROR", "--maxmemory-policy", "must be one of the following"}},
 		{"unknown flag", []string{"--no-such-thing", "1"}, 1, []string{"Bad directive"}},
 		{"missing file", []string{filepath.Join(t.TempDir(), "none.conf")}, 1, []string{"can't open config file"}},
+		{"tls without files", []string{"--port", "0", "--tls-port", "1"}, 1, []string{"failed to configure TLS", "tls-cert-file and tls-key-file"}},
+		{"bad tls-auth-clients", []string{"--tls-auth-clients", "sometimes"}, 1, []string{"*** FATAL CONFIG FILE ERROR", "must be one of the following: yes, no, optional"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

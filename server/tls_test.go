@@ -1,0 +1,142 @@
+package server
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"sessiond/internal/testcerts"
+)
+
+// tlsClientConfig returns a client TLS config trusting f's CA, with the
+// client certificate when withCert.
+func tlsClientConfig(t *testing.T, f testcerts.Files, withCert bool) *tls.Config {
+	t.Helper()
+	pem, err := os.ReadFile(f.CA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pool := x509.NewCertPool()
+	pool.AppendCertsFromPEM(pem)
+	tc := &tls.Config{RootCAs: pool, ServerName: "127.0.0.1", MinVersion: tls.VersionTLS12}
+	if withCert {
+		cert, err := tls.LoadX509KeyPair(f.ClientCert, f.ClientKey)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	}
+	return tc
+}
+
+// TestTLSPort serves clients over TLS on a second listener, for each
+// tls-auth-clients setting: the same commands and data as the plain port,
+// and a client without the certificate the setting requires refused.
+func TestTLSPort(t *testing.T) {
+	f, err := testcerts.Write(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		auth            string
+		withoutCertOK   bool
+		configuredValue string
+	}{
+		{"", false, "yes"}, // Redis's default: a client certificate is required
+		{"optional", true, "optional"},
+		{"no", true, "no"},
+	} {
+		t.Run("auth="+tt.configuredValue, func(t *testing.T) {
+			cfg := Config{TLSCertFile: f.ServerCert, TLSKeyFile: f.ServerKey, TLSCACertFile: f.CA, TLSAuthClients: tt.auth}
+			ts := startServer(t, cfg)
+			addr, err := ts.ListenTLS("127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			c := redis.NewClient(&redis.Options{Addr: addr.String(), TLSConfig: tlsClientConfig(t, f, true), MaxRetries: -1, Protocol: 3})
+			defer c.Close()
+			if err := c.Set(ctx, "sess:tls", "v1", time.Hour).Err(); err != nil {
+				t.Fatalf("SET over TLS: %v", err)
+			}
+			if got, err := c.HSet(ctx, "h", "f", "x").Result(); err != nil || got != 1 {
+				t.Fatalf("HSET over TLS: %v %v", got, err)
+			}
+			// The plain port sees what the TLS one wrote.
+			if got, err := ts.goRedis(t, 2).Get(ctx, "sess:tls").Result(); err != nil || got != "v1" {
+				t.Fatalf("GET on the plain port: %q %v", got, err)
+			}
+			if got, err := c.ConfigGet(ctx, "tls-auth-clients").Result(); err != nil || got["tls-auth-clients"] != tt.configuredValue {
+				t.Fatalf("CONFIG GET tls-auth-clients: %v %v", got, err)
+			}
+			if err := c.ConfigSet(ctx, "tls-auth-clients", "no").Err(); err == nil || !strings.Contains(err.Error(), "immutable") {
+				t.Fatalf("CONFIG SET tls-auth-clients: %v, want an immutable-config error", err)
+			}
+			// CLIENT LIST finds the TLS connection's descriptor.
+			if list, err := c.ClientList(ctx).Result(); err != nil || strings.Contains(list, "fd=-1") {
+				t.Fatalf("CLIENT LIST over TLS: %q %v", list, err)
+			}
+
+			bare := redis.NewClient(&redis.Options{Addr: addr.String(), TLSConfig: tlsClientConfig(t, f, false), MaxRetries: -1})
+			defer bare.Close()
+			err = bare.Ping(ctx).Err()
+			if tt.withoutCertOK && err != nil {
+				t.Fatalf("PING without a client certificate: %v", err)
+			}
+			if !tt.withoutCertOK && err == nil {
+				t.Fatal("PING without a client certificate succeeded; tls-auth-clients yes requires one")
+			}
+
+			// A plain-text client on the TLS port gets nowhere.
+			plain := redis.NewClient(&redis.Options{Addr: addr.String(), MaxRetries: -1, DialTimeout: 2 * time.Second, ReadTimeout: 2 * time.Second})
+			defer plain.Close()
+			if err := plain.Ping(ctx).Err(); err == nil {
+				t.Fatal("a plain-text PING on the TLS port succeeded")
+			}
+		})
+	}
+}
+
+// TestTLSConfigErrors checks the settings a node refuses to start with.
+func TestTLSConfigErrors(t *testing.T) {
+	dir := t.TempDir()
+	f, err := testcerts.Write(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	notPEM := dir + "/not.pem"
+	if err := os.WriteFile(notPEM, []byte("nothing here\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		name string
+		cfg  Config
+		want string
+	}{
+		{"no tls-port", Config{}, ""},
+		{"no key", Config{TLSPort: 1, TLSCertFile: f.ServerCert}, "tls-cert-file and tls-key-file must both be set"},
+		{"missing cert", Config{TLSPort: 1, TLSCertFile: dir + "/none.crt", TLSKeyFile: f.ServerKey}, "none.crt"},
+		{"key of another cert", Config{TLSPort: 1, TLSCertFile: f.ServerCert, TLSKeyFile: f.ClientKey, TLSAuthClients: "no"}, "private key does not match"},
+		{"auth without CA", Config{TLSPort: 1, TLSCertFile: f.ServerCert, TLSKeyFile: f.ServerKey, TLSAuthClients: "yes"}, "tls-ca-cert-file must be set"},
+		{"CA not PEM", Config{TLSPort: 1, TLSCertFile: f.ServerCert, TLSKeyFile: f.ServerKey, TLSCACertFile: notPEM, TLSAuthClients: "optional"}, "no certificate in"},
+		{"auth no, no CA", Config{TLSPort: 1, TLSCertFile: f.ServerCert, TLSKeyFile: f.ServerKey, TLSAuthClients: "no"}, ""},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			err := tt.cfg.CheckTLS()
+			switch {
+			case tt.want == "" && err != nil:
+				t.Fatalf("CheckTLS: %v", err)
+			case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want) || !errors.Is(err, errTLSConfig)):
+				t.Fatalf("CheckTLS: %v, want an error containing %q", err, tt.want)
+			}
+		})
+	}
+}

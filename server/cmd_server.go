@@ -4,6 +4,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 )
@@ -253,6 +254,13 @@ func cmdConfigSet(c *client, args [][]byte) {
 		}
 		if err := d.set(&cfg, vals); err != nil {
 			c.w.errorText("ERR CONFIG SET failed (possibly related to argument '" + string(args[2+2*i]) + "') - " + err.Error())
+			return
+		}
+	}
+	if i := slices.IndexFunc(set, isTLSDirective); i >= 0 {
+		if err := s.reconfigureTLS(&cfg); err != nil {
+			s.log.Warn("CONFIG SET: TLS not updated", "err", err)
+			c.w.errorText("ERR CONFIG SET failed (possibly related to argument '" + set[i].name + "') - Unable to update TLS configuration. Check server logs.")
 			return
 		}
 	}

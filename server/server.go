@@ -53,7 +53,8 @@ type Server struct {
 
 	mu       sync.Mutex
 	ln       net.Listener
-	extraLns []net.Listener // the tls-port listeners (ListenTLS)
+	extraLns []net.Listener // the tls-port listener (tls.go)
+	tls      tlsState
 	clients  map[int64]*client
 	closed   bool
 	nextID   atomic.Int64

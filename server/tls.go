@@ -7,6 +7,11 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
 )
 
 // TLS for clients: tls-port opens a second client port whose connections
@@ -18,15 +23,18 @@ import (
 // (required, or checked when given). The plain port stays open; traffic
 // between nodes (Raft and forwarded commands) is not encrypted.
 
-// tlsDirectives are the TLS settings; all are start-up only.
+// tlsDirectives are the TLS settings. CONFIG SET may change them: the
+// new files are loaded (and a new tls-port listened on) before anything
+// changes, or the command fails as Redis's does.
 func tlsDirectives() []directive {
+	mut := func(d directive) directive { return withMode(d, mutable) }
 	return []directive{
-		intDirective("tls-port", "", 0, 65535, immutable, func(c *Config) *int { return &c.TLSPort }),
-		stringDirective("tls-cert-file", func(c *Config) *string { return &c.TLSCertFile }, nil),
-		stringDirective("tls-key-file", func(c *Config) *string { return &c.TLSKeyFile }, nil),
-		stringDirective("tls-ca-cert-file", func(c *Config) *string { return &c.TLSCACertFile }, nil),
-		withMode(enumDirective("tls-auth-clients", []string{"yes", "no", "optional"},
-			func(c *Config) *string { return &c.TLSAuthClients }, nil), immutable),
+		intDirective("tls-port", "", 0, 65535, mutable, func(c *Config) *int { return &c.TLSPort }),
+		mut(stringDirective("tls-cert-file", func(c *Config) *string { return &c.TLSCertFile }, nil)),
+		mut(stringDirective("tls-key-file", func(c *Config) *string { return &c.TLSKeyFile }, nil)),
+		mut(stringDirective("tls-ca-cert-file", func(c *Config) *string { return &c.TLSCACertFile }, nil)),
+		enumDirective("tls-auth-clients", []string{"no", "yes", "optional"},
+			func(c *Config) *string { return &c.TLSAuthClients }, nil),
 	}
 }
 
@@ -78,14 +86,44 @@ func (c *Config) CheckTLS() error {
 	return err
 }
 
+// tlsState is the server's TLS side: the tls-port listener and the
+// configuration new handshakes take, which CONFIG SET replaces (existing
+// connections keep theirs, as in Redis).
+type tlsState struct {
+	mu   sync.Mutex // serialises listening and closing; taken after confMu
+	conf atomic.Pointer[tls.Config]
+	ln   net.Listener // nil when not listening
+}
+
 // ListenTLS listens on addr and serves TLS connections there, with the
-// configured certificates, until Close. It returns the address it listens
-// on (addr may name port 0).
+// configured certificates, until Close or a CONFIG SET of tls-port. It
+// returns the address it listens on (addr may name port 0, which
+// tls-port then reports as the port chosen).
 func (s *Server) ListenTLS(addr string) (net.Addr, error) {
-	tc, err := s.config().tlsConfig()
+	s.confMu.Lock()
+	defer s.confMu.Unlock()
+	cfg := *s.config()
+	tc, err := cfg.tlsConfig()
 	if err != nil {
 		return nil, err
 	}
+	s.tls.mu.Lock()
+	defer s.tls.mu.Unlock()
+	if s.tls.ln != nil {
+		return nil, fmt.Errorf("already listening for TLS on %s", s.tls.ln.Addr())
+	}
+	ln, err := s.listenTLS(addr, tc)
+	if err != nil {
+		return nil, err
+	}
+	cfg.TLSPort = ln.Addr().(*net.TCPAddr).Port
+	s.conf.Store(&cfg)
+	return ln.Addr(), nil
+}
+
+// listenTLS opens the TLS listener on addr with configuration tc and
+// starts serving it. The caller holds s.tls.mu.
+func (s *Server) listenTLS(addr string, tc *tls.Config) (net.Listener, error) {
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return nil, fmt.Errorf("could not listen on %s (tls-port): %w", addr, err)
@@ -99,9 +137,57 @@ func (s *Server) ListenTLS(addr string) (net.Addr, error) {
 	s.extraLns = append(s.extraLns, ln)
 	s.wg.Add(1)
 	s.mu.Unlock()
+	s.tls.conf.Store(tc)
+	s.tls.ln = ln // on success only: reconfigureTLS keeps the old one otherwise
+	shell := &tls.Config{GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) {
+		return s.tls.conf.Load(), nil
+	}}
 	go func() {
 		defer s.wg.Done()
-		s.acceptLoop(tls.NewListener(ln, tc))
+		s.acceptLoop(tls.NewListener(ln, shell))
 	}()
-	return ln.Addr(), nil
+	return ln, nil
 }
+
+// closeListener stops listening on ln, one of extraLns; the connections
+// it accepted stay.
+func (s *Server) closeListener(ln net.Listener) {
+	s.mu.Lock()
+	s.extraLns = slices.DeleteFunc(s.extraLns, func(l net.Listener) bool { return l == ln })
+	s.mu.Unlock()
+	ln.Close()
+}
+
+// reconfigureTLS makes cfg's TLS settings those of the running server
+// (CONFIG SET of a tls-* directive, with confMu held): it loads the
+// files and, when tls-port changed, listens on the new port (0: none)
+// before closing the old one. On error nothing changes.
+func (s *Server) reconfigureTLS(cfg *Config) error {
+	s.tls.mu.Lock()
+	defer s.tls.mu.Unlock()
+	if cfg.TLSPort == 0 {
+		if s.tls.ln != nil {
+			s.closeListener(s.tls.ln)
+			s.tls.ln = nil
+		}
+		return nil
+	}
+	tc, err := cfg.tlsConfig()
+	if err != nil {
+		return err
+	}
+	if old := s.tls.ln; old == nil || old.Addr().(*net.TCPAddr).Port != cfg.TLSPort {
+		if _, err := s.listenTLS(net.JoinHostPort(cfg.Bind, strconv.Itoa(cfg.TLSPort)), tc); err != nil {
+			return err
+		}
+		if old != nil {
+			s.closeListener(old)
+		}
+	}
+	s.tls.conf.Store(tc)
+	return nil
+}
+
+// isTLSDirective reports whether d is one of the tls-* settings, which
+// CONFIG SET applies together through reconfigureTLS.
+func isTLSDirective(d *directive) bool { return strings.HasPrefix(d.name, "tls-") }

@@ -5,13 +5,16 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"net"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/redis/go-redis/v9"
 
+	"sessiond/internal/proctest"
 	"sessiond/internal/testcerts"
 )
 
@@ -77,9 +80,6 @@ func TestTLSPort(t *testing.T) {
 			if got, err := c.ConfigGet(ctx, "tls-auth-clients").Result(); err != nil || got["tls-auth-clients"] != tt.configuredValue {
 				t.Fatalf("CONFIG GET tls-auth-clients: %v %v", got, err)
 			}
-			if err := c.ConfigSet(ctx, "tls-auth-clients", "no").Err(); err == nil || !strings.Contains(err.Error(), "immutable") {
-				t.Fatalf("CONFIG SET tls-auth-clients: %v, want an immutable-config error", err)
-			}
 			// CLIENT LIST finds the TLS connection's descriptor.
 			if list, err := c.ClientList(ctx).Result(); err != nil || strings.Contains(list, "fd=-1") {
 				t.Fatalf("CLIENT LIST over TLS: %q %v", list, err)
@@ -138,5 +138,109 @@ func TestTLSConfigErrors(t *testing.T) {
 				t.Fatalf("CheckTLS: %v, want an error containing %q", err, tt.want)
 			}
 		})
+	}
+}
+
+// TestTLSReconfigure changes the TLS settings of a running server with
+// CONFIG SET, as Redis allows (certificate rotation): new handshakes take
+// the new files, connections already made keep working, a file that does
+// not load changes nothing, and tls-port moves or closes the listener.
+func TestTLSReconfigure(t *testing.T) {
+	f, err := testcerts.Write(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	g, err := testcerts.Write(t.TempDir()) // another CA: the rotation's
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := startServer(t, Config{TLSCertFile: f.ServerCert, TLSKeyFile: f.ServerKey, TLSCACertFile: f.CA})
+	addr, err := ts.ListenTLS("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	admin := ts.goRedis(t, 2)
+	client := func(addr string, fs testcerts.Files, withCert bool) *redis.Client {
+		c := redis.NewClient(&redis.Options{Addr: addr, TLSConfig: tlsClientConfig(t, fs, withCert), MaxRetries: -1,
+			DialTimeout: 5 * time.Second, PoolSize: 1})
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	ping := func(c *redis.Client) error { return c.Ping(ctx).Err() }
+	configSet := func(kv ...string) error {
+		args := []interface{}{"CONFIG", "SET"}
+		for _, s := range kv {
+			args = append(args, s)
+		}
+		return admin.Do(ctx, args...).Err()
+	}
+
+	early := client(addr.String(), f, true)
+	if err := ping(early); err != nil {
+		t.Fatalf("PING with a client certificate: %v", err)
+	}
+	if got, err := admin.ConfigGet(ctx, "tls-port").Result(); err != nil || got["tls-port"] != strconv.Itoa(addr.(*net.TCPAddr).Port) {
+		t.Fatalf("CONFIG GET tls-port after listening on port 0: %v %v", got, err)
+	}
+	if err := ping(client(addr.String(), f, false)); err == nil {
+		t.Fatal("PING without a client certificate succeeded under tls-auth-clients yes")
+	}
+	if err := configSet("tls-auth-clients", "no"); err != nil {
+		t.Fatal(err)
+	}
+	if err := ping(client(addr.String(), f, false)); err != nil {
+		t.Fatalf("PING without a client certificate after tls-auth-clients no: %v", err)
+	}
+
+	// A file that does not load: refused, nothing changes.
+	err = configSet("tls-cert-file", "/nonexistent/server.crt")
+	if want := "ERR CONFIG SET failed (possibly related to argument 'tls-cert-file') - Unable to update TLS configuration. Check server logs."; err == nil || err.Error() != want {
+		t.Fatalf("CONFIG SET of a missing certificate: %v, want %q", err, want)
+	}
+	if got, _ := admin.ConfigGet(ctx, "tls-cert-file").Result(); got["tls-cert-file"] != f.ServerCert {
+		t.Fatalf("tls-cert-file changed by a failed CONFIG SET: %v", got)
+	}
+
+	// Rotation to certificates of another CA.
+	if err := configSet("tls-cert-file", g.ServerCert, "tls-key-file", g.ServerKey, "tls-ca-cert-file", g.CA, "tls-auth-clients", "yes"); err != nil {
+		t.Fatal(err)
+	}
+	if err := ping(client(addr.String(), g, true)); err != nil {
+		t.Fatalf("PING trusting the new CA: %v", err)
+	}
+	if err := ping(client(addr.String(), f, true)); err == nil {
+		t.Fatal("PING trusting only the old CA succeeded after the rotation")
+	}
+	if err := ping(early); err != nil {
+		t.Fatalf("a connection made before the rotation: %v", err)
+	}
+
+	// tls-port moves the listener, 0 closes it.
+	ports, err := proctest.FreePorts(1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	moved := net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[0]))
+	if err := configSet("tls-port", strconv.Itoa(ports[0])); err != nil {
+		t.Fatal(err)
+	}
+	if err := ping(client(moved, g, true)); err != nil {
+		t.Fatalf("PING on the new tls-port: %v", err)
+	}
+	if nc, err := net.DialTimeout("tcp", addr.String(), 5*time.Second); err == nil {
+		nc.Close()
+		t.Fatal("the old tls-port still accepts connections")
+	}
+	if err := configSet("tls-port", "0"); err != nil {
+		t.Fatal(err)
+	}
+	if nc, err := net.DialTimeout("tcp", moved, 5*time.Second); err == nil {
+		nc.Close()
+		t.Fatal("tls-port 0 left the listener open")
+	}
+	if err := ping(early); err != nil {
+		t.Fatalf("a connection made before tls-port changed: %v", err)
 	}
 }

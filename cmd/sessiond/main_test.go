@@ -264,7 +264,7 @@ func TestBinaryExitCodes(t *testing.T) {
 		{"unknown flag", []string{"--no-such-thing", "1"}, 1, []string{"Bad directive"}},
 		{"missing file", []string{filepath.Join(t.TempDir(), "none.conf")}, 1, []string{"can't open config file"}},
 		{"tls without files", []string{"--port", "0", "--tls-port", "1"}, 1, []string{"failed to configure TLS", "tls-cert-file and tls-key-file"}},
-		{"bad tls-auth-clients", []string{"--tls-auth-clients", "sometimes"}, 1, []string{"*** FATAL CONFIG FILE ERROR", "must be one of the following: yes, no, optional"}},
+		{"bad tls-auth-clients", []string{"--tls-auth-clients", "sometimes"}, 1, []string{"*** FATAL CONFIG FILE ERROR", "must be one of the following: no, yes, optional"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

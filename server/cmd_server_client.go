@@ -353,7 +353,7 @@ func cmdClientKill(c *client, args [][]byte) {
 		c.s.mu.Lock()
 		delete(c.s.clients, cl.id)
 		c.s.mu.Unlock()
-		cl.nc.Close()
+		closeConn(cl.nc)
 	}
 	switch {
 	case !oldForm:

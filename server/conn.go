@@ -2,6 +2,7 @@ package server
 
 import (
 	"bytes"
+	"crypto/tls"
 	"errors"
 	"hash/maphash"
 	"io"
@@ -509,13 +510,21 @@ func (c *client) flushOut(idle bool) bool {
 	}
 	b := c.w.b
 	var err error
+	_, isTLS := c.nc.(*tls.Conn)
 	for len(b) > 0 {
 		c.nc.SetWriteDeadline(c.deadline())
+		chunk := b
+		if isTLS && len(chunk) > tlsWriteChunk {
+			chunk = chunk[:tlsWriteChunk]
+		}
 		var n int
-		n, err = c.nc.Write(b)
+		n, err = c.nc.Write(chunk)
 		c.s.stats.netOutput.Add(int64(n))
 		b = b[n:]
-		if err == nil || n == 0 || !errors.Is(err, os.ErrDeadlineExceeded) {
+		if isTLS && err == nil {
+			continue // the next chunk, with a new deadline
+		}
+		if err == nil || n == 0 || isTLS || !errors.Is(err, os.ErrDeadlineExceeded) {
 			break
 		}
 		err = nil // timed out after some progress: keep going

@@ -265,7 +265,7 @@ func (sb *subscriber) push(m *message, lim bufferLimit, now time.Time, log func(
 		if log != nil {
 			log(sb.c.id, sb.c.addr)
 		}
-		sb.nc.Close() // the serve loop's read fails and the connection ends
+		closeConn(sb.nc) // the serve loop's read fails and the connection ends
 		return
 	}
 	wake := !sb.busy

@@ -2,6 +2,7 @@ package server
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -267,13 +268,28 @@ func (s *Server) accept(nc net.Conn) {
 		return
 	}
 	if len(s.clients) >= cfg.MaxClients {
-		s.mu.Unlock()
 		s.stats.connsRejected.Add(1)
+		refuse := func() {
+			nc.Write([]byte("-ERR max number of clients reached\r\n"))
+			closeConn(nc)
+		}
+		if _, ok := nc.(*tls.Conn); ok {
+			// The write needs the TLS handshake first, which waits for
+			// the client: not in the accept loop, and bounded.
+			nc.SetDeadline(time.Now().Add(time.Second))
+			s.wg.Add(1)
+			s.mu.Unlock()
+			go func() {
+				defer s.wg.Done()
+				refuse()
+			}()
+			return
+		}
+		s.mu.Unlock()
 		// Best effort, like Redis: a client that does not read it
 		// must not hold up the accept loop.
 		nc.SetWriteDeadline(time.Now().Add(100 * time.Millisecond))
-		nc.Write([]byte("-ERR max number of clients reached\r\n"))
-		nc.Close()
+		refuse()
 		return
 	}
 	c := newClient(s, nc)
@@ -375,7 +391,7 @@ func (s *Server) Close() error {
 		l.Close()
 	}
 	for _, c := range s.clients {
-		c.nc.Close()
+		closeConn(c.nc)
 	}
 	s.mu.Unlock()
 	s.cancel()

@@ -86,6 +86,23 @@ func (c *Config) CheckTLS() error {
 	return err
 }
 
+// closeConn closes a client's connection at once. A TLS connection's own
+// Close first sends a close_notify alert, which can wait up to 5 s on a
+// client that reads nothing: server-side closes (Close, CLIENT KILL, the
+// output-buffer limit) close the TCP connection under it instead.
+func closeConn(nc net.Conn) error {
+	if tc, ok := nc.(*tls.Conn); ok {
+		return tc.NetConn().Close()
+	}
+	return nc.Close()
+}
+
+// tlsWriteChunk bounds one write to a TLS connection: a write deadline
+// that passes breaks a TLS connection for good (crypto/tls), so a
+// reply is written a record at a time, each with its own deadline, and a
+// client that reads slowly but steadily is kept as on the plain port.
+const tlsWriteChunk = 16 << 10
+
 // tlsState is the server's TLS side: the tls-port listener and the
 // configuration new handshakes take, which CONFIG SET replaces (existing
 // connections keep theirs, as in Redis).
@@ -95,44 +112,53 @@ type tlsState struct {
 	ln   net.Listener // nil when not listening
 }
 
-// ListenTLS listens on addr and serves TLS connections there, with the
-// configured certificates, until Close or a CONFIG SET of tls-port. It
-// returns the address it listens on (addr may name port 0, which
-// tls-port then reports as the port chosen).
+// ListenTLS listens on addr and serves TLS connections there (see
+// ServeTLS). It returns the address it listens on (addr may name port 0,
+// which tls-port then reports as the port chosen).
 func (s *Server) ListenTLS(addr string) (net.Addr, error) {
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return nil, fmt.Errorf("could not listen on %s (tls-port): %w", addr, err)
+	}
+	if err := s.ServeTLS(ln); err != nil {
+		ln.Close()
+		return nil, err
+	}
+	return ln.Addr(), nil
+}
+
+// ServeTLS serves TLS connections accepted on ln (a TCP listener) with
+// the configured certificates, in the background, until Close or a
+// CONFIG SET of tls-port; tls-port then reports ln's port. On error ln
+// is left to the caller.
+func (s *Server) ServeTLS(ln net.Listener) error {
 	s.confMu.Lock()
 	defer s.confMu.Unlock()
 	cfg := *s.config()
 	tc, err := cfg.tlsConfig()
 	if err != nil {
-		return nil, err
+		return err
 	}
 	s.tls.mu.Lock()
 	defer s.tls.mu.Unlock()
 	if s.tls.ln != nil {
-		return nil, fmt.Errorf("already listening for TLS on %s", s.tls.ln.Addr())
+		return fmt.Errorf("already listening for TLS on %s", s.tls.ln.Addr())
 	}
-	ln, err := s.listenTLS(addr, tc)
-	if err != nil {
-		return nil, err
+	if err := s.serveTLS(ln, tc); err != nil {
+		return err
 	}
 	cfg.TLSPort = ln.Addr().(*net.TCPAddr).Port
 	s.conf.Store(&cfg)
-	return ln.Addr(), nil
+	return nil
 }
 
-// listenTLS opens the TLS listener on addr with configuration tc and
-// starts serving it. The caller holds s.tls.mu.
-func (s *Server) listenTLS(addr string, tc *tls.Config) (net.Listener, error) {
-	ln, err := net.Listen("tcp", addr)
-	if err != nil {
-		return nil, fmt.Errorf("could not listen on %s (tls-port): %w", addr, err)
-	}
+// serveTLS starts serving TLS on ln with configuration tc. The caller
+// holds s.tls.mu; on error ln is the caller's to close.
+func (s *Server) serveTLS(ln net.Listener, tc *tls.Config) error {
 	s.mu.Lock()
 	if s.closed {
 		s.mu.Unlock()
-		ln.Close()
-		return nil, net.ErrClosed
+		return net.ErrClosed
 	}
 	s.extraLns = append(s.extraLns, ln)
 	s.wg.Add(1)
@@ -146,7 +172,7 @@ func (s *Server) listenTLS(addr string, tc *tls.Config) (net.Listener, error) {
 		defer s.wg.Done()
 		s.acceptLoop(tls.NewListener(ln, shell))
 	}()
-	return ln, nil
+	return nil
 }
 
 // closeListener stops listening on ln, one of extraLns; the connections
@@ -177,7 +203,13 @@ func (s *Server) reconfigureTLS(cfg *Config) error {
 		return err
 	}
 	if old := s.tls.ln; old == nil || old.Addr().(*net.TCPAddr).Port != cfg.TLSPort {
-		if _, err := s.listenTLS(net.JoinHostPort(cfg.Bind, strconv.Itoa(cfg.TLSPort)), tc); err != nil {
+		addr := net.JoinHostPort(cfg.Bind, strconv.Itoa(cfg.TLSPort))
+		ln, err := net.Listen("tcp", addr)
+		if err != nil {
+			return fmt.Errorf("could not listen on %s (tls-port): %w", addr, err)
+		}
+		if err := s.serveTLS(ln, tc); err != nil {
+			ln.Close()
 			return err
 		}
 		if old != nil {

@@ -1,12 +1,14 @@
 package server
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
 	"net"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
@@ -242,5 +244,115 @@ func TestTLSReconfigure(t *testing.T) {
 	}
 	if err := ping(early); err != nil {
 		t.Fatalf("a connection made before tls-port changed: %v", err)
+	}
+}
+
+// TestTLSMaxClientsSilentClient checks that a client over maxclients that
+// connects to the TLS port and never sends its ClientHello holds up
+// neither the accept loop (the next client gets the maxclients error) nor
+// Close.
+func TestTLSMaxClientsSilentClient(t *testing.T) {
+	f, err := testcerts.Write(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, err := New(Config{MaxClients: 1, TLSCertFile: f.ServerCert, TLSKeyFile: f.ServerKey, TLSCACertFile: f.CA}, nil, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	served := make(chan error, 1)
+	go func() { served <- srv.Serve(ln) }()
+	a, err := srv.ListenTLS("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	first := redis.NewClient(&redis.Options{Addr: a.String(), TLSConfig: tlsClientConfig(t, f, true), MaxRetries: -1, PoolSize: 1})
+	defer first.Close()
+	if err := first.Ping(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	silent, err := net.Dial("tcp", a.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer silent.Close()
+	for srv.stats.connsRejected.Load() < 1 {
+		if ctx.Err() != nil {
+			t.Fatal("the silent connection was never refused")
+		}
+		runtime.Gosched()
+	}
+	// The next client is refused with Redis's error (read before writing
+	// anything: the server closes right after it).
+	second, err := tls.DialWithDialer(&net.Dialer{Timeout: 20 * time.Second}, "tcp", a.String(), tlsClientConfig(t, f, true))
+	if err != nil {
+		t.Fatalf("TLS handshake of a client over maxclients: %v", err)
+	}
+	defer second.Close()
+	second.SetReadDeadline(time.Now().Add(20 * time.Second))
+	if line, err := bufio.NewReader(second).ReadString('\n'); line != "-ERR max number of clients reached\r\n" {
+		t.Fatalf("a TLS client over maxclients read %q (%v), want the maxclients error", line, err)
+	}
+	closed := make(chan struct{})
+	go func() { srv.Close(); close(closed) }()
+	select {
+	case <-closed:
+	case <-ctx.Done():
+		t.Fatal("Close waits on the silent client's handshake")
+	}
+	if err := <-served; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestTLSSlowReader checks that with timeout set, a TLS client reading a
+// large reply slowly but steadily gets all of it, as on the plain port: a
+// write that times out breaks a TLS connection, so the reply goes out a
+// record at a time, each with a fresh deadline.
+func TestTLSSlowReader(t *testing.T) {
+	f, err := testcerts.Write(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ts := startServer(t, Config{Timeout: time.Second, TLSCertFile: f.ServerCert, TLSKeyFile: f.ServerKey, TLSCACertFile: f.CA})
+	a, err := ts.ListenTLS("127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	const size = 16 << 20 // well past what the socket buffers hold
+	if err := ts.goRedis(t, 2).Set(context.Background(), "big", strings.Repeat("x", size), 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	tc, err := tls.Dial("tcp", a.String(), tlsClientConfig(t, f, true))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer tc.Close()
+	tc.NetConn().(*net.TCPConn).SetReadBuffer(32 << 10)
+	if _, err := tc.Write([]byte("*2\r\n$3\r\nGET\r\n$3\r\nbig\r\n")); err != nil {
+		t.Fatal(err)
+	}
+	want := size + len("$16777216\r\n\r\n")
+	buf := make([]byte, 64<<10)
+	total := 0
+	for total < want {
+		tc.SetReadDeadline(time.Now().Add(20 * time.Second))
+		n, err := tc.Read(buf)
+		total += n
+		if err != nil {
+			t.Fatalf("dropped after %d of %d bytes: %v", total, want, err)
+		}
+		// A slow reader: 64 KB per 10 ms at most, so the reply takes longer
+		// than the 1 s timeout, while each record is read well within it.
+		time.Sleep(10 * time.Millisecond)
+	}
+	if total != want {
+		t.Fatalf("read %d bytes, want %d", total, want)
 	}
 }

@@ -75,25 +75,36 @@ func run(args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("could not listen on %s:%d: %w", cfg.Bind, cfg.Port, err)
 	}
+	var tlsLn net.Listener // bound now, served with the plain port
+	if cfg.TLSPort > 0 {
+		if tlsLn, err = net.Listen("tcp", net.JoinHostPort(cfg.Bind, strconv.Itoa(cfg.TLSPort))); err != nil {
+			ln.Close()
+			return fmt.Errorf("could not listen on %s:%d (tls-port): %w", cfg.Bind, cfg.TLSPort, err)
+		}
+	}
 	node, err := server.OpenNode(cfg, ln, server.NodeOptions{})
 	if err != nil {
 		ln.Close()
+		if tlsLn != nil {
+			tlsLn.Close()
+		}
 		return err
 	}
 	srv := node.Server
-	if cfg.TLSPort > 0 {
-		addr, err := srv.ListenTLS(net.JoinHostPort(cfg.Bind, strconv.Itoa(cfg.TLSPort)))
-		if err != nil {
-			node.Shutdown()
-			return err
-		}
-		log.Info("Accepting TLS connections", "addr", addr.String())
-	}
 	node.WaitSingleLeader(10 * time.Second)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
+	if tlsLn != nil {
+		if err := srv.ServeTLS(tlsLn); err != nil {
+			tlsLn.Close()
+			node.Shutdown()
+			<-errc
+			return err
+		}
+		log.Info("Accepting TLS connections", "addr", tlsLn.Addr().String())
+	}
 	log.Info("Ready to accept connections", "addr", ln.Addr().String(), "pid", os.Getpid(),
 		"version", server.SessiondVersion, "config_file", cfg.ConfigFile)
 	select {

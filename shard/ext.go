@@ -3,7 +3,6 @@ package shard
 import (
 	"bufio"
 	"slices"
-	"strings"
 
 	"github.com/cespare/xxhash/v2"
 )
@@ -228,15 +227,7 @@ func hashOrder[V any](m map[string]V) []hkey {
 	for k := range m {
 		o = append(o, hkey{h: xxhash.Sum64String(k), f: k})
 	}
-	slices.SortFunc(o, func(a, b hkey) int {
-		switch {
-		case a.h < b.h:
-			return -1
-		case a.h > b.h:
-			return 1
-		}
-		return strings.Compare(a.f, b.f)
-	})
+	slices.SortFunc(o, cmpHkey)
 	return o
 }
 

@@ -1,6 +1,7 @@
 package shard
 
 import (
+	"cmp"
 	"iter"
 	"slices"
 	"sort"
@@ -37,15 +38,7 @@ type keyOrder struct {
 const orderChunkMax = 512
 
 // cmpHkey orders hkeys by hash, then name.
-func cmpHkey(a, b hkey) int {
-	switch {
-	case a.h < b.h:
-		return -1
-	case a.h > b.h:
-		return 1
-	}
-	return strings.Compare(a.f, b.f)
-}
+func cmpHkey(a, b hkey) int { return cmp.Or(cmp.Compare(a.h, b.h), strings.Compare(a.f, b.f)) }
 
 // newKeyOrder returns the order of m's keys.
 func newKeyOrder[V any](m map[string]V) *keyOrder {

@@ -1,6 +1,7 @@
 package shard
 
 import (
+	"cmp"
 	"math"
 	"slices"
 
@@ -178,21 +179,7 @@ type hashedKey struct {
 
 // byHash orders keys by hash, then by name (for hash collisions), so that
 // walks are deterministic.
-func byHash(a, b hashedKey) int {
-	switch {
-	case a.h < b.h:
-		return -1
-	case a.h > b.h:
-		return 1
-	}
-	switch {
-	case a.k < b.k:
-		return -1
-	case a.k > b.k:
-		return 1
-	}
-	return 0
-}
+func byHash(a, b hashedKey) int { return cmp.Or(cmp.Compare(a.h, b.h), cmp.Compare(a.k, b.k)) }
 
 // lockStripe locks stripe i for a keyspace walk, unless the txn already
 // holds every stripe; the returned func unlocks it.

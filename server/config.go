@@ -56,6 +56,7 @@ type Config struct {
 	TLSKeyFile     string // tls-key-file: its private key (PEM)
 	TLSCACertFile  string // tls-ca-cert-file: CAs that sign client certificates (PEM)
 	TLSAuthClients string // tls-auth-clients: yes (default; a client certificate is required), no, optional
+	TLSProtocols   string // tls-protocols: e.g. "TLSv1.2 TLSv1.3"; "": Redis's default, TLS 1.2 and 1.3
 
 	// ManageGC says the process's garbage collector settings are the
 	// server's: main calls TuneGC at start and sets it, so that CONFIG SET

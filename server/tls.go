@@ -35,7 +35,42 @@ func tlsDirectives() []directive {
 		mut(stringDirective("tls-ca-cert-file", func(c *Config) *string { return &c.TLSCACertFile }, nil)),
 		enumDirective("tls-auth-clients", []string{"no", "yes", "optional"},
 			func(c *Config) *string { return &c.TLSAuthClients }, nil),
+		// Checked when TLS is configured (tlsConfig), as in Redis.
+		mut(stringDirective("tls-protocols", func(c *Config) *string { return &c.TLSProtocols }, nil)),
 	}
+}
+
+// tlsProtocolNames are tls-protocols' words, Redis's (OpenSSL's) names.
+var tlsProtocolNames = map[string]uint16{
+	"tlsv1": tls.VersionTLS10, "tlsv1.1": tls.VersionTLS11, "tlsv1.2": tls.VersionTLS12, "tlsv1.3": tls.VersionTLS13,
+}
+
+// tlsVersions returns the lowest and highest TLS versions tls-protocols
+// names (TLS 1.2 and 1.3 when it is empty). Go offers a range of
+// versions, so the ones named must be consecutive.
+func tlsVersions(v string) (lo, hi uint16, err error) {
+	words := strings.Fields(strings.ToLower(v))
+	if len(words) == 0 {
+		return tls.VersionTLS12, tls.VersionTLS13, nil
+	}
+	named := map[uint16]bool{}
+	for _, w := range words {
+		ver, ok := tlsProtocolNames[w]
+		if !ok {
+			return 0, 0, errors.New("Invalid tls-protocols specified. Use a combination of 'TLSv1', 'TLSv1.1', 'TLSv1.2' and 'TLSv1.3'.")
+		}
+		named[ver] = true
+		if lo == 0 || ver < lo {
+			lo = ver
+		}
+		hi = max(hi, ver)
+	}
+	for ver := lo; ver <= hi; ver++ {
+		if !named[ver] {
+			return 0, 0, errors.New("tls-protocols must name consecutive versions (sessiond cannot leave one out between two)")
+		}
+	}
+	return lo, hi, nil
 }
 
 // errTLSConfig is the error of a TLS setting the server cannot use.
@@ -50,7 +85,11 @@ func (c *Config) tlsConfig() (*tls.Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: loading %s and %s: %w", errTLSConfig, c.TLSCertFile, c.TLSKeyFile, err)
 	}
-	tc := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12}
+	lo, hi, err := tlsVersions(c.TLSProtocols)
+	if err != nil {
+		return nil, fmt.Errorf("%w: %w", errTLSConfig, err)
+	}
+	tc := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: lo, MaxVersion: hi}
 	switch c.TLSAuthClients {
 	case "no":
 		tc.ClientAuth = tls.NoClientCert

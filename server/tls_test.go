@@ -130,6 +130,9 @@ func TestTLSConfigErrors(t *testing.T) {
 		{"auth without CA", Config{TLSPort: 1, TLSCertFile: f.ServerCert, TLSKeyFile: f.ServerKey, TLSAuthClients: "yes"}, "tls-ca-cert-file must be set"},
 		{"CA not PEM", Config{TLSPort: 1, TLSCertFile: f.ServerCert, TLSKeyFile: f.ServerKey, TLSCACertFile: notPEM, TLSAuthClients: "optional"}, "no certificate in"},
 		{"auth no, no CA", Config{TLSPort: 1, TLSCertFile: f.ServerCert, TLSKeyFile: f.ServerKey, TLSAuthClients: "no"}, ""},
+		{"unknown protocol", Config{TLSPort: 1, TLSCertFile: f.ServerCert, TLSKeyFile: f.ServerKey, TLSAuthClients: "no", TLSProtocols: "TLSv1.2 SSLv3"}, "Invalid tls-protocols specified"},
+		{"protocols with a gap", Config{TLSPort: 1, TLSCertFile: f.ServerCert, TLSKeyFile: f.ServerKey, TLSAuthClients: "no", TLSProtocols: "TLSv1.1 TLSv1.3"}, "consecutive"},
+		{"one protocol", Config{TLSPort: 1, TLSCertFile: f.ServerCert, TLSKeyFile: f.ServerKey, TLSAuthClients: "no", TLSProtocols: "tlsv1.3"}, ""},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			err := tt.cfg.CheckTLS()
@@ -217,6 +220,32 @@ func TestTLSReconfigure(t *testing.T) {
 	}
 	if err := ping(early); err != nil {
 		t.Fatalf("a connection made before the rotation: %v", err)
+	}
+
+	// tls-protocols: a client that speaks TLS 1.2 at most is refused
+	// under TLSv1.3 alone.
+	tls12 := func() *redis.Client {
+		tc := tlsClientConfig(t, g, true)
+		tc.MaxVersion = tls.VersionTLS12
+		c := redis.NewClient(&redis.Options{Addr: addr.String(), TLSConfig: tc, MaxRetries: -1, PoolSize: 1})
+		t.Cleanup(func() { c.Close() })
+		return c
+	}
+	if err := ping(tls12()); err != nil {
+		t.Fatalf("a TLS 1.2 client under the default tls-protocols: %v", err)
+	}
+	if err := configSet("tls-protocols", "TLSv1.3"); err != nil {
+		t.Fatal(err)
+	}
+	if err := ping(tls12()); err == nil {
+		t.Fatal("a TLS 1.2 client was served under tls-protocols TLSv1.3")
+	}
+	if err := ping(client(addr.String(), g, true)); err != nil {
+		t.Fatalf("a TLS 1.3 client under tls-protocols TLSv1.3: %v", err)
+	}
+	err = configSet("tls-protocols", "TLSv1.3 SSLv3")
+	if want := "ERR CONFIG SET failed (possibly related to argument 'tls-protocols') - Unable to update TLS configuration. Check server logs."; err == nil || err.Error() != want {
+		t.Fatalf("CONFIG SET of an unknown protocol: %v, want %q", err, want)
 	}
 
 	// tls-port moves the listener, 0 closes it.

@@ -6,6 +6,7 @@ import (
 	"math"
 	"math/big"
 	"os"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -29,17 +30,24 @@ import (
 // group (--replicas below the node count) the client tries every
 // remotePoll instead.
 //
-// Unlike Redis, which hands a pushed element to the longest-waiting
-// client inside the push itself, woken clients race for it: the first
-// pop to reach the log wins and the others wait again. Within MULTI the
-// commands do not block: an empty list answers nil at once, as in Redis.
+// A node wakes its waiters on a key one at a time, longest waiting first
+// (blockers). Unlike Redis, which hands a pushed element to that client
+// inside the push itself, the woken client's pop is a write of its own,
+// so another client's pop may get there first (the woken one waits
+// again), and waiters on different nodes race. Within MULTI the commands
+// do not block: an empty list answers nil at once, as in Redis.
 
 // blockers are the connections of this node waiting in a blocking
-// command, by key.
+// command, by key, longest waiting first. A write to a key wakes its
+// first waiter only, and a waiter that leaves (served, timed out, gone)
+// wakes the next one of each of its keys: so a node serves its waiters
+// in the order they blocked, as Redis does, and a push wakes one client,
+// not all of them. A wake the first waiter could not use (the element
+// went to another client) is not passed on: nothing is left to take.
 type blockers struct {
 	n    atomic.Int64 // waiters, read without the lock by the event hook
 	mu   sync.Mutex
-	keys map[string]map[*blockWaiter]struct{}
+	keys map[string][]*blockWaiter
 }
 
 // blockWaiter is one waiting connection: ch receives a token when a write
@@ -49,53 +57,57 @@ type blockWaiter struct {
 	ch   chan struct{}
 }
 
-// add registers a waiter for keys. The caller must remove it.
+// add registers a waiter for keys, behind those already waiting. The
+// caller must remove it.
 func (b *blockers) add(keys []string) (*blockWaiter, bool) {
-	w := &blockWaiter{keys: keys, ch: make(chan struct{}, 1)}
+	slices.Sort(keys)
+	w := &blockWaiter{keys: slices.Compact(keys), ch: make(chan struct{}, 1)}
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.keys == nil {
-		b.keys = map[string]map[*blockWaiter]struct{}{}
+		b.keys = map[string][]*blockWaiter{}
 	}
-	for _, k := range keys {
-		set := b.keys[k]
-		if set == nil {
-			set = map[*blockWaiter]struct{}{}
-			b.keys[k] = set
-		}
-		set[w] = struct{}{}
+	for _, k := range w.keys {
+		b.keys[k] = append(b.keys[k], w)
 	}
 	return w, b.n.Add(1) == 1
 }
 
-// remove unregisters w; it reports whether no waiter is left.
+// remove unregisters w and wakes the next waiter of each of its keys (a
+// wake w took may have been meant for it); it reports whether no waiter
+// is left.
 func (b *blockers) remove(w *blockWaiter) bool {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for _, k := range w.keys {
-		if set := b.keys[k]; set != nil {
-			delete(set, w)
-			if len(set) == 0 {
-				delete(b.keys, k)
-			}
+		ws := slices.DeleteFunc(b.keys[k], func(x *blockWaiter) bool { return x == w })
+		if len(ws) == 0 {
+			delete(b.keys, k)
+			continue
 		}
+		b.keys[k] = ws
+		ws[0].signal()
 	}
 	return b.n.Add(-1) == 0
 }
 
-// wake tells the waiters of the event's key that it was written. It never blocks
-// (the store's event sink calls it).
+// signal leaves w a token unless one is already there.
+func (w *blockWaiter) signal() {
+	select {
+	case w.ch <- struct{}{}:
+	default:
+	}
+}
+
+// wake tells the first waiter of the event's key that it was written. It
+// never blocks (the store's event sink calls it).
 func (b *blockers) wake(e shard.Event) {
 	if b.n.Load() == 0 || e.Class == shard.EventPublish || e.Class == shard.EventKeyMiss {
 		return
 	}
-	key := e.Key
 	b.mu.Lock()
-	for w := range b.keys[key] {
-		select {
-		case w.ch <- struct{}{}:
-		default:
-		}
+	if ws := b.keys[e.Key]; len(ws) > 0 {
+		ws[0].signal()
 	}
 	b.mu.Unlock()
 }

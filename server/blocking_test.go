@@ -486,3 +486,55 @@ func TestSlowlogStaleWaited(t *testing.T) {
 	}
 	t.Fatalf("ECHO missing from SLOWLOG with slowlog-log-slower-than 0: %v", entries)
 }
+
+// TestBlockingServesInOrder: clients blocked on one list are served in the
+// order they blocked, as in Redis, whether the elements come in one push
+// or in several: a push wakes the longest waiting client only, and each
+// client served passes the wake on to the next.
+func TestBlockingServesInOrder(t *testing.T) {
+	tc := startCluster(t, 1, Config{}, nil)
+	l := tc.leader()
+	lc := tc.client(l)
+	ctx := context.Background()
+	const waiters = 5
+	for round, push := range []func(k string) error{
+		func(k string) error { // one push of every element
+			return lc.RPush(ctx, k, "e0", "e1", "e2", "e3", "e4").Err()
+		},
+		func(k string) error { // one push per element, pipelined
+			_, err := lc.Pipelined(ctx, func(p redis.Pipeliner) error {
+				for i := range waiters {
+					p.RPush(ctx, k, fmt.Sprintf("e%d", i))
+				}
+				return nil
+			})
+			return err
+		},
+	} {
+		k := fmt.Sprintf("fifo%d", round)
+		got := make([]chan string, waiters)
+		for i := range waiters {
+			got[i] = make(chan string, 1)
+			c := redis.NewClient(&redis.Options{Addr: l.addr, MaxRetries: -1, PoolSize: 1})
+			defer c.Close()
+			go func() {
+				v, err := c.BLPop(ctx, 30*time.Second, k).Result()
+				if err != nil {
+					got[i] <- "error: " + err.Error()
+					return
+				}
+				got[i] <- v[1]
+			}()
+			waitBlocked(t, lc, i+1) // registered behind the ones before
+		}
+		if err := push(k); err != nil {
+			t.Fatal(err)
+		}
+		for i := range waiters {
+			if v, want := <-got[i], fmt.Sprintf("e%d", i); v != want {
+				t.Fatalf("round %d: client %d (in blocking order) got %q, want %q", round, i, v, want)
+			}
+		}
+		waitBlocked(t, lc, 0)
+	}
+}

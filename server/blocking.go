@@ -42,12 +42,16 @@ import (
 // first waiter only, and a waiter that leaves (served, timed out, gone)
 // wakes the next one of each of its keys: so a node serves its waiters
 // in the order they blocked, as Redis does, and a push wakes one client,
-// not all of them. A wake the first waiter could not use (the element
-// went to another client) is not passed on: nothing is left to take.
+// not all of them. A waiter that keeps waiting after a wake because its
+// key took another type passes the wake on (passOn); one whose try found
+// nothing (another client took the element) does not: nothing is left.
 type blockers struct {
 	n    atomic.Int64 // waiters, read without the lock by the event hook
 	mu   sync.Mutex
 	keys map[string][]*blockWaiter
+	// idle is how often a waiter tries again without a wake (0:
+	// idlePoll); tests lengthen it so that only wakes serve clients.
+	idle time.Duration
 }
 
 // blockWaiter is one waiting connection: ch receives a token when a write
@@ -89,6 +93,20 @@ func (b *blockers) remove(w *blockWaiter) bool {
 		ws[0].signal()
 	}
 	return b.n.Add(-1) == 0
+}
+
+// passOn wakes the waiter behind w on each of w's keys: w was woken but
+// stays waiting although the write may have left something for others
+// (its key took another type).
+func (b *blockers) passOn(w *blockWaiter) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, k := range w.keys {
+		ws := b.keys[k]
+		if i := slices.Index(ws, w); i >= 0 && i+1 < len(ws) {
+			ws[i+1].signal()
+		}
+	}
 }
 
 // signal leaves w a token unless one is already there.
@@ -174,9 +192,7 @@ func (c *client) blockingCommand(cmd *command, args [][]byte) {
 	// Nothing to pop. Register, then try once more: a push applied
 	// after that try leaves its token in w.ch. (Registering only now
 	// keeps a queue that is never empty from turning events on.)
-	var keys []string
-	forKeys(cmd, args, func(k []byte) { keys = append(keys, string(k)) })
-	w, first := c.s.blocked.add(keys)
+	w, first := c.s.blocked.add(waitKeys(cmd, args))
 	if first {
 		c.s.refreshEvents()
 	}
@@ -257,6 +273,7 @@ func (c *client) blockingCommand(cmd *command, args [][]byte) {
 			if !bytes.HasPrefix(c.w.b[mark:], wrongTypeReply) {
 				return
 			}
+			c.s.blocked.passOn(w) // what was written is for those behind
 		}
 		c.w.b = c.w.b[:mark]
 		if c.ps != nil && !c.flushIdle() { // what came during the try
@@ -266,11 +283,26 @@ func (c *client) blockingCommand(cmd *command, args [][]byte) {
 	}
 }
 
+// waitKeys returns the keys a blocking command waits on: those it pops
+// from. BLMOVE's and BRPOPLPUSH's destination is not one: a client
+// waiting there would take the wakes meant for those popping from it.
+func waitKeys(cmd *command, args [][]byte) []string {
+	if cmd.name == "blmove" || cmd.name == "brpoplpush" {
+		return []string{string(args[1])}
+	}
+	var keys []string
+	forKeys(cmd, args, func(k []byte) { keys = append(keys, string(k)) })
+	return keys
+}
+
 // pollEvery is how often a waiting client tries again without a wake
 // (see blockingCommand).
 func (c *client) pollEvery() time.Duration {
 	if c.u == nil || c.u.store == nil {
 		return remotePoll
+	}
+	if d := c.s.blocked.idle; d > 0 {
+		return d
 	}
 	return idlePoll
 }

@@ -538,3 +538,56 @@ func TestBlockingServesInOrder(t *testing.T) {
 		waitBlocked(t, lc, 0)
 	}
 }
+
+// TestBlockingWakeReachesNextWaiter: a client first in line that cannot
+// use a push (it pops from another key, or its key took another type)
+// must not keep the wake from the client behind it. The idle retry is
+// lengthened so that only a wake can serve the second client.
+func TestBlockingWakeReachesNextWaiter(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		first []any // blocks first
+		after []any // run once it waits
+	}{
+		{"BLMOVE's destination", []any{"BLMOVE", "src", "q", "LEFT", "RIGHT", "0"}, nil},
+		{"BRPOPLPUSH's destination", []any{"BRPOPLPUSH", "src", "q", "0"}, nil},
+		{"a sorted-set waiter on a list", []any{"BZPOPMIN", "q", "0"}, nil},
+		{"another key of the first waiter took another type", []any{"BLPOP", "k1", "q", "0"}, []any{"SET", "k1", "str"}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			ts := startServer(t, Config{})
+			ts.Server.blocked.idle = time.Hour
+			c := ts.goRedis(t, 2)
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			first := ts.goRedis(t, 2)
+			go first.Do(ctx, tt.first...)
+			waitBlocked(t, c, 1)
+			if tt.after != nil {
+				if err := c.Do(ctx, tt.after...).Err(); err != nil {
+					t.Fatal(err)
+				}
+			}
+			for i := range 2 {
+				second := ts.goRedis(t, 2)
+				got := make(chan string, 1)
+				go func() {
+					v, err := second.BLPop(ctx, 0, "q").Result()
+					got <- fmt.Sprint(v, err)
+				}()
+				waitBlocked(t, c, 2)
+				if err := c.LPush(ctx, "q", "x").Err(); err != nil {
+					t.Fatal(err)
+				}
+				select {
+				case v := <-got:
+					if v != "[q x] <nil>" {
+						t.Fatalf("push %d: second waiter got %s", i, v)
+					}
+				case <-ctx.Done():
+					t.Fatalf("push %d: the second waiter was never woken", i)
+				}
+			}
+		})
+	}
+}

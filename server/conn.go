@@ -281,6 +281,13 @@ func (c *client) answerUnchanged(cmd *command, args [][]byte) bool {
 	if c.op.Key == nil && len(c.inflight) > 0 {
 		return false // keys in Args (a blocking pop): not checked against in-flight writes
 	}
+	if shard.IsBlockingTry(&c.op) && !c.u.group.CaughtUp() {
+		// A client blocked on a follower tries when the follower applies
+		// a push, which this leader may have committed but not applied
+		// yet: answered "nothing" from memory, that wake would be lost.
+		// Through the log, the try comes after the push.
+		return false
+	}
 	h := c.keyHash(c.op.Key)
 	if slices.Contains(c.inflightKeys, h) {
 		return c.deferUnchanged(cmd, args, h)

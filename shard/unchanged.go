@@ -33,6 +33,17 @@ func MayBeUnchanged(op *Op) bool {
 	return false
 }
 
+// IsBlockingTry reports whether op is a try of a blocking pop (BLPOP,
+// BLMOVE, BLMPOP, BZPOPMIN, BZMPOP...), which Unchanged answers
+// ErrListBlocking when there is nothing to pop.
+func IsBlockingTry(op *Op) bool {
+	switch op.Kind {
+	case KindBPop, KindBLMove, KindBLMPop, KindBZPop, KindBZMPop:
+		return true
+	}
+	return false
+}
+
 // Unchanged reports whether write op, applied now, would change nothing
 // at all in the store (no value, no encoding, no deadline, no event) and
 // then returns the reply it would give. ok is false when op would change

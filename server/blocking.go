@@ -109,6 +109,16 @@ func (b *blockers) passOn(w *blockWaiter) {
 	}
 }
 
+// wakeAll wakes the first waiter of every key (after a snapshot restore,
+// which reports no per-key writes).
+func (b *blockers) wakeAll() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, ws := range b.keys {
+		ws[0].signal()
+	}
+}
+
 // signal leaves w a token unless one is already there.
 func (w *blockWaiter) signal() {
 	select {

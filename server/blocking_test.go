@@ -12,6 +12,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"sessiond/replication"
 )
 
 // infoInt reads an integer field of an INFO section of the node c
@@ -589,5 +591,58 @@ func TestBlockingWakeReachesNextWaiter(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestBlockingWokenBySnapshotInstall: a client blocked on a follower that
+// catches up by installing a snapshot (which reports no per-key writes)
+// is woken by the install and gets the element pushed meanwhile. The
+// idle retry is lengthened so that only that wake can serve it.
+func TestBlockingWokenBySnapshotInstall(t *testing.T) {
+	tc := startCluster(t, 3, Config{}, func(rc *replication.Config) {
+		rc.SnapshotThreshold = 50
+		rc.TrailingLogs = 10
+		rc.MaxBatchOps = 4
+	})
+	l := tc.leader()
+	f := tc.follower(l)
+	f.node.Server.blocked.idle = time.Hour
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	fc := tc.client(f)
+	got := make(chan string, 1)
+	go func() {
+		v, err := fc.BLPop(ctx, 0, "q").Result()
+		got <- fmt.Sprint(v, err)
+	}()
+	waitBlocked(t, fc, 1)
+	f.stream.Isolate(true)
+	lc := tc.client(l)
+	if err := lc.RPush(ctx, "q", "x").Err(); err != nil {
+		t.Fatal(err)
+	}
+	// Enough writes and snapshots that the leader's log no longer holds
+	// what the follower lacks: it must install a snapshot.
+	for i := range 200 {
+		if err := lc.Set(ctx, fmt.Sprintf("during:%d", i), i, 0).Err(); err != nil {
+			t.Fatal(err)
+		}
+		if i%100 == 99 {
+			if err := lc.Do(ctx, "DEBUG", "RAFT-SNAPSHOT").Err(); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	f.stream.Isolate(false)
+	select {
+	case v := <-got:
+		if v != "[q x] <nil>" {
+			t.Fatalf("the follower's waiter got %s", v)
+		}
+	case <-ctx.Done():
+		t.Fatal("the follower's waiter was not woken by the snapshot install")
+	}
+	if st := f.node.Group.Status(); st.SnapshotIndex == 0 {
+		t.Fatalf("the follower caught up without a snapshot (%+v): the test did not test the install", st)
 	}
 }

@@ -158,6 +158,12 @@ const (
 // (a KindPublish op applied) or a keyspace event. It runs inside Apply
 // with stripes locked and only queues messages.
 func (s *Server) storeEvent(h *hub, u *unit, e shard.Event) {
+	if e.Class == shard.EventRestored {
+		// A snapshot replaced the data without per-key events: every
+		// waiting client's keys may have changed.
+		s.blocked.wakeAll()
+		return
+	}
 	s.blocked.wake(e)
 	cfg := s.config()
 	if cfg == nil {

@@ -158,6 +158,10 @@ const (
 	EventEvicted EventClass = 'e'
 	EventNew     EventClass = 'n' // a key was created
 	EventKeyMiss EventClass = 'm' // a read found no key (keymiss), reported by the node that read
+	// EventRestored: the whole store was replaced from a snapshot
+	// (Restore), which reports no per-key events; Key and Name are
+	// empty. Not a Redis keyspace event: nothing publishes it.
+	EventRestored EventClass = '*'
 )
 
 // Event is one keyspace event: Name is Redis's event name ("set", "del",

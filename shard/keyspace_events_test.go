@@ -1,6 +1,7 @@
 package shard
 
 import (
+	"bytes"
 	"slices"
 	"strings"
 	"testing"
@@ -112,5 +113,31 @@ func TestKeyspaceEventsOff(t *testing.T) {
 	}
 	if strings.Contains(strings.Join(*got, ","), "set") {
 		t.Fatal("a set event leaked")
+	}
+}
+
+// TestRestoreReportsEventRestored checks that a store replaced from a
+// snapshot reports one EventRestored while events are on (blocked
+// clients then try again), and nothing while they are off.
+func TestRestoreReportsEventRestored(t *testing.T) {
+	src, _ := evStore(t)
+	evApply(src, Op{Kind: KindSet, Key: []byte("k"), Args: b("v")})
+	var buf bytes.Buffer
+	if _, err := src.Snapshot().WriteTo(&buf); err != nil {
+		t.Fatal(err)
+	}
+	for _, on := range []bool{true, false} {
+		dst, got := evStore(t)
+		dst.EnableEvents(on)
+		if err := dst.Restore(bytes.NewReader(buf.Bytes())); err != nil {
+			t.Fatal(err)
+		}
+		want := []string{"*  "} // class, empty name, empty key
+		if !on {
+			want = nil
+		}
+		if !slices.Equal(*got, want) {
+			t.Fatalf("events on=%v: %q, want %q", on, *got, want)
+		}
 	}
 }

@@ -731,6 +731,9 @@ func (s *Store) Restore(r io.Reader) error {
 	for i := range s.stripes {
 		s.stripes[i].mu.Unlock()
 	}
+	if s.events.Load() {
+		s.sink(Event{Class: EventRestored})
+	}
 	return nil
 }
 

@@ -51,12 +51,14 @@ type Config struct {
 	Zone         string // zone: this node's failure domain, e.g. its availability zone (zones.go); "" none
 
 	// TLS for clients (tls.go).
-	TLSPort        int    // tls-port: a second client port speaking TLS; 0: none (default)
-	TLSCertFile    string // tls-cert-file: the server's certificate chain (PEM)
-	TLSKeyFile     string // tls-key-file: its private key (PEM)
-	TLSCACertFile  string // tls-ca-cert-file: CAs that sign client certificates (PEM)
-	TLSAuthClients string // tls-auth-clients: yes (default; a client certificate is required), no, optional
-	TLSProtocols   string // tls-protocols: e.g. "TLSv1.2 TLSv1.3"; "": Redis's default, TLS 1.2 and 1.3
+	TLSPort           int    // tls-port: a second client port speaking TLS; 0: none (default)
+	TLSCertFile       string // tls-cert-file: the server's certificate chain (PEM)
+	TLSKeyFile        string // tls-key-file: its private key (PEM)
+	TLSCACertFile     string // tls-ca-cert-file: CAs that sign client certificates (PEM)
+	TLSAuthClients    string // tls-auth-clients: yes (default; a client certificate is required), no, optional
+	TLSProtocols      string // tls-protocols: e.g. "TLSv1.2 TLSv1.3"; "": Redis's default, TLS 1.2 and 1.3
+	TLSCACertDir      string // tls-ca-cert-dir: a directory of CA certificates (PEM), with or instead of tls-ca-cert-file
+	TLSSessionCaching string // tls-session-caching: yes (default: resumption by session tickets) or no
 
 	// ManageGC says the process's garbage collector settings are the
 	// server's: main calls TuneGC at start and sets it, so that CONFIG SET
@@ -114,6 +116,9 @@ func (c *Config) setDefaults() {
 	}
 	if c.TLSAuthClients == "" {
 		c.TLSAuthClients = "yes"
+	}
+	if c.TLSSessionCaching == "" {
+		c.TLSSessionCaching = "yes"
 	}
 }
 

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -37,6 +38,24 @@ func tlsDirectives() []directive {
 			func(c *Config) *string { return &c.TLSAuthClients }, nil),
 		// Checked when TLS is configured (tlsConfig), as in Redis.
 		mut(stringDirective("tls-protocols", func(c *Config) *string { return &c.TLSProtocols }, nil)),
+		mut(stringDirective("tls-ca-cert-dir", func(c *Config) *string { return &c.TLSCACertDir }, nil)),
+		enumDirective("tls-session-caching", []string{"yes", "no"},
+			func(c *Config) *string { return &c.TLSSessionCaching }, nil),
+		// Redis's other TLS settings, at their defaults only: a
+		// redis.conf that states them loads, CONFIG GET lists them, and
+		// another value says why it is refused.
+		fixedDirective("tls-replication", "no", false, "sessiond does not encrypt traffic between nodes yet: only tls-replication no is accepted"),
+		fixedDirective("tls-cluster", "no", false, "sessiond does not encrypt traffic between nodes yet: only tls-cluster no is accepted"),
+		fixedDirective("tls-client-cert-file", "", false, "sessiond makes no TLS connections of its own: only an empty tls-client-cert-file is accepted"),
+		fixedDirective("tls-client-key-file", "", false, "sessiond makes no TLS connections of its own: only an empty tls-client-key-file is accepted"),
+		fixedDirective("tls-client-key-file-pass", "", false, "sessiond makes no TLS connections of its own: only an empty tls-client-key-file-pass is accepted"),
+		fixedDirective("tls-key-file-pass", "", false, "sessiond reads unencrypted private keys only: only an empty tls-key-file-pass is accepted"),
+		fixedDirective("tls-dh-params-file", "", false, "sessiond's TLS uses ECDHE key exchange only: only an empty tls-dh-params-file is accepted"),
+		fixedDirective("tls-ciphers", "", false, "sessiond uses Go's TLS 1.2 cipher suites (AES-GCM, ChaCha20-Poly1305 with ECDHE): only an empty tls-ciphers is accepted"),
+		fixedDirective("tls-ciphersuites", "", false, "sessiond uses Go's TLS 1.3 cipher suites: only an empty tls-ciphersuites is accepted"),
+		fixedDirective("tls-prefer-server-ciphers", "no", false, "sessiond uses Go's TLS, which picks the cipher suite itself: only tls-prefer-server-ciphers no is accepted"),
+		fixedDirective("tls-session-cache-size", "20480", false, "sessiond resumes TLS sessions with tickets, not a server cache: only tls-session-cache-size 20480 is accepted"),
+		fixedDirective("tls-session-cache-timeout", "300", false, "sessiond resumes TLS sessions with tickets, not a server cache: only tls-session-cache-timeout 300 is accepted"),
 	}
 }
 
@@ -89,7 +108,8 @@ func (c *Config) tlsConfig() (*tls.Config, error) {
 	if err != nil {
 		return nil, fmt.Errorf("%w: %w", errTLSConfig, err)
 	}
-	tc := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: lo, MaxVersion: hi}
+	tc := &tls.Config{Certificates: []tls.Certificate{cert}, MinVersion: lo, MaxVersion: hi,
+		SessionTicketsDisabled: c.TLSSessionCaching == "no"}
 	switch c.TLSAuthClients {
 	case "no":
 		tc.ClientAuth = tls.NoClientCert
@@ -99,17 +119,37 @@ func (c *Config) tlsConfig() (*tls.Config, error) {
 	default:
 		tc.ClientAuth = tls.RequireAndVerifyClientCert
 	}
-	if c.TLSCACertFile == "" {
+	if c.TLSCACertFile == "" && c.TLSCACertDir == "" {
 		// Redis refuses to start the same way.
-		return nil, fmt.Errorf("%w: tls-ca-cert-file must be set when tls-auth-clients is %s", errTLSConfig, c.TLSAuthClients)
-	}
-	pem, err := os.ReadFile(c.TLSCACertFile)
-	if err != nil {
-		return nil, fmt.Errorf("%w: %w", errTLSConfig, err)
+		return nil, fmt.Errorf("%w: tls-ca-cert-file or tls-ca-cert-dir must be set when tls-auth-clients is %s", errTLSConfig, c.TLSAuthClients)
 	}
 	pool := x509.NewCertPool()
-	if !pool.AppendCertsFromPEM(pem) {
-		return nil, fmt.Errorf("%w: no certificate in %s", errTLSConfig, c.TLSCACertFile)
+	if c.TLSCACertFile != "" {
+		pem, err := os.ReadFile(c.TLSCACertFile)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", errTLSConfig, err)
+		}
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("%w: no certificate in %s", errTLSConfig, c.TLSCACertFile)
+		}
+	}
+	if c.TLSCACertDir != "" {
+		// Every file of the directory that holds PEM certificates (an
+		// OpenSSL hashed directory's links included); others are skipped.
+		ents, err := os.ReadDir(c.TLSCACertDir)
+		if err != nil {
+			return nil, fmt.Errorf("%w: %w", errTLSConfig, err)
+		}
+		found := false
+		for _, e := range ents {
+			pem, err := os.ReadFile(filepath.Join(c.TLSCACertDir, e.Name()))
+			if err == nil && pool.AppendCertsFromPEM(pem) {
+				found = true
+			}
+		}
+		if !found {
+			return nil, fmt.Errorf("%w: no certificate in %s", errTLSConfig, c.TLSCACertDir)
+		}
 	}
 	tc.ClientCAs = pool
 	return tc, nil

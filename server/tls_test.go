@@ -127,7 +127,9 @@ func TestTLSConfigErrors(t *testing.T) {
 		{"no key", Config{TLSPort: 1, TLSCertFile: f.ServerCert}, "tls-cert-file and tls-key-file must both be set"},
 		{"missing cert", Config{TLSPort: 1, TLSCertFile: dir + "/none.crt", TLSKeyFile: f.ServerKey}, "none.crt"},
 		{"key of another cert", Config{TLSPort: 1, TLSCertFile: f.ServerCert, TLSKeyFile: f.ClientKey, TLSAuthClients: "no"}, "private key does not match"},
-		{"auth without CA", Config{TLSPort: 1, TLSCertFile: f.ServerCert, TLSKeyFile: f.ServerKey, TLSAuthClients: "yes"}, "tls-ca-cert-file must be set"},
+		{"auth without CA", Config{TLSPort: 1, TLSCertFile: f.ServerCert, TLSKeyFile: f.ServerKey, TLSAuthClients: "yes"}, "tls-ca-cert-file or tls-ca-cert-dir must be set"},
+		{"CA directory", Config{TLSPort: 1, TLSCertFile: f.ServerCert, TLSKeyFile: f.ServerKey, TLSCACertDir: dir}, ""},
+		{"CA directory without certificates", Config{TLSPort: 1, TLSCertFile: f.ServerCert, TLSKeyFile: f.ServerKey, TLSCACertDir: t.TempDir()}, "no certificate in"},
 		{"CA not PEM", Config{TLSPort: 1, TLSCertFile: f.ServerCert, TLSKeyFile: f.ServerKey, TLSCACertFile: notPEM, TLSAuthClients: "optional"}, "no certificate in"},
 		{"auth no, no CA", Config{TLSPort: 1, TLSCertFile: f.ServerCert, TLSKeyFile: f.ServerKey, TLSAuthClients: "no"}, ""},
 		{"unknown protocol", Config{TLSPort: 1, TLSCertFile: f.ServerCert, TLSKeyFile: f.ServerKey, TLSAuthClients: "no", TLSProtocols: "TLSv1.2 SSLv3"}, "Invalid tls-protocols specified"},
@@ -246,6 +248,15 @@ func TestTLSReconfigure(t *testing.T) {
 	err = configSet("tls-protocols", "TLSv1.3 SSLv3")
 	if want := "ERR CONFIG SET failed (possibly related to argument 'tls-protocols') - Unable to update TLS configuration. Check server logs."; err == nil || err.Error() != want {
 		t.Fatalf("CONFIG SET of an unknown protocol: %v, want %q", err, want)
+	}
+
+	// Redis's TLS settings sessiond does not implement take their
+	// defaults only, and say why.
+	if err := configSet("tls-replication", "no", "tls-ciphers", ""); err != nil {
+		t.Fatalf("CONFIG SET of Redis's defaults: %v", err)
+	}
+	if err := configSet("tls-replication", "yes"); err == nil || !strings.Contains(err.Error(), "does not encrypt traffic between nodes yet") {
+		t.Fatalf("CONFIG SET tls-replication yes: %v", err)
 	}
 
 	// tls-port moves the listener, 0 closes it.
@@ -383,5 +394,58 @@ func TestTLSSlowReader(t *testing.T) {
 	}
 	if total != want {
 		t.Fatalf("read %d bytes, want %d", total, want)
+	}
+}
+
+// TestTLSCACertDirAndResumption: client certificates are checked against
+// the CAs of tls-ca-cert-dir, and a client comes back with a resumed
+// session unless tls-session-caching is no.
+func TestTLSCACertDirAndResumption(t *testing.T) {
+	f, err := testcerts.Write(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	caDir := t.TempDir()
+	pem, err := os.ReadFile(f.CA)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(caDir+"/ca.pem", pem, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(caDir+"/README", []byte("not a certificate\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	for _, caching := range []string{"yes", "no"} {
+		t.Run("tls-session-caching "+caching, func(t *testing.T) {
+			ts := startServer(t, Config{TLSCertFile: f.ServerCert, TLSKeyFile: f.ServerKey, TLSCACertDir: caDir, TLSSessionCaching: caching})
+			a, err := ts.ListenTLS("127.0.0.1:0")
+			if err != nil {
+				t.Fatal(err)
+			}
+			tc := tlsClientConfig(t, f, true)
+			tc.ClientSessionCache = tls.NewLRUClientSessionCache(4)
+			resumed := make([]bool, 2)
+			for i := range resumed {
+				conn, err := tls.Dial("tcp", a.String(), tc)
+				if err != nil {
+					t.Fatalf("connection %d: %v", i, err)
+				}
+				conn.SetDeadline(time.Now().Add(20 * time.Second))
+				// A round trip, so that the client reads the server's
+				// session ticket (TLS 1.3 sends it after the handshake).
+				if _, err := conn.Write([]byte("PING\r\n")); err != nil {
+					t.Fatal(err)
+				}
+				if line, err := bufio.NewReader(conn).ReadString('\n'); err != nil || line != "+PONG\r\n" {
+					t.Fatalf("connection %d: PING read %q, %v", i, line, err)
+				}
+				resumed[i] = conn.ConnectionState().DidResume
+				conn.Close()
+			}
+			if want := caching == "yes"; resumed[0] || resumed[1] != want {
+				t.Fatalf("resumed %v with tls-session-caching %s, want [false %v]", resumed, caching, want)
+			}
+		})
 	}
 }

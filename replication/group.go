@@ -786,6 +786,13 @@ func (g *Group) CaughtUp() bool {
 	return c > 0 && g.raft.AppliedIndex() >= c
 }
 
+// StoreCurrent reports whether the store has applied every command in
+// this node's log (AppliedIndex counts commands only, so a log that ends
+// with a no-op or configuration entry reports false until the next
+// command). Unlike CaughtUp, it does not count entries raft has handed
+// to the FSM but the store has not applied yet.
+func (g *Group) StoreCurrent() bool { return g.fsm.applied.Load() >= g.raft.LastIndex() }
+
 // LastIndex returns the index of the last entry in this node's log.
 func (g *Group) LastIndex() uint64 { return g.raft.LastIndex() }
 

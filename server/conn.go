@@ -281,7 +281,7 @@ func (c *client) answerUnchanged(cmd *command, args [][]byte) bool {
 	if c.op.Key == nil && len(c.inflight) > 0 {
 		return false // keys in Args (a blocking pop): not checked against in-flight writes
 	}
-	if shard.IsBlockingTry(&c.op) && !c.u.group.CaughtUp() {
+	if shard.IsBlockingTry(&c.op) && !c.u.group.StoreCurrent() {
 		// A client blocked on a follower tries when the follower applies
 		// a push, which this leader may have committed but not applied
 		// yet: answered "nothing" from memory, that wake would be lost.

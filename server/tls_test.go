@@ -360,7 +360,7 @@ func TestTLSSlowReader(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ts := startServer(t, Config{Timeout: time.Second, TLSCertFile: f.ServerCert, TLSKeyFile: f.ServerKey, TLSCACertFile: f.CA})
+	ts := startServer(t, Config{Timeout: 3 * time.Second, TLSCertFile: f.ServerCert, TLSKeyFile: f.ServerKey, TLSCACertFile: f.CA})
 	a, err := ts.ListenTLS("127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -379,7 +379,7 @@ func TestTLSSlowReader(t *testing.T) {
 		t.Fatal(err)
 	}
 	want := size + len("$16777216\r\n\r\n")
-	buf := make([]byte, 64<<10)
+	buf := make([]byte, 32<<10)
 	total := 0
 	for total < want {
 		tc.SetReadDeadline(time.Now().Add(20 * time.Second))
@@ -388,9 +388,10 @@ func TestTLSSlowReader(t *testing.T) {
 		if err != nil {
 			t.Fatalf("dropped after %d of %d bytes: %v", total, want, err)
 		}
-		// A slow reader: 64 KB per 10 ms at most, so the reply takes longer
-		// than the 1 s timeout, while each record is read well within it.
-		time.Sleep(10 * time.Millisecond)
+		// A slow reader: a record (16 KB) per 5 ms at most, so the reply
+		// takes longer than the 3 s timeout (beyond what the socket
+		// buffers hold), while each record is read well within it.
+		time.Sleep(5 * time.Millisecond)
 	}
 	if total != want {
 		t.Fatalf("read %d bytes, want %d", total, want)

@@ -12,8 +12,6 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-
-	"sessiond/replication"
 )
 
 // infoInt reads an integer field of an INFO section of the node c
@@ -599,11 +597,7 @@ func TestBlockingWakeReachesNextWaiter(t *testing.T) {
 // is woken by the install and gets the element pushed meanwhile. The
 // idle retry is lengthened so that only that wake can serve it.
 func TestBlockingWokenBySnapshotInstall(t *testing.T) {
-	tc := startCluster(t, 3, Config{}, func(rc *replication.Config) {
-		rc.SnapshotThreshold = 50
-		rc.TrailingLogs = 10
-		rc.MaxBatchOps = 4
-	})
+	tc := startCluster(t, 3, Config{}, compactingRaft)
 	l := tc.leader()
 	f := tc.follower(l)
 	f.node.Server.blocked.idle = time.Hour

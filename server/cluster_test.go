@@ -474,14 +474,19 @@ func TestClusterWatchAcrossNodes(t *testing.T) {
 	}
 }
 
+// compactingRaft makes groups snapshot and truncate their log after a
+// few writes, so that a follower cut off for a while must catch up from
+// a snapshot.
+func compactingRaft(rc *replication.Config) {
+	rc.SnapshotThreshold = 50
+	rc.TrailingLogs = 10
+	rc.MaxBatchOps = 4
+}
+
 // TestClusterSnapshotCatchUp: a follower down while the log is compacted
 // past its position catches up from a snapshot and ends identical.
 func TestClusterSnapshotCatchUp(t *testing.T) {
-	tc := startCluster(t, 3, Config{}, func(rc *replication.Config) {
-		rc.SnapshotThreshold = 50
-		rc.TrailingLogs = 10
-		rc.MaxBatchOps = 4
-	})
+	tc := startCluster(t, 3, Config{}, compactingRaft)
 	l := tc.leader()
 	f := tc.follower(l)
 	ctx := context.Background()

@@ -244,8 +244,14 @@ func (c *client) blockingCommand(cmd *command, args [][]byte) {
 	case <-c.unblock: // meant for an earlier wait
 	default:
 	}
+	// Blocked from here on for CLIENT LIST, CLIENT UNBLOCK and INFO's
+	// blocked_clients alike (registering above came first).
 	c.info.blocked.Store(true)
-	defer c.info.blocked.Store(false)
+	c.s.blockedClients.Add(1)
+	defer func() {
+		c.info.blocked.Store(false)
+		c.s.blockedClients.Add(-1)
+	}()
 	since := c.s.sinceEpoch()
 	defer func() { c.waited = c.s.sinceEpoch() - since }() // not in SLOWLOG
 	for {

@@ -210,7 +210,7 @@ func (s *Server) infoClients(b *infoBuilder) {
 	b.kv("cluster_connections", "0")
 	b.kv("maxclients", s.config().MaxClients)
 	b.zeros("client_recent_max_input_buffer", "client_recent_max_output_buffer")
-	b.kv("blocked_clients", s.blocked.n.Load())
+	b.kv("blocked_clients", s.blockedClients.Load())
 	b.zeros("tracking_clients")
 	_, _, subscribed := s.pubsubCounts()
 	b.kv("pubsub_clients", subscribed)

@@ -59,9 +59,13 @@ type Server struct {
 	clients  map[int64]*client
 	closed   bool
 	nextID   atomic.Int64
-	stats    serverStats
-	memState memoryState // maxmemory bookkeeping (memory.go)
-	ops      opsSampler  // instantaneous_ops_per_sec
+	// blockedClients counts the clients CLIENT LIST flags b (INFO's
+	// blocked_clients), which blocked.n, the registered waiters, runs
+	// ahead of.
+	blockedClients atomic.Int64
+	stats          serverStats
+	memState       memoryState // maxmemory bookkeeping (memory.go)
+	ops            opsSampler  // instantaneous_ops_per_sec
 
 	// The shard groups (units.go), in slot order, and which one holds
 	// each slot. A standalone server has one unit without a Raft group.

@@ -27,10 +27,8 @@ func MayBeUnchanged(op *Op) bool {
 		return op.Flags&(NX|XX) != 0 && !op.Has(Get)
 	case KindHSet:
 		return op.Has(NX) // HSETNX
-	case KindBPop, KindBLMove, KindBLMPop, KindBZPop, KindBZMPop:
-		return true // nothing to pop: answered ErrListBlocking
 	}
-	return false
+	return IsBlockingTry(op) // nothing to pop: answered ErrListBlocking
 }
 
 // IsBlockingTry reports whether op is a try of a blocking pop (BLPOP,
@@ -64,10 +62,10 @@ func (s *Store) Unchanged(op *Op) (res Result, ok bool) {
 	if !t.unchanged(op) {
 		return Result{}, false
 	}
-	switch op.Kind {
-	case KindSet:
+	switch {
+	case op.Kind == KindSet:
 		return Nil(), true
-	case KindBPop, KindBLMove, KindBLMPop, KindBZPop, KindBZMPop:
+	case IsBlockingTry(op):
 		return Err(ErrListBlocking), true
 	}
 	return Int(0), true

@@ -43,6 +43,7 @@ fuzz:
 	GO=$(GO) .ci/fuzz ./shard FuzzOps $(FUZZTIME)
 	GO=$(GO) .ci/fuzz ./shard FuzzDecode $(FUZZTIME)
 	GO=$(GO) .ci/fuzz ./shard FuzzSmallIntScore $(FUZZTIME)
+	GO=$(GO) .ci/fuzz ./replication FuzzEntry $(FUZZTIME)
 
 vet:
 	$(GO) vet ./...

@@ -21,12 +21,19 @@ import (
 //
 //	version:1 (=1)  crc32c:4 (little endian, of everything after it)  type:1  body
 //
-// type 1 (entryOps):  uvarint n, then n times uvarint len + shard op encoding
-// type 2 (entryNode): uvarint len + node ID, uvarint len + client address
+// type 1 (entryOps):    uvarint n, then n times uvarint len + shard op encoding
+// type 2 (entryNode):   uvarint len + node ID, uvarint len + client address
+// type 3 (entryShared): uvarint m, then m times uvarint len + script SHA
+//
+//	+ uvarint len + script body; uvarint n, then n times uvarint ref +
+//	uvarint len + shard op encoding, where ref 0 is an op as encoded and
+//	ref k (1..m) a script op encoded without its SHA and body
+//	(shard.AppendEncodeNoBody) whose SHA and body are the k-th
 const (
 	entryVersion byte = 1
 	entryOps     byte = 1
 	entryNode    byte = 2
+	entryShared  byte = 3
 	entryHeader       = 6 // version, crc, type
 )
 
@@ -79,19 +86,70 @@ func readBytes(b []byte) ([]byte, []byte, error) {
 	return b[k : k+int(n)], b[k+int(n):], nil
 }
 
-// opCount returns the number of ops an entryOps body announces.
-func opCount(body []byte) int {
-	n, k := binary.Uvarint(body)
-	if k <= 0 || n > uint64(len(body)) {
-		return 0
+// appendOpsEntry appends the body of an entry holding calls' ops to data
+// and returns it with the entry's type: entryOps, or entryShared when
+// one of them is a script op, so that each script's body is stored once.
+// scripts is scratch space, cleared here.
+func appendOpsEntry(data []byte, calls []*call, scripts map[string]uint64) ([]byte, byte) {
+	clear(scripts)
+	var shared []*call // the first call of each script
+	for _, c := range calls {
+		if len(c.sha) == 0 {
+			continue
+		}
+		if _, ok := scripts[string(c.sha)]; !ok {
+			shared = append(shared, c)
+			scripts[string(c.sha)] = uint64(len(shared))
+		}
 	}
-	return int(n)
+	typ := entryOps
+	if len(shared) > 0 {
+		typ = entryShared
+		data = binary.AppendUvarint(data, uint64(len(shared)))
+		for _, c := range shared {
+			data = binary.AppendUvarint(data, uint64(len(c.sha)))
+			data = append(data, c.sha...)
+			data = binary.AppendUvarint(data, uint64(len(c.body)))
+			data = append(data, c.body...)
+		}
+	}
+	data = binary.AppendUvarint(data, uint64(len(calls)))
+	for _, c := range calls {
+		if typ == entryShared {
+			var ref uint64
+			if len(c.sha) > 0 {
+				ref = scripts[string(c.sha)]
+			}
+			data = binary.AppendUvarint(data, ref)
+		}
+		data = binary.AppendUvarint(data, uint64(len(c.enc)))
+		data = append(data, c.enc...)
+	}
+	return data, typ
 }
 
-// decodeOps calls fn for each encoded op of an entryOps body. The op
-// passed to fn is reused for the next one; the ops' Args come from arena
-// (shard.DecodeArena), returned grown.
-func decodeOps(body []byte, arena [][]byte, fn func(op *shard.Op)) ([][]byte, error) {
+// decodeOps calls fn for each encoded op of an entryOps or entryShared
+// body (typ). The op passed to fn is reused for the next one; the ops'
+// Args come from arena (shard.DecodeArena), returned grown.
+func decodeOps(typ byte, body []byte, arena [][]byte, fn func(op *shard.Op)) ([][]byte, error) {
+	var shas, bodies [][]byte
+	if typ == entryShared {
+		m, k := binary.Uvarint(body)
+		if k <= 0 || m > uint64(len(body)/2) {
+			return arena, fmt.Errorf("%w: bad script count", ErrCorrupt)
+		}
+		body = body[k:]
+		shas, bodies = make([][]byte, m), make([][]byte, m)
+		for i := range bodies {
+			var err error
+			if shas[i], body, err = readBytes(body); err != nil {
+				return arena, err
+			}
+			if bodies[i], body, err = readBytes(body); err != nil {
+				return arena, err
+			}
+		}
+	}
 	n, k := binary.Uvarint(body)
 	if k <= 0 || n > uint64(len(body)) {
 		return arena, fmt.Errorf("%w: bad op count", ErrCorrupt)
@@ -99,6 +157,13 @@ func decodeOps(body []byte, arena [][]byte, fn func(op *shard.Op)) ([][]byte, er
 	body = body[k:]
 	var op shard.Op
 	for i := uint64(0); i < n; i++ {
+		var ref uint64
+		if typ == entryShared {
+			if ref, k = binary.Uvarint(body); k <= 0 || ref > uint64(len(bodies)) {
+				return arena, fmt.Errorf("%w: op %d: bad script reference", ErrCorrupt, i)
+			}
+			body = body[k:]
+		}
 		var ob []byte
 		var err error
 		if ob, body, err = readBytes(body); err != nil {
@@ -106,6 +171,9 @@ func decodeOps(body []byte, arena [][]byte, fn func(op *shard.Op)) ([][]byte, er
 		}
 		if op, arena, err = shard.DecodeArena(ob, arena); err != nil {
 			return arena, fmt.Errorf("%w: op %d: %w", ErrCorrupt, i, err)
+		}
+		if ref > 0 && !shard.RestoreScript(&op, shas[ref-1], bodies[ref-1]) {
+			return arena, fmt.Errorf("%w: op %d: script reference on an op that takes none", ErrCorrupt, i)
 		}
 		if fn != nil {
 			fn(&op)
@@ -124,8 +192,8 @@ func checkEntry(data []byte) error {
 		return err
 	}
 	switch typ {
-	case entryOps:
-		_, err := decodeOps(body, nil, nil)
+	case entryOps, entryShared:
+		_, err := decodeOps(typ, body, nil, nil)
 		return err
 	case entryNode:
 		_, _, err := decodeNode(body)
@@ -200,12 +268,12 @@ func (f *fsm) applyCommand(l *raft.Log) interface{} {
 		panic(fmt.Sprintf("replication: log entry %d: %v", l.Index, err))
 	}
 	switch typ {
-	case entryOps:
+	case entryOps, entryShared:
 		ops := f.ops[:0]
 		if f.args == nil {
 			f.args = make([][]byte, 0, 256)
 		}
-		f.args, err = decodeOps(body, f.args[:0], func(op *shard.Op) { ops = append(ops, *op) })
+		f.args, err = decodeOps(typ, body, f.args[:0], func(op *shard.Op) { ops = append(ops, *op) })
 		if err != nil {
 			panic(fmt.Sprintf("replication: log entry %d: %v", l.Index, err))
 		}

@@ -186,7 +186,9 @@ type Group struct {
 // call is one op waiting for its batch.
 type call struct {
 	g     *Group
-	enc   []byte
+	enc   []byte        // the op's encoding; a script op's without its body
+	sha   []byte        // a script op: its SHA1 hex (shard.ScriptBody), else empty
+	body  []byte        // a script op: its body, which the entry stores once
 	batch *pendingBatch // set by the batcher before it signals ready
 	slot  int           // the op's position in the batch
 	ready chan struct{}
@@ -472,7 +474,7 @@ func (g *Group) Submit(op *shard.Op) (Pending, error) {
 		return Pending{}, ErrNotLeader
 	}
 	c := g.calls.Get().(*call)
-	c.enc = shard.AppendEncode(c.enc[:0], op)
+	c.encode(op)
 	g.qmu.Lock()
 	if g.qclosed || g.transferring.Load() {
 		g.qmu.Unlock()
@@ -491,6 +493,21 @@ func (g *Group) Submit(op *shard.Op) (Pending, error) {
 	return Pending{c}, nil
 }
 
+// encode keeps op's encoding (copied: op may alias buffers its caller
+// reuses). A script op is kept without its body, which goes apart: the
+// entry stores it once for all its ops that run the script (entryShared),
+// and a lock script's body is most of its op's bytes.
+func (c *call) encode(op *shard.Op) {
+	if sha, body, ok := shard.ScriptBody(op); ok {
+		c.enc = shard.AppendEncodeNoBody(c.enc[:0], op)
+		c.sha = append(c.sha[:0], sha...)
+		c.body = append(c.body[:0], body...)
+		return
+	}
+	c.enc = shard.AppendEncode(c.enc[:0], op)
+	c.sha, c.body = c.sha[:0], c.body[:0]
+}
+
 // Wait returns the op's result (see Apply for the errors).
 func (p Pending) Wait() (shard.Result, error) {
 	c := p.c
@@ -502,7 +519,7 @@ func (p Pending) Wait() (shard.Result, error) {
 		res = b.res[c.slot]
 	}
 	c.batch, c.slot = nil, 0
-	if cap(c.enc) <= 64<<10 {
+	if cap(c.enc) <= 64<<10 && cap(c.body) <= 64<<10 {
 		c.g.calls.Put(c)
 	}
 	return res, err
@@ -549,6 +566,7 @@ func (g *Group) batch() {
 	defer g.wg.Done()
 	const maxBytes = 4 << 20
 	var spare []*call
+	scripts := map[string]uint64{} // appendOpsEntry's, reused
 	var prev *pendingBatch
 	var timer *time.Timer
 	var waves [8]int // sizes of the last entries, for gather's target
@@ -597,20 +615,15 @@ func (g *Group) batch() {
 		for len(q) > 0 {
 			n, size := 0, 0
 			for n < len(q) && n < g.cfg.MaxBatchOps && size < maxBytes {
-				size += len(q[n].enc)
+				size += len(q[n].enc) + len(q[n].body)
 				n++
 			}
 			calls := q[:n]
 			q = q[n:]
-			data := make([]byte, entryHeader, entryHeader+size+binary.MaxVarintLen64*(n+1))
-			data = binary.AppendUvarint(data, uint64(n))
-			for _, c := range calls {
-				data = binary.AppendUvarint(data, uint64(len(c.enc)))
-				data = append(data, c.enc...)
-			}
+			data, typ := appendOpsEntry(make([]byte, entryHeader, entryHeader+size+2*binary.MaxVarintLen64*(n+1)), calls, scripts)
 			g.entries.Add(1)
 			g.ops.Add(uint64(n))
-			b := &pendingBatch{n: n, f: g.raft.Apply(sealEntry(data, entryOps), g.cfg.ApplyTimeout)}
+			b := &pendingBatch{n: n, f: g.raft.Apply(sealEntry(data, typ), g.cfg.ApplyTimeout)}
 			for i, c := range calls {
 				c.batch, c.slot = b, i
 				c.ready <- struct{}{}

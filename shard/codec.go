@@ -44,12 +44,25 @@ const maxDecodeDepth = 2
 // AppendEncode appends op's binary encoding to dst. The encoding is
 // compact and self-delimiting; it is what the replication log stores.
 func AppendEncode(dst []byte, op *Op) []byte {
+	return appendEncode(dst, op, false)
+}
+
+// AppendEncodeNoBody is AppendEncode for a script op (see ScriptBody)
+// whose SHA and body a log entry stores once for all the ops that run
+// it: the op is encoded without its Key and with an empty Args[0], which
+// whoever decodes it must restore (RestoreScript). op itself is not
+// changed.
+func AppendEncodeNoBody(dst []byte, op *Op) []byte {
+	return appendEncode(dst, op, true)
+}
+
+func appendEncode(dst []byte, op *Op, noBody bool) []byte {
 	if wide(op) {
 		dst = append(dst, codecVersionWide)
-		return appendOp(dst, op, true)
+		return appendOp(dst, op, true, noBody)
 	}
 	dst = append(dst, codecVersion)
-	return appendOp(dst, op, false)
+	return appendOp(dst, op, false, noBody)
 }
 
 // wide reports whether op or one of its Subs has a presence bit that
@@ -103,9 +116,13 @@ func presence(op *Op) uint64 {
 }
 
 // appendOp appends op's kind, presence bits (a uvarint when wide, else
-// one byte), flags and fields.
-func appendOp(dst []byte, op *Op, wide bool) []byte {
+// one byte), flags and fields; with noBody, without Key and with Args[0]
+// empty.
+func appendOp(dst []byte, op *Op, wide, noBody bool) []byte {
 	p := presence(op)
+	if noBody {
+		p &^= hasKey
+	}
 	dst = append(dst, byte(op.Kind))
 	if wide {
 		dst = binary.AppendUvarint(dst, p)
@@ -130,14 +147,17 @@ func appendOp(dst []byte, op *Op, wide bool) []byte {
 	}
 	if p&hasArgs != 0 {
 		dst = binary.AppendUvarint(dst, uint64(len(op.Args)))
-		for _, a := range op.Args {
+		for i, a := range op.Args {
+			if i == 0 && noBody {
+				a = nil
+			}
 			dst = appendBytes(dst, a)
 		}
 	}
 	if p&hasSubs != 0 {
 		dst = binary.AppendUvarint(dst, uint64(len(op.Subs)))
 		for i := range op.Subs {
-			dst = appendOp(dst, &op.Subs[i], wide)
+			dst = appendOp(dst, &op.Subs[i], wide, false)
 		}
 	}
 	if p&hasWatch != 0 {

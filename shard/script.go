@@ -28,6 +28,30 @@ const (
 	KindScriptLoad Kind = 222
 )
 
+// ScriptBody returns the SHA1 hex (Key) and the body (Args[0]) of a
+// script op: a KindEval or KindEvalRO op naming its script by a 40-byte
+// SHA. A log entry may store such a SHA and body once for all its ops
+// that run the same script (AppendEncodeNoBody, RestoreScript). ok is
+// false for any other op.
+func ScriptBody(op *Op) (sha, body []byte, ok bool) {
+	if op.Kind != KindEval && op.Kind != KindEvalRO || len(op.Key) != 40 || len(op.Args) == 0 {
+		return nil, nil, false
+	}
+	return op.Key, op.Args[0], true
+}
+
+// RestoreScript gives a script op decoded from AppendEncodeNoBody's
+// encoding its SHA and body back. It reports false, changing nothing,
+// when op is not such an op: not a script kind, or with a Key or a
+// non-empty Args[0].
+func RestoreScript(op *Op, sha, body []byte) bool {
+	if op.Kind != KindEval && op.Kind != KindEvalRO || len(op.Key) != 0 || len(op.Args) == 0 || len(op.Args[0]) != 0 {
+		return false
+	}
+	op.Key, op.Args[0] = sha, body
+	return true
+}
+
 // ErrScriptWrite is the error ScriptTx.Exec returns for a write in a
 // read-only script.
 var ErrScriptWrite = errors.New("ERR Write commands are not allowed from read-only scripts.")

@@ -23,12 +23,11 @@ import (
 //
 // type 1 (entryOps):    uvarint n, then n times uvarint len + shard op encoding
 // type 2 (entryNode):   uvarint len + node ID, uvarint len + client address
-// type 3 (entryShared): uvarint m, then m times uvarint len + script SHA
-//
-//	+ uvarint len + script body; uvarint n, then n times uvarint ref +
-//	uvarint len + shard op encoding, where ref 0 is an op as encoded and
-//	ref k (1..m) a script op encoded without its SHA and body
-//	(shard.AppendEncodeNoBody) whose SHA and body are the k-th
+// type 3 (entryShared): uvarint m, then m scripts (uvarint len + SHA1 hex,
+// uvarint len + body); uvarint n, then n times uvarint ref + uvarint len +
+// shard op encoding. ref 0 is an op as encoded; ref k (1..m) a script op
+// encoded without its SHA and body (shard.AppendEncodeNoBody), which are
+// the k-th script's.
 const (
 	entryVersion byte = 1
 	entryOps     byte = 1

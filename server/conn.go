@@ -22,15 +22,17 @@ import (
 // except the fields read by CLIENT LIST and INFO, which are guarded by
 // info (see clientInfo).
 type client struct {
-	s      *Server
-	id     int64
-	nc     net.Conn
-	rd     *reader
-	w      replyWriter
-	addr   string
-	laddr  string
-	authed bool
-	quit   bool // close after the pending replies are written
+	s  *Server
+	id int64
+	nc net.Conn
+	rd *reader
+	w  replyWriter
+	// warmKeys is warmReads' scratch (empty between its calls).
+	warmKeys [][]byte
+	addr     string
+	laddr    string
+	authed   bool
+	quit     bool // close after the pending replies are written
 
 	multi    *multiState
 	watches  []shard.Watch
@@ -353,6 +355,7 @@ func (c *client) serve() {
 		if c.ps != nil {
 			c.ps.setBusy(true) // messages now wait for the serve loop
 		}
+		c.warmReads(args)
 		// Execute everything already buffered, then write once. The clock
 		// is read once per 32 commands: like Redis's cached command time,
 		// every command of a batch sees the same "now".
@@ -840,4 +843,76 @@ func (c *client) subscribedCommand(cmd *command, args [][]byte) bool {
 		return false
 	}
 	return true
+}
+
+// warmReads brings the keys of the reads the client pipelined, first
+// among them, into the CPU cache before any of them runs, so that their
+// cache misses overlap instead of coming one read at a time
+// (shard.Store.Warm). With a million keys this took GET -P 16 from
+// 1.9-2.2 to 1.5-1.8 us of server CPU per command. Only keys of groups
+// whose reads this node serves are looked at.
+func (c *client) warmReads(first [][]byte) {
+	if !c.rd.buffered() {
+		return
+	}
+	keys := c.warmKeys[:0]
+	if len(first) >= 2 && c.warmable(first[0], len(first)) {
+		keys = append(keys, first[1])
+	}
+	keys = c.rd.peekKeys(keys, warmMax, c.warmable)
+	if len(keys) >= warmMin {
+		us := c.s.units()
+		if len(us) == 1 {
+			if c.servesReads(us[0]) {
+				us[0].store.Warm(keys)
+			}
+		} else {
+			c.warmSharded(keys)
+		}
+	}
+	clear(keys)
+	c.warmKeys = keys[:0]
+}
+
+// Pipelines of fewer reads than warmMin are run as they come; warmMax is
+// the most keys warmed at once (shard.Store.Warm's limit).
+const warmMin, warmMax = 4, 32
+
+// warmable reports whether a command named name with nargs arguments
+// (its name included) is a read whose first key is its first argument,
+// which warmReads may warm.
+func (c *client) warmable(name []byte, nargs int) bool {
+	cmd := c.lookup(name)
+	return cmd != nil && cmd.has(flagReadonly) && cmd.first == 1 && cmd.arityOK(nargs)
+}
+
+// servesReads reports whether u's reads run on this node's store: a
+// standalone server, the group's leader, or a READONLY connection to a
+// replica. Other reads are forwarded, so warming their keys is wasted.
+func (c *client) servesReads(u *unit) bool {
+	return u.store != nil && (u.group == nil || c.readonly || u.group.IsLeader())
+}
+
+// warmSharded is warmReads' pass over several shard groups: the keys of
+// each group this node serves reads for, one Warm per group.
+func (c *client) warmSharded(keys [][]byte) {
+	var byUnit [warmMax]*unit
+	for i, k := range keys {
+		byUnit[i] = c.s.unitOfKey(k)
+	}
+	var batch [warmMax][]byte
+	for i, u := range byUnit[:len(keys)] {
+		if u == nil || !c.servesReads(u) {
+			continue
+		}
+		n := 0
+		for j := i; j < len(keys); j++ {
+			if byUnit[j] == u {
+				batch[n] = keys[j]
+				n++
+				byUnit[j] = nil
+			}
+		}
+		u.store.Warm(batch[:n])
+	}
 }

@@ -485,3 +485,64 @@ func isProtocolError(err error) bool {
 	var pe *protocolError
 	return errors.As(err, &pe)
 }
+
+// peekKeys appends to dst the first argument of each complete multibulk
+// command buffered after the one next returned last, as long as hot
+// accepts the command (its name and number of arguments), up to max keys; it stops
+// at the first other command, inline or incomplete one. It consumes
+// nothing: next returns the same commands after it. The keys alias the
+// buffer (valid until next).
+func (rd *reader) peekKeys(dst [][]byte, max int, hot func(name []byte, nargs int) bool) [][]byte {
+	if rd.want != 0 {
+		return dst
+	}
+	b := rd.buf[rd.r:rd.w]
+	for len(dst) < max {
+		if len(b) == 0 || b[0] != '*' {
+			break
+		}
+		n, rest, ok := peekNum(b[1:])
+		if !ok || n < 2 || n > len(rest)/4 { // each argument takes 4 bytes or more
+			break
+		}
+		name, rest, ok := peekBulk(rest)
+		key, rest, ok2 := peekBulk(rest)
+		if !ok || !ok2 {
+			break
+		}
+		for i := 2; ok && i < n; i++ {
+			_, rest, ok = peekBulk(rest)
+		}
+		if !ok || !hot(name, n) {
+			break
+		}
+		dst = append(dst, key)
+		b = rest
+	}
+	return dst
+}
+
+// peekNum parses "<digits>\r\n" at the start of b: at most 9 digits,
+// no leading zero (a shape next may refuse is not peeked).
+func peekNum(b []byte) (n int, rest []byte, ok bool) {
+	i := 0
+	for ; i < len(b) && i < 10 && '0' <= b[i] && b[i] <= '9'; i++ {
+		n = n*10 + int(b[i]-'0')
+	}
+	if i == 0 || i > 9 || i > 1 && b[0] == '0' || len(b) < i+2 || b[i] != '\r' || b[i+1] != '\n' {
+		return 0, nil, false
+	}
+	return n, b[i+2:], true
+}
+
+// peekBulk parses one complete "$<len>\r\n<data>\r\n" at the start of b.
+func peekBulk(b []byte) (data, rest []byte, ok bool) {
+	if len(b) == 0 || b[0] != '$' {
+		return nil, nil, false
+	}
+	n, rest, ok := peekNum(b[1:])
+	if !ok || len(rest) < n+2 {
+		return nil, nil, false
+	}
+	return rest[:n:n], rest[n+2:], true
+}

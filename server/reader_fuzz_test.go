@@ -223,6 +223,23 @@ func readerOutcome(t *testing.T, in []byte, seed uint64, maxBulk int64, authed b
 	src := &randSource{data: in, rng: rand.New(rand.NewPCG(seed, seed>>7)), max: 1 + int(seed%64)}
 	rd := newReader(src, maxBulk, constAuth(authed))
 	var out [][]string
+	// Each command's peek (peekKeys, as warmReads makes it, of every
+	// command with a key) must name the first arguments of the commands
+	// the reader returns next.
+	type peek struct {
+		at   int // index in out of the first peeked command
+		keys []string
+	}
+	var peeks []peek
+	defer func() {
+		for _, p := range peeks {
+			for i, k := range p.keys {
+				if j := p.at + i; j < len(out) && (len(out[j]) < 2 || out[j][1] != k) {
+					t.Fatalf("peeked key %d after command %d is %q; the reader then returned %q", i, p.at-1, k, out[j])
+				}
+			}
+		}
+	}()
 	for calls := 0; ; calls++ {
 		if calls > len(in)+2 {
 			t.Fatalf("reader returned %d commands from %d bytes without ending", calls, len(in))
@@ -230,6 +247,9 @@ func readerOutcome(t *testing.T, in []byte, seed uint64, maxBulk int64, authed b
 		args, err := rd.next(true)
 		if err != nil {
 			return out, err
+		}
+		if keys := rd.peekKeys(nil, 32, func(_ []byte, n int) bool { return n >= 2 }); len(keys) > 0 {
+			peeks = append(peeks, peek{at: len(out) + 1, keys: bytesToStrings(keys)})
 		}
 		if len(args) == 0 {
 			t.Fatalf("next returned an empty command")
@@ -294,6 +314,8 @@ func FuzzReader(f *testing.F) {
 		"*1\n$4\r\nPING\r\n", "*1\rX$4\r\nPING\r\n", "*1\r\n$4\r\nPINGxx", "*1\r\nX\r\n", "*1\r\n\r\n",
 		"*-1\r\n*0\r\nPING\r\n", "*2147483648\r\n", "*11\r\n", "*10\r\n$16385\r\n", "*1\r\n$101\r\n",
 		"ECHO \"a\\x41\\n\" 'b\\'c'\r\n", "ECHO \"ab\"c\r\n", "ECHO 'a\r\n", "\r\n\r\n  \nPING\n",
+		"*2\r\n$3\r\nGET\r\n$1\r\na\r\n*2\r\n$3\r\nget\r\n$0\r\n\r\n*3\r\n$4\r\nHGET\r\n$1\r\nh\r\n$1\r\nf\r\n",
+		"*2\r\n$3\r\nGET\r\n$1\r\na\r\n*2\r\n$3\r\nget\r\n$0\r\n\r\n*3\r\n$4\r\nHGET\r\n$1\r\nh\r\n$1\r\nf\r\n",
 		"*1\x00\r\n", "PING\x00\r\n", "*1\r\n$4\x00\r\n", "*+1\r\n", "*1\r\n$04\r\nPING\r\n",
 	}
 	for i, s := range seeds {

@@ -454,3 +454,69 @@ func TestSplitArgs(t *testing.T) {
 		}
 	}
 }
+
+// resp encodes a command as a multibulk.
+func resp(args ...string) string {
+	s := fmt.Sprintf("*%d\r\n", len(args))
+	for _, a := range args {
+		s += fmt.Sprintf("$%d\r\n%s\r\n", len(a), a)
+	}
+	return s
+}
+
+func TestPeekKeys(t *testing.T) {
+	// hot: GET and HGET of the right arity, as warmable would say.
+	hot := func(name []byte, n int) bool {
+		return strings.EqualFold(string(name), "get") && n == 2 || strings.EqualFold(string(name), "hget") && n == 3
+	}
+	get := func(k string) string { return resp("GET", k) }
+	for _, c := range []struct {
+		name string
+		in   string // the first command is read by next, the rest peeked
+		max  int
+		want []string
+	}{
+		{"gets", get("a") + get("b") + resp("get", "c") + resp("HGET", "h", "f"), 32, []string{"b", "c", "h"}},
+		{"nothing after the first", get("a"), 32, nil},
+		{"stops at another command", get("a") + get("b") + resp("SET", "k", "v") + get("c"), 32, []string{"b"}},
+		{"stops at a wrong arity", get("a") + resp("GET", "b", "x") + get("c"), 32, nil},
+		{"stops at an inline command", get("a") + get("b") + "GET c\r\n" + get("d"), 32, []string{"b"}},
+		{"stops at an incomplete command", get("a") + get("b") + get("c")[:10], 32, []string{"b"}},
+		{"stops at a command without a key", get("a") + resp("PING") + get("b"), 32, nil},
+		{"stops at a leading zero", get("a") + "*2\r\n$03\r\nGET\r\n$1\r\nb\r\n" + get("c"), 32, nil},
+		{"stops at a count too big for the bytes", get("a") + "*99999\r\n$3\r\nGET\r\n$1\r\nb\r\n", 32, nil},
+		{"empty and binary keys", get("a") + get("") + get("x\r\ny"), 32, []string{"", "x\r\ny"}},
+		{"at most max", get("a") + get("b") + get("c") + get("d"), 2, []string{"b", "c"}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			rd := newReader(&splitSource{pieces: [][]byte{[]byte(c.in)}}, 512<<20, constAuth(true))
+			first, err := rd.next(true)
+			if err != nil {
+				t.Fatal(err)
+			}
+			firstCopy := bytesToStrings(first)
+			var got []string
+			for _, k := range rd.peekKeys(nil, c.max, hot) {
+				got = append(got, string(k))
+			}
+			if !slices.Equal(got, c.want) {
+				t.Errorf("peekKeys = %q, want %q", got, c.want)
+			}
+			// Peeking consumed nothing: the reader goes on from the second
+			// command, as one that never peeked.
+			rest, _ := drainReader(rd)
+			ref, _ := parseChunked(c.in, len(c.in), 512<<20, true)
+			if len(ref) == 0 || !slices.EqualFunc(append([][]string{firstCopy}, rest...), ref, slices.Equal) {
+				t.Errorf("after peeking the reader gave %q then %q, want %q", firstCopy, rest, ref)
+			}
+		})
+	}
+}
+
+func bytesToStrings(b [][]byte) []string {
+	out := make([]string, len(b))
+	for i, a := range b {
+		out[i] = string(a)
+	}
+	return out
+}

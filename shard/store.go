@@ -109,16 +109,17 @@ type stripe struct {
 
 // Store is the in-memory keyspace. All methods are safe for concurrent use.
 type Store struct {
-	cfg     Config
-	shift   uint // 64 - log2(len(stripes)): a key's stripe is hash >> shift
-	stripes []stripe
-	seq     atomic.Uint64 // versions handed to writes
-	lastNow atomic.Int64  // highest Op.Now applied: time never goes back
-	warmed  atomic.Int64  // keys Prefetch found (keeps its lookups observable)
-	events  atomic.Bool   // report keyspace events (EnableEvents)
-	sink    func(Event)   // where events go (SetEventSink)
-	scripts ScriptEngine  // runs scripts inside Apply (SetScripts)
-	stats   Stats
+	cfg      Config
+	shift    uint // 64 - log2(len(stripes)): a key's stripe is hash >> shift
+	stripes  []stripe
+	seq      atomic.Uint64 // versions handed to writes
+	lastNow  atomic.Int64  // highest Op.Now applied: time never goes back
+	warmed   atomic.Int64  // keys Prefetch and Warm found (keeps their lookups observable)
+	warmFold atomic.Int64  // bytes Warm read from values, folded (keeps those reads)
+	events   atomic.Bool   // report keyspace events (EnableEvents)
+	sink     func(Event)   // where events go (SetEventSink)
+	scripts  ScriptEngine  // runs scripts inside Apply (SetScripts)
+	stats    Stats
 }
 
 // Stats are counters the server reports in INFO. All fields are updated

@@ -114,13 +114,16 @@ func (c *client) runSubcommand(parent string, args [][]byte) {
 			continue
 		}
 		if !sc.arityOK(len(args)) {
+			c.rejectStat(sc)
 			c.w.err(errWrongArgs(sc.name))
 			return
 		}
+		c.stat = sc // commandstats count config|get, not config
 		c.info.setLastCmd(&sc.name, c.s.clock.Now())
 		sc.run(c, args)
 		return
 	}
+	c.stat = nil // an unknown subcommand counts for no command, as in Redis
 	name := args[1]
 	if len(name) > 128 {
 		name = name[:128]
@@ -282,6 +285,7 @@ func cmdConfigResetStat(c *client, _ [][]byte) {
 	} {
 		v.Store(0)
 	}
+	c.s.resetCommandStats()
 	for _, u := range c.s.local() {
 		ss := u.store.Stats()
 		for _, v := range []interface{ Store(int64) }{

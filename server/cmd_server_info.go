@@ -126,12 +126,16 @@ func (s *Server) infoSection(b *infoBuilder, name string) {
 		} else {
 			b.kv("cluster_enabled", "0")
 		}
+	case "commandstats":
+		s.infoCommandStats(b)
+	case "errorstats":
+		s.infoErrorStats(b)
 	case "keyspace":
 		if keys, volatile := s.keyCounts(); keys > 0 {
 			b.kv("db0", fmt.Sprintf("keys=%d,expires=%d,avg_ttl=0", keys, volatile))
 		}
 	}
-	// modules, commandstats, errorstats, latencystats: headers only.
+	// modules, latencystats: headers only.
 }
 
 func (s *Server) infoServer(b *infoBuilder) {

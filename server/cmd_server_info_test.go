@@ -40,7 +40,7 @@ func parseInfo(t testing.TB, text string) []infoSection {
 	if !strings.HasSuffix(text, "\r\n") || strings.HasSuffix(text, "\r\n\r\n") {
 		t.Fatalf("INFO must end with exactly one CRLF: %q", text[max(0, len(text)-20):])
 	}
-	key := regexp.MustCompile(`^[a-z0-9_]+$`)
+	key := regexp.MustCompile(`^[a-z0-9_]+$|^cmdstat_[a-z0-9_|-]+$|^errorstat_[^:\s]+$`) // errorstat_ERR, cmdstat_config|get
 	var secs []infoSection
 	blocks := strings.Split(strings.TrimSuffix(text, "\r\n"), "\r\n\r\n")
 	for _, blk := range blocks {

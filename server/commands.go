@@ -2,6 +2,7 @@ package server
 
 import (
 	"strings"
+	"sync/atomic"
 
 	"sessiond/shard"
 )
@@ -73,6 +74,15 @@ type command struct {
 	// destKey, when > 0, is the position of a key outside keyRange (the
 	// destination of ZUNIONSTORE...), given before the range's keys.
 	destKey int
+
+	stats *cmdStats // INFO commandstats (commandTable makes one per command and server)
+}
+
+// cmdStats are a command's INFO commandstats counters: calls that ran,
+// the time they took, calls refused before running (arity, NOAUTH, a
+// cluster redirection, OOM...) and calls that ran and answered an error.
+type cmdStats struct {
+	calls, nanos, rejected, failed atomic.Int64
 }
 
 func (c *command) has(f cmdFlag) bool { return c.flags&f != 0 }
@@ -271,6 +281,11 @@ func (s *Server) commandTable() map[string]*command {
 		m[c.name] = c
 	}
 	addSubcommands(m)
+	for _, cmd := range m {
+		for _, c := range append([]*command{cmd}, cmd.subs...) {
+			c.stats = new(cmdStats)
+		}
+	}
 	return m
 }
 

@@ -29,10 +29,14 @@ type client struct {
 	w  replyWriter
 	// warmKeys is warmReads' scratch (empty between its calls).
 	warmKeys [][]byte
-	addr     string
-	laddr    string
-	authed   bool
-	quit     bool // close after the pending replies are written
+	// stat is the command whose commandstats the command being
+	// dispatched counts in once it returns (nil: none, as for one
+	// refused or queued in a MULTI).
+	stat   *command
+	addr   string
+	laddr  string
+	authed bool
+	quit   bool // close after the pending replies are written
 
 	multi    *multiState
 	watches  []shard.Watch
@@ -151,7 +155,7 @@ func (c *client) settle() {
 			}
 		}
 		if !c.popping {
-			c.countError(c.w.b[mark:])
+			c.countReply(f.cmd, c.w.b[mark:])
 		}
 	}
 	c.fwd = nil
@@ -171,10 +175,27 @@ func (c *client) settle() {
 // countError counts reply in total_error_replies if it is an error, but
 // not "nothing to pop yet" answered to another node's forwarding
 // connection: that node's client waits, and sees no error.
-func (c *client) countError(reply []byte) {
+func (c *client) countError(reply []byte) { c.countReply(nil, reply) }
+
+// countReply is countError for the reply of cmd (nil: none known), which
+// ran: an error counts in its failed_calls too.
+func (c *client) countReply(cmd *command, reply []byte) {
 	if len(reply) > 0 && reply[0] == '-' && !(c.fwdConn && bytes.HasPrefix(reply, blockingReply)) {
 		c.s.stats.errorReplies.Add(1)
+		c.s.countErrorCode(reply)
+		if cmd != nil && cmd.stats != nil {
+			cmd.stats.failed.Add(1)
+		}
 	}
+}
+
+// rejectStat counts cmd's call as refused before it ran: in its
+// rejected_calls, not in its calls.
+func (c *client) rejectStat(cmd *command) {
+	if cmd.stats != nil {
+		cmd.stats.rejected.Add(1)
+	}
+	c.stat = nil
 }
 
 // keyHash hashes a key for inflightKeys.
@@ -262,7 +283,7 @@ func (c *client) holdReply(reply func()) {
 	reply()
 	c.pendOut = c.w.b
 	c.w.b = out
-	c.countError(c.pendOut[start:])
+	c.countReply(c.stat, c.pendOut[start:])
 	c.inflight = append(c.inflight, inflight{read: true, start: start, end: len(c.pendOut)})
 }
 
@@ -365,10 +386,7 @@ func (c *client) serve() {
 		// command being the start of the next (which so also counts the
 		// few hundred nanoseconds of parsing it), instead of three.
 		slow := c.s.slowlogOn()
-		var mark time.Duration
-		if slow {
-			mark = c.s.sinceEpoch()
-		}
+		mark := c.s.sinceEpoch()
 		for ; args != nil && !c.quit; n++ {
 			if n%32 == 0 {
 				c.batchNow = c.s.clock.Now()
@@ -379,23 +397,24 @@ func (c *client) serve() {
 			if c.s.monitoring.Load() > 0 {
 				c.s.feedMonitors(c, args)
 			}
+			c.dispatch(args)
+			end := c.s.sinceEpoch()
 			if slow {
-				c.dispatch(args)
-				end := c.s.sinceEpoch()
 				c.s.slowlogRecord(c, args, end-mark-c.waited)
-				mark = end
-			} else {
-				c.dispatch(args)
 			}
+			if c.stat != nil && c.stat.stats != nil {
+				c.stat.stats.calls.Add(1)
+				c.stat.stats.nanos.Add(int64(end - mark - c.waited))
+				c.stat = nil
+			}
+			mark = end
 			c.waited = 0
 			if len(c.w.b) > replyFlushSize {
 				c.settle()
 				if !c.flush() {
 					return
 				}
-				if slow {
-					mark = c.s.sinceEpoch() // the wait is no command's
-				}
+				mark = c.s.sinceEpoch() // the wait is no command's
 			}
 			args, err = c.rd.next(false)
 			if err != nil {
@@ -573,6 +592,7 @@ func (c *client) dispatch(args [][]byte) {
 	s := c.s
 	s.stats.commands.Add(1)
 	cmd := c.lookup(args[0])
+	c.stat = cmd
 	c.u = s.cmdUnit(cmd, args)
 	c.fwdNext = c.forwardable(cmd, args)
 	if c.fwd != nil && !c.fwdNext {
@@ -595,7 +615,8 @@ func (c *client) dispatch(args [][]byte) {
 	c.replyMark = len(c.w.b)
 	defer func() {
 		if len(c.w.b) > c.replyMark {
-			c.countError(c.w.b[c.replyMark:])
+			// A refusal has cleared c.stat: it counts as rejected only.
+			c.countReply(c.stat, c.w.b[c.replyMark:])
 		}
 	}()
 	if cmd == nil {
@@ -605,34 +626,42 @@ func (c *client) dispatch(args [][]byte) {
 	c.info.setLastCmd(&cmd.name, c.batchNow)
 	// Redis checks the arity before authentication.
 	if !cmd.arityOK(len(args)) {
+		c.rejectStat(cmd)
 		c.reject(cmd, "ERR wrong number of arguments for '"+cmd.name+"' command")
 		return
 	}
 	if !c.authed && !cmd.has(flagNoAuth) {
+		c.rejectStat(cmd)
 		c.reject(cmd, "NOAUTH Authentication required.")
 		return
 	}
 	if (cmd.first > 0 || cmd.name == "exec" || cmd.parse != nil && cmd.has(flagWrite)) && s.clusterOn() && !c.clusterRoute(cmd, args) {
+		c.rejectStat(cmd) // -MOVED, -ASK, -CROSSSLOT... as Redis counts them
 		return
 	}
 	if c.ps != nil && !c.subscribedCommand(cmd, args) {
+		c.rejectStat(cmd)
 		return
 	}
 	if s.pause.paused.Load() && !c.waitPause(cmd, args) {
+		c.stat = nil
 		c.quit = true
 		return
 	}
 	if c.multi != nil && !cmd.has(flagMultiControl) {
 		if cmd.has(flagNoMulti) {
+			c.rejectStat(cmd)
 			c.w.errorText("ERR Command not allowed inside a transaction")
 			c.abortMulti()
 			return
 		}
 		if err := s.checkOOMQueued(); err != nil {
+			c.rejectStat(cmd)
 			c.w.err(err)
 			c.abortMulti()
 			return
 		}
+		c.stat = nil // counted when EXEC runs it
 		q := make([][]byte, len(args))
 		for i, a := range args {
 			q[i] = append([]byte(nil), a...)
@@ -660,6 +689,7 @@ func (c *client) dispatch(args [][]byte) {
 	}
 	if err := s.checkOOM(cmd); err != nil {
 		c.settle()
+		c.rejectStat(cmd)
 		c.w.err(err)
 		return
 	}

@@ -146,6 +146,13 @@ func cmdExec(c *client, _ [][]byte) {
 			}
 		}
 	}
+	// The queued commands run now: they count in commandstats (a parse
+	// error as a failed call), as Redis counts the commands EXEC runs.
+	for _, a := range m.queued {
+		if cmd := c.lookup(a[0]); cmd != nil && cmd.stats != nil {
+			cmd.stats.calls.Add(1)
+		}
+	}
 	now := c.now()
 	cmds := make([]queuedCmd, len(m.queued))
 	op := shard.Op{Kind: shard.KindMulti, Now: now, Watch: watches}
@@ -155,6 +162,9 @@ func cmdExec(c *client, _ [][]byte) {
 			sub, err := q.cmd.parse(c, args, now)
 			if err != nil && !errors.As(err, &q.late) {
 				q.err = err
+				if q.cmd.stats != nil {
+					q.cmd.stats.failed.Add(1)
+				}
 			} else {
 				sub.Now = now
 				q.sub = len(op.Subs)

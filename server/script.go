@@ -299,13 +299,26 @@ const (
 )
 
 // Call runs one command of the script and returns its RESP reply, in a
-// buffer the next Call reuses.
+// buffer the next Call reuses. The command counts in commandstats, as
+// Redis counts a script's commands (on every replica: each runs it).
 func (h *scriptHost) Call(args [][]byte, resp3 bool) []byte {
-	c := h.c
-	cmd := c.lookup(args[0])
+	cmd := h.c.lookup(args[0])
 	if cmd == nil {
 		return []byte(errScriptUnknown)
 	}
+	rep := h.call(cmd, args, resp3)
+	if cmd.stats != nil {
+		cmd.stats.calls.Add(1)
+		if len(rep) > 0 && rep[0] == '-' {
+			cmd.stats.failed.Add(1)
+		}
+	}
+	return rep
+}
+
+// call is Call for the command cmd names.
+func (h *scriptHost) call(cmd *command, args [][]byte, resp3 bool) []byte {
+	c := h.c
 	if !cmd.arityOK(len(args)) {
 		return []byte(errScriptArity)
 	}

@@ -37,13 +37,15 @@ func (a LocalApplier) Apply(_ context.Context, op *shard.Op) (shard.Result, erro
 
 // Server is one sessiond node's RESP endpoint.
 type Server struct {
-	conf    atomic.Pointer[Config]
-	confMu  sync.Mutex // serialises CONFIG SET
-	clock   ttl.Clock
-	log     *slog.Logger
-	cmds    map[string]*command
-	started time.Time
-	epoch   time.Time // a monotonic clock reading at start, for durations (sinceEpoch)
+	conf   atomic.Pointer[Config]
+	confMu sync.Mutex // serialises CONFIG SET
+	clock  ttl.Clock
+	log    *slog.Logger
+
+	errorCodes errorCodes // INFO errorstats
+	cmds       map[string]*command
+	started    time.Time
+	epoch      time.Time // a monotonic clock reading at start, for durations (sinceEpoch)
 	// shutdown receives SHUTDOWN's requests (ShutdownRequests).
 	shutdown chan struct{}
 	saves    saves // SAVE, BGSAVE, BGREWRITEAOF (cmd_save.go)

@@ -1,0 +1,127 @@
+package server
+
+import (
+	"bytes"
+	"fmt"
+	"slices"
+	"strings"
+	"sync"
+)
+
+// INFO commandstats and errorstats.
+
+// errorCodes counts error replies by their code (INFO errorstats).
+type errorCodes struct {
+	mu       sync.Mutex
+	counts   map[string]int64
+	disabled bool // more than maxErrorCodes codes: only errorStatsDisabled counts
+}
+
+// maxErrorCodes is how many distinct error codes errorstats keeps, as
+// Redis 7.2's ERROR_STATS_NUMBER: a client answered errors with ever new
+// codes (a script's redis.error_reply) must not grow the table without
+// end. The next new code empties it and leaves only errorStatsDisabled,
+// which counts every error reply until CONFIG RESETSTAT.
+const (
+	maxErrorCodes      = 128
+	errorStatsDisabled = "ERRORSTATS_DISABLED"
+)
+
+// errorCode is an error reply's code, as Redis takes it: the first word
+// if a space ends it within 32 bytes, else "ERR".
+func errorCode(reply []byte) []byte {
+	msg := reply[1:] // after '-'
+	if i := bytes.IndexByte(msg[:min(len(msg), 32)], ' '); i >= 0 {
+		return msg[:i]
+	}
+	return []byte("ERR")
+}
+
+// countErrorCode counts an error reply ("-CODE message\r\n") in errorstats.
+func (s *Server) countErrorCode(reply []byte) {
+	code := errorCode(reply)
+	e := &s.errorCodes
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if e.counts == nil {
+		e.counts = map[string]int64{}
+	}
+	if e.disabled {
+		e.counts[errorStatsDisabled]++
+		return
+	}
+	if _, ok := e.counts[string(code)]; !ok && len(e.counts) >= maxErrorCodes {
+		s.log.Warn("errorstats stopped counting error codes: more than the limit", "limit", maxErrorCodes)
+		clear(e.counts)
+		e.disabled = true
+		e.counts[errorStatsDisabled] = 1
+		return
+	}
+	e.counts[string(code)]++
+}
+
+// resetCommandStats empties commandstats and errorstats (CONFIG RESETSTAT).
+func (s *Server) resetCommandStats() {
+	for _, cmd := range s.cmds {
+		for _, c := range append([]*command{cmd}, cmd.subs...) {
+			if st := c.stats; st != nil {
+				st.calls.Store(0)
+				st.nanos.Store(0)
+				st.rejected.Store(0)
+				st.failed.Store(0)
+			}
+		}
+	}
+	s.errorCodes.mu.Lock()
+	clear(s.errorCodes.counts)
+	s.errorCodes.disabled = false
+	s.errorCodes.mu.Unlock()
+}
+
+// infoCommandStats writes a cmdstat_ line for every command (and
+// subcommand, as "config|get") called or refused since the start or the
+// last CONFIG RESETSTAT, by name.
+func (s *Server) infoCommandStats(b *infoBuilder) {
+	var all []*command
+	for _, cmd := range s.cmds {
+		all = append(all, cmd)
+		all = append(all, cmd.subs...)
+	}
+	slices.SortFunc(all, func(x, y *command) int { return strings.Compare(x.name, y.name) })
+	for _, c := range all {
+		if c.stats == nil {
+			continue
+		}
+		calls, rejected, failed := c.stats.calls.Load(), c.stats.rejected.Load(), c.stats.failed.Load()
+		if calls == 0 && rejected == 0 && failed == 0 {
+			continue
+		}
+		usec := c.stats.nanos.Load() / 1000
+		perCall := 0.0
+		if calls > 0 {
+			perCall = float64(c.stats.nanos.Load()) / 1000 / float64(calls)
+		}
+		b.kv("cmdstat_"+c.name, fmt.Sprintf("calls=%d,usec=%d,usec_per_call=%.2f,rejected_calls=%d,failed_calls=%d",
+			calls, usec, perCall, rejected, failed))
+	}
+}
+
+// infoErrorStats writes an errorstat_ line per error code, in byte order
+// as Redis's radix tree gives them.
+func (s *Server) infoErrorStats(b *infoBuilder) {
+	e := &s.errorCodes
+	e.mu.Lock()
+	codes := make([]string, 0, len(e.counts))
+	for code := range e.counts {
+		codes = append(codes, code)
+	}
+	counts := make(map[string]int64, len(e.counts))
+	for k, v := range e.counts {
+		counts[k] = v
+	}
+	e.mu.Unlock()
+	slices.Sort(codes)
+	for _, code := range codes {
+		b.kv("errorstat_"+code, fmt.Sprintf("count=%d", counts[code]))
+	}
+}

@@ -1,0 +1,161 @@
+package server
+
+import (
+	"context"
+	"fmt"
+	"regexp"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// statsScript is a run of commands, after a CONFIG RESETSTAT, whose INFO
+// commandstats and errorstats redis-server 7.0.15 answers with statsWant
+// (usec figures left out):
+// calls that ran, refused ones (arity), failed ones (WRONGTYPE, not an
+// integer, a script's error), subcommands, MULTI/EXEC with a refused
+// command, a script's own calls and an unknown command.
+var statsScript = [][]any{
+	{"set", "k", "v"}, {"get", "k"}, {"get", "k"}, {"get"}, {"hget", "k", "f"}, {"incr", "k"},
+	{"get", "nokey"}, {"config", "get", "maxmemory"}, {"config", "get"}, {"config", "nosuch"},
+	{"client", "nosuch"}, {"eval", "return redis.call('get','k')", "0"},
+	{"eval", "return redis.call('incr','k')", "0"},
+	{"multi"}, {"set", "a", "1"}, {"incr", "a"}, {"get", "a"}, {"exec"},
+	{"multi"}, {"get"}, {"exec"},
+	{"eval", "return redis.error_reply('MYERR x')", "0"}, {"eval", "return redis.error_reply('nospace')", "0"},
+	{"xyzzy"}, {"ping"},
+}
+
+var statsWant = []string{
+	"cmdstat_config|get:calls=1,rejected_calls=1,failed_calls=0",
+	"cmdstat_config|resetstat:calls=1,rejected_calls=0,failed_calls=0", // the test's, before the script
+	"cmdstat_eval:calls=4,rejected_calls=0,failed_calls=3",
+	"cmdstat_exec:calls=2,rejected_calls=0,failed_calls=1",
+	"cmdstat_get:calls=5,rejected_calls=2,failed_calls=0",
+	"cmdstat_hget:calls=1,rejected_calls=0,failed_calls=1",
+	"cmdstat_incr:calls=3,rejected_calls=0,failed_calls=2",
+	"cmdstat_multi:calls=2,rejected_calls=0,failed_calls=0",
+	"cmdstat_ping:calls=1,rejected_calls=0,failed_calls=0",
+	"cmdstat_set:calls=2,rejected_calls=0,failed_calls=0",
+	"errorstat_ERR:count=9",
+	"errorstat_EXECABORT:count=1",
+	"errorstat_MYERR:count=1",
+	"errorstat_WRONGTYPE:count=1",
+}
+
+var usecFields = regexp.MustCompile(`usec=(\d+),usec_per_call=(\d+\.\d\d),`)
+
+// infoStats returns the cmdstat_ and errorstat_ lines of INFO (without
+// the usec fields, which it checks are well formed) and without INFO's.
+func infoStats(t *testing.T, c *redis.Client) []string {
+	t.Helper()
+	text, err := c.Info(context.Background(), "commandstats", "errorstats").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var out []string
+	for _, l := range strings.Split(text, "\r\n") {
+		if !strings.HasPrefix(l, "cmdstat_") && !strings.HasPrefix(l, "errorstat_") || strings.HasPrefix(l, "cmdstat_info:") {
+			continue
+		}
+		if strings.HasPrefix(l, "cmdstat_") && !usecFields.MatchString(l) {
+			t.Errorf("line without usec fields: %q", l)
+		}
+		out = append(out, usecFields.ReplaceAllString(l, ""))
+	}
+	return out
+}
+
+func runStatsScript(t *testing.T, c *redis.Client) {
+	t.Helper()
+	ctx := context.Background()
+	conn := c.Conn() // MULTI ... EXEC on one connection
+	defer conn.Close()
+	for _, cmd := range statsScript {
+		conn.Do(ctx, cmd...) // replies, errors included, are the server's own
+	}
+}
+
+// TestCommandStats runs statsScript on a standalone server and on a
+// replicated node (whose writes answer once their log entry applies) and
+// compares INFO commandstats and errorstats with redis-server's; CONFIG
+// RESETSTAT then empties both.
+func TestCommandStats(t *testing.T) {
+	for _, c := range []struct {
+		name   string
+		client func(t *testing.T) *redis.Client
+	}{
+		{"standalone", func(t *testing.T) *redis.Client { return startServer(t, Config{}).goRedis(t, 2) }},
+		{"replicated", func(t *testing.T) *redis.Client {
+			tc := startCluster(t, 1, Config{}, nil)
+			return tc.client(tc.leader())
+		}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			cl := c.client(t)
+			ctx := context.Background()
+			before := infoStats(t, cl) // what setting up the test ran
+			if err := cl.ConfigResetStat(ctx).Err(); err != nil {
+				t.Fatal(err)
+			}
+			runStatsScript(t, cl)
+			got := infoStats(t, cl)
+			if !slices.Equal(got, statsWant) {
+				t.Errorf("before the reset %q\nafter the script:\n%s\nwant (redis-server 7.0.15):\n%s",
+					before, strings.Join(got, "\n"), strings.Join(statsWant, "\n"))
+			}
+			if err := cl.ConfigResetStat(ctx).Err(); err != nil {
+				t.Fatal(err)
+			}
+			want := []string{"cmdstat_config|resetstat:calls=1,rejected_calls=0,failed_calls=0"}
+			if got := infoStats(t, cl); !slices.Equal(got, want) {
+				t.Errorf("after CONFIG RESETSTAT: %q, want %q", got, want)
+			}
+		})
+	}
+}
+
+// TestErrorStatsLimit checks that errorstats keeps at most maxErrorCodes
+// codes: the next new one leaves only ERRORSTATS_DISABLED, which then
+// counts every error, until CONFIG RESETSTAT.
+func TestErrorStatsLimit(t *testing.T) {
+	ts := startServer(t, Config{})
+	c := ts.goRedis(t, 2)
+	ctx := context.Background()
+	fail := func(code string) {
+		t.Helper()
+		if err := c.Eval(ctx, fmt.Sprintf("return redis.error_reply('%s boom')", code), nil).Err(); err == nil {
+			t.Fatalf("script answered no error")
+		}
+	}
+	errorLines := func() []string {
+		var out []string
+		for _, l := range infoStats(t, c) {
+			if strings.HasPrefix(l, "errorstat_") {
+				out = append(out, l)
+			}
+		}
+		return out
+	}
+	for i := range maxErrorCodes {
+		fail(fmt.Sprintf("E%d", i))
+	}
+	fail("E0")
+	if got := errorLines(); len(got) != maxErrorCodes || !slices.Contains(got, "errorstat_E0:count=2") {
+		t.Fatalf("%d codes kept (E0 twice?): %q", len(got), got[:min(len(got), 3)])
+	}
+	fail("ONEMORE")
+	fail("E1")
+	if got, want := errorLines(), []string{"errorstat_ERRORSTATS_DISABLED:count=2"}; !slices.Equal(got, want) {
+		t.Fatalf("past the limit: %q, want %q", got, want)
+	}
+	if err := c.ConfigResetStat(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	fail("AGAIN")
+	if got, want := errorLines(), []string{"errorstat_AGAIN:count=1"}; !slices.Equal(got, want) {
+		t.Fatalf("after CONFIG RESETSTAT: %q, want %q", got, want)
+	}
+}

@@ -253,7 +253,7 @@ func (c *client) blockingCommand(cmd *command, args [][]byte) {
 		c.s.blockedClients.Add(-1)
 	}()
 	since := c.s.sinceEpoch()
-	defer func() { c.waited = c.s.sinceEpoch() - since }() // not in SLOWLOG
+	defer func() { c.waited += c.s.sinceEpoch() - since }() // not in SLOWLOG
 	for {
 		select {
 		case withErr := <-c.unblock:
@@ -346,6 +346,7 @@ func (c *client) tryPop(cmd *command, args [][]byte) bool {
 	defer func() { c.popping = false }()
 	if !(c.s.sharded() && c.routeGroups(cmd, args)) && !c.routeRemote(cmd, args) {
 		if err := c.s.checkOOM(cmd); err != nil {
+			c.rejectStat(cmd)
 			c.w.err(err)
 		} else {
 			c.execData(cmd, args)

@@ -28,10 +28,11 @@ const (
 )
 
 // errorCode is an error reply's code, as Redis takes it: the first word
-// if a space ends it within 32 bytes, else "ERR".
+// if a space ends it within the reply's first 32 bytes ('-' included),
+// else "ERR".
 func errorCode(reply []byte) []byte {
 	msg := reply[1:] // after '-'
-	if i := bytes.IndexByte(msg[:min(len(msg), 32)], ' '); i >= 0 {
+	if i := bytes.IndexByte(msg[:min(len(msg), 31)], ' '); i >= 0 {
 		return msg[:i]
 	}
 	return []byte("ERR")

@@ -640,8 +640,7 @@ func (c *client) dispatch(args [][]byte) {
 		return
 	}
 	if c.ps != nil && !c.subscribedCommand(cmd, args) {
-		c.rejectStat(cmd)
-		return
+		return // answered here: refused (rejectStat), or PING's reply
 	}
 	if s.pause.paused.Load() && !c.waitPause(cmd, args) {
 		c.stat = nil
@@ -858,6 +857,7 @@ func (c *client) subscribedCommand(cmd *command, args [][]byte) bool {
 	}
 	if !subscribedAllowed(cmd.name) {
 		c.settle()
+		c.rejectStat(cmd)
 		c.w.errorText(subscribedError(cmd, args))
 		c.abortMulti()
 		return false
@@ -882,7 +882,7 @@ func (c *client) subscribedCommand(cmd *command, args [][]byte) bool {
 // 1.9-2.2 to 1.5-1.8 us of server CPU per command. Only keys of groups
 // whose reads this node serves are looked at.
 func (c *client) warmReads(first [][]byte) {
-	if !c.rd.buffered() {
+	if !c.rd.buffered() || !c.authed || c.multi != nil {
 		return
 	}
 	keys := c.warmKeys[:0]

@@ -101,7 +101,7 @@ func (c *client) queueForward(cmd *command, fwd [][]byte, pre int) bool {
 	args, n := copyArgs(fwd)
 	c.fwd.bytes += n
 	c.fwd.q = append(c.fwd.q, fwdCmd{cmd: cmd, args: args, pre: pre, write: cmd.has(flagWrite), u: c.u})
-	c.inflight = append(c.inflight, inflight{fwd: len(c.fwd.q)})
+	c.inflight = append(c.inflight, inflight{cmd: cmd, fwd: len(c.fwd.q)}) // cmd: for commandstats
 	if cmd.has(flagWrite) {
 		c.batchWrote = true
 	}

@@ -146,13 +146,6 @@ func cmdExec(c *client, _ [][]byte) {
 			}
 		}
 	}
-	// The queued commands run now: they count in commandstats (a parse
-	// error as a failed call), as Redis counts the commands EXEC runs.
-	for _, a := range m.queued {
-		if cmd := c.lookup(a[0]); cmd != nil && cmd.stats != nil {
-			cmd.stats.calls.Add(1)
-		}
-	}
 	now := c.now()
 	cmds := make([]queuedCmd, len(m.queued))
 	op := shard.Op{Kind: shard.KindMulti, Now: now, Watch: watches}
@@ -162,9 +155,6 @@ func cmdExec(c *client, _ [][]byte) {
 			sub, err := q.cmd.parse(c, args, now)
 			if err != nil && !errors.As(err, &q.late) {
 				q.err = err
-				if q.cmd.stats != nil {
-					q.cmd.stats.failed.Add(1)
-				}
 			} else {
 				sub.Now = now
 				q.sub = len(op.Subs)
@@ -203,7 +193,10 @@ func cmdExec(c *client, _ [][]byte) {
 		}
 	}
 	c.w.array(len(cmds))
+	exec := c.stat
 	for _, q := range cmds {
+		mark := len(c.w.b)
+		c.stat = q.cmd // runSubcommand may put the subcommand instead, or nil
 		switch {
 		case q.err != nil:
 			c.w.err(q.err)
@@ -212,7 +205,15 @@ func cmdExec(c *client, _ [][]byte) {
 		default:
 			q.cmd.run(c, q.args)
 		}
+		// Each command EXEC ran counts in commandstats, as in Redis.
+		if st := c.stat; st != nil && st.stats != nil {
+			st.stats.calls.Add(1)
+			if len(c.w.b) > mark && c.w.b[mark] == '-' {
+				st.stats.failed.Add(1)
+			}
+		}
 	}
+	c.stat = exec
 }
 
 // errExecGroups answers an EXEC whose keys (queued or WATCHed) are held by

@@ -97,6 +97,8 @@ func (c *client) waitPause(cmd *command, args [][]byte) bool {
 		return true
 	}
 	write := c.pausable(cmd)
+	since := c.s.sinceEpoch()
+	defer func() { c.waited += c.s.sinceEpoch() - since }() // no command's time (SLOWLOG, commandstats)
 	for {
 		until, changed, paused := c.s.pause.pausedFor(write, time.Now())
 		if !paused {

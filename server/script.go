@@ -299,26 +299,16 @@ const (
 )
 
 // Call runs one command of the script and returns its RESP reply, in a
-// buffer the next Call reuses. The command counts in commandstats, as
-// Redis counts a script's commands (on every replica: each runs it).
+// buffer the next Call reuses. Unlike Redis, the commands a script calls
+// do not count in commandstats: every replica runs the script in its
+// Apply (some twice, see shard's script rerun, and again when the log is
+// replayed), so no count there would mean what Redis's means.
 func (h *scriptHost) Call(args [][]byte, resp3 bool) []byte {
-	cmd := h.c.lookup(args[0])
+	c := h.c
+	cmd := c.lookup(args[0])
 	if cmd == nil {
 		return []byte(errScriptUnknown)
 	}
-	rep := h.call(cmd, args, resp3)
-	if cmd.stats != nil {
-		cmd.stats.calls.Add(1)
-		if len(rep) > 0 && rep[0] == '-' {
-			cmd.stats.failed.Add(1)
-		}
-	}
-	return rep
-}
-
-// call is Call for the command cmd names.
-func (h *scriptHost) call(cmd *command, args [][]byte, resp3 bool) []byte {
-	c := h.c
 	if !cmd.arityOK(len(args)) {
 		return []byte(errScriptArity)
 	}

@@ -205,13 +205,12 @@ func cmdExec(c *client, _ [][]byte) {
 		default:
 			q.cmd.run(c, q.args)
 		}
-		// Each command EXEC ran counts in commandstats, as in Redis.
+		// Each command EXEC ran counts in commandstats, and its error
+		// reply in errorstats and total_error_replies, as in Redis.
 		if st := c.stat; st != nil && st.stats != nil {
 			st.stats.calls.Add(1)
-			if len(c.w.b) > mark && c.w.b[mark] == '-' {
-				st.stats.failed.Add(1)
-			}
 		}
+		c.countReply(c.stat, c.w.b[mark:])
 	}
 	c.stat = exec
 }

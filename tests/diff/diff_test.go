@@ -53,6 +53,10 @@
 //	@approx=N TTL k       integers anywhere in the reply may differ by N.
 //	@shape TIME           compare only the reply's shape: types, element
 //	                      counts, null or not; not the contents.
+//	@stats INFO commandstats errorstats
+//	                      compare only the cmdstat_ and errorstat_ lines of
+//	                      an INFO reply, without the usec and usec_per_call
+//	                      fields and without INFO's own line.
 //	@type SCAN -1         compare only the reply's type (its first byte):
 //	                      an error or not, an array or not.
 //	@mask=id,version      do not compare the values of these keys of a map
@@ -102,6 +106,8 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -245,6 +251,9 @@ func (st *step) view(r *reply) *reply {
 	if st.mask != nil {
 		r = mask(r, st.mask)
 	}
+	if st.stats {
+		r = statsLines(r)
+	}
 	switch st.order {
 	case "elems", "pairs":
 		r = sortReply(r, st.order == "pairs")
@@ -256,6 +265,27 @@ func (st *step) view(r *reply) *reply {
 		}
 	}
 	return r
+}
+
+// usecFields are the timing fields of a cmdstat_ line, which differ.
+var usecFields = regexp.MustCompile(`usec=\d+,usec_per_call=\d+\.\d\d,`)
+
+// statsLines is @stats' view of an INFO reply (a bulk or verbatim
+// string): its cmdstat_ and errorstat_ lines, INFO's own and the timing
+// fields left out. Other replies are left as they are.
+func statsLines(r *reply) *reply {
+	if r.kind != '$' && r.kind != '=' || r.body == nil {
+		return r
+	}
+	var keep []string
+	for _, l := range strings.Split(string(r.body), "\r\n") {
+		if (strings.HasPrefix(l, "cmdstat_") || strings.HasPrefix(l, "errorstat_")) && !strings.HasPrefix(l, "cmdstat_info:") {
+			keep = append(keep, usecFields.ReplaceAllString(l, ""))
+		}
+	}
+	slices.Sort(keep) // Redis lists commands in its dict's order
+	body := []byte(strings.Join(keep, "\n"))
+	return &reply{kind: '$', head: strconv.Itoa(len(body)), body: body}
 }
 
 // maxShown bounds how much of a long reply a report quotes.

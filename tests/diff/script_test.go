@@ -25,6 +25,7 @@ type step struct {
 	mask    []string // map keys whose values are not compared
 	scanAll string   // "": no; "elems" or "pairs": iterate the cursor to 0
 	until   *string  // repeat the command until its value is this
+	stats   bool     // an INFO reply: compare its cmdstat_ and errorstat_ lines only
 }
 
 // script is a parsed testdata file.
@@ -149,6 +150,9 @@ func (st *step) modifier(tok string) error {
 		return needNone()
 	case name == "shape":
 		st.shape = true
+		return needNone()
+	case name == "stats":
+		st.stats = true
 		return needNone()
 	case name == "type":
 		st.typ = true

@@ -130,12 +130,14 @@ func (s *Server) infoSection(b *infoBuilder, name string) {
 		s.infoCommandStats(b)
 	case "errorstats":
 		s.infoErrorStats(b)
+	case "latencystats":
+		s.infoLatencyStats(b)
 	case "keyspace":
 		if keys, volatile := s.keyCounts(); keys > 0 {
 			b.kv("db0", fmt.Sprintf("keys=%d,expires=%d,avg_ttl=0", keys, volatile))
 		}
 	}
-	// modules, latencystats: headers only.
+	// modules: header only.
 }
 
 func (s *Server) infoServer(b *infoBuilder) {

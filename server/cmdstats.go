@@ -3,12 +3,16 @@ package server
 import (
 	"bytes"
 	"fmt"
+	"math"
+	"math/bits"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 )
 
-// INFO commandstats and errorstats.
+// INFO commandstats, errorstats and latencystats.
 
 // errorCodes counts error replies by their code (INFO errorstats).
 type errorCodes struct {
@@ -73,6 +77,13 @@ func (s *Server) resetCommandStats() {
 			}
 		}
 	}
+	for _, cmd := range s.cmds {
+		for _, c := range append([]*command{cmd}, cmd.subs...) {
+			if c.stats != nil {
+				c.stats.hist.Store(nil)
+			}
+		}
+	}
 	s.errorCodes.mu.Lock()
 	clear(s.errorCodes.counts)
 	s.errorCodes.disabled = false
@@ -124,5 +135,114 @@ func (s *Server) infoErrorStats(b *infoBuilder) {
 	slices.Sort(codes)
 	for _, code := range codes {
 		b.kv("errorstat_"+code, fmt.Sprintf("count=%d", counts[code]))
+	}
+}
+
+// latencyHist counts a command's durations in buckets that grow with the
+// value: exact below 16 ns, then 16 per power of two, so a bucket spans
+// at most 1/16 of its values (Redis's hdr_histogram keeps 2 significant
+// digits). Safe for concurrent use.
+type latencyHist struct {
+	counts [latencyBuckets]atomic.Int64
+}
+
+const (
+	latencySub     = 16
+	latencyBuckets = latencySub + 60*latencySub
+)
+
+// latencyBucket returns the bucket of a duration of ns nanoseconds.
+func latencyBucket(ns int64) int {
+	if ns < latencySub {
+		return int(max(ns, 0))
+	}
+	e := bits.Len64(uint64(ns)) - 5 // ns>>e is in [16, 32)
+	return latencySub + e*latencySub + int(ns>>e) - latencySub
+}
+
+// latencyUpper returns the largest duration bucket i holds, in ns.
+func latencyUpper(i int) int64 {
+	if i < latencySub {
+		return int64(i)
+	}
+	e := (i - latencySub) / latencySub
+	m := int64(latencySub + (i-latencySub)%latencySub)
+	return (m+1)<<e - 1
+}
+
+// recordLatency adds one call of d nanoseconds to cmd's histogram.
+func recordLatency(st *cmdStats, d int64) {
+	h := st.hist.Load()
+	if h == nil {
+		st.hist.CompareAndSwap(nil, new(latencyHist))
+		h = st.hist.Load()
+	}
+	h.counts[latencyBucket(d)].Add(1)
+}
+
+// percentiles returns the durations (µs) at each of ps (0..100), as the
+// largest value of the bucket where the percentile falls; ok is false
+// when nothing was recorded.
+func (h *latencyHist) percentiles(ps []float64) (us []float64, ok bool) {
+	var counts [latencyBuckets]int64
+	var total int64
+	for i := range h.counts {
+		counts[i] = h.counts[i].Load()
+		total += counts[i]
+	}
+	if total == 0 {
+		return nil, false
+	}
+	for _, p := range ps {
+		rank := max(int64(math.Ceil(p/100*float64(total))), 1)
+		var seen int64
+		for i, n := range counts {
+			seen += n
+			if seen >= rank {
+				us = append(us, float64(latencyUpper(i))/1000)
+				break
+			}
+		}
+	}
+	return us, true
+}
+
+// formatPercentiles writes percentiles as Redis does: 50, 99.9, 100.
+func formatPercentiles(ps []float64, sep string) string {
+	parts := make([]string, len(ps))
+	for i, p := range ps {
+		parts[i] = strconv.FormatFloat(p, 'f', -1, 64)
+	}
+	return strings.Join(parts, sep)
+}
+
+// infoLatencyStats writes, for every command with a latency histogram, by
+// name, its latency-tracking-info-percentiles in µs:
+// latency_percentiles_usec_get:p50=1.003,p99=2.007,p99.9=3.007.
+func (s *Server) infoLatencyStats(b *infoBuilder) {
+	ps := s.config().LatencyPercentiles
+	var all []*command
+	for _, cmd := range s.cmds {
+		all = append(all, cmd)
+		all = append(all, cmd.subs...)
+	}
+	slices.SortFunc(all, func(x, y *command) int { return strings.Compare(x.name, y.name) })
+	for _, c := range all {
+		if c.stats == nil {
+			continue
+		}
+		h := c.stats.hist.Load()
+		if h == nil {
+			continue
+		}
+		us, ok := h.percentiles(ps)
+		if !ok {
+			continue
+		}
+		parts := make([]string, len(ps))
+		for i, p := range ps {
+			parts[i] = "p" + formatPercentiles([]float64{p}, "") + "=" + strconv.FormatFloat(us[i], 'f', 3, 64)
+		}
+		b.kv("latency_percentiles_usec_"+c.name, strings.Join(parts, ","))
 	}
 }

@@ -3,8 +3,10 @@ package server
 import (
 	"context"
 	"fmt"
+	"math"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -193,5 +195,102 @@ func TestCommandStatsTransactionsAndSubscribers(t *testing.T) {
 	}
 	if got := infoStats(t, c); !slices.Equal(got, want) {
 		t.Errorf("commandstats:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}
+
+func TestLatencyBuckets(t *testing.T) {
+	prev := -1
+	for _, v := range []int64{0, 1, 15, 16, 17, 31, 32, 33, 100, 1000, 1023, 1024, 123456, 1 << 40, math.MaxInt64} {
+		i := latencyBucket(v)
+		if i < prev || i >= latencyBuckets {
+			t.Fatalf("bucket(%d) = %d after %d (of %d)", v, i, prev, latencyBuckets)
+		}
+		prev = i
+		up := latencyUpper(i)
+		if up < v || up-v > v/16 {
+			t.Errorf("bucket(%d) = %d holds up to %d: not within 1/16", v, i, up)
+		}
+		if i > 0 && latencyUpper(i-1) >= v {
+			t.Errorf("bucket(%d) = %d, but bucket %d already holds up to %d", v, i, i-1, latencyUpper(i-1))
+		}
+	}
+}
+
+// TestLatencyStats checks INFO latencystats and its two settings against
+// what redis-server 7.0.15 answers: the line format, the percentiles
+// chosen, an empty list, refused values, and tracking turned off.
+func TestLatencyStats(t *testing.T) {
+	ts := startServer(t, Config{})
+	c := ts.goRedis(t, 2)
+	ctx := context.Background()
+	for i := range 20 {
+		c.Set(ctx, "k", i, 0)
+	}
+	c.Get(ctx, "k")
+	lines := func() map[string]string {
+		text, err := c.Info(ctx, "latencystats").Result()
+		if err != nil {
+			t.Fatal(err)
+		}
+		out := map[string]string{}
+		for _, l := range strings.Split(text, "\r\n") {
+			if k, v, ok := strings.Cut(l, ":"); ok && strings.HasPrefix(k, "latency_percentiles_usec_") {
+				out[strings.TrimPrefix(k, "latency_percentiles_usec_")] = v
+			}
+		}
+		return out
+	}
+	format := regexp.MustCompile(`^p50=\d+\.\d{3},p99=\d+\.\d{3},p99\.9=\d+\.\d{3}$`)
+	got := lines()
+	for _, name := range []string{"set", "get", "hello"} {
+		if !format.MatchString(got[name]) {
+			t.Errorf("latency_percentiles_usec_%s:%s, want p50=…,p99=…,p99.9=…", name, got[name])
+		}
+	}
+	if err := c.ConfigSet(ctx, "latency-tracking-info-percentiles", "50 99.5 100").Err(); err != nil {
+		t.Fatal(err)
+	}
+	var ps []float64
+	for _, kv := range strings.Split(lines()["set"], ",") {
+		k, v, _ := strings.Cut(kv, "=")
+		f, err := strconv.ParseFloat(v, 64)
+		if err != nil || k != []string{"p50", "p99.5", "p100"}[len(ps)] {
+			t.Fatalf("set: %q in %q", kv, lines()["set"])
+		}
+		ps = append(ps, f)
+	}
+	if !slices.IsSorted(ps) || ps[0] <= 0 {
+		t.Errorf("set's percentiles %v: not rising", ps)
+	}
+	if v, _ := c.ConfigGet(ctx, "latency-tracking-info-percentiles").Result(); v["latency-tracking-info-percentiles"] != "50 99.5 100" {
+		t.Errorf("CONFIG GET: %v", v)
+	}
+	if err := c.ConfigSet(ctx, "latency-tracking-info-percentiles", "").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if v, ok := lines()["get"]; !ok || v != "" {
+		t.Errorf("no percentiles: get's line %q (present %v), want an empty value", v, ok)
+	}
+	for val, want := range map[string]string{
+		"101": "ERR CONFIG SET failed (possibly related to argument 'latency-tracking-info-percentiles') - latency-tracking-info-percentiles parameters should sit between [0.0,100.0]",
+		"abc": "ERR CONFIG SET failed (possibly related to argument 'latency-tracking-info-percentiles') - Invalid latency-tracking-info-percentiles parameters",
+	} {
+		if err := c.ConfigSet(ctx, "latency-tracking-info-percentiles", val).Err(); err == nil || err.Error() != want {
+			t.Errorf("CONFIG SET percentiles %q: %v, want %q", val, err, want)
+		}
+	}
+	if err := c.ConfigSet(ctx, "latency-tracking", "maybe").Err(); err == nil ||
+		err.Error() != "ERR CONFIG SET failed (possibly related to argument 'latency-tracking') - argument must be 'yes' or 'no'" {
+		t.Errorf("CONFIG SET latency-tracking maybe: %v", err)
+	}
+	if err := c.ConfigSet(ctx, "latency-tracking", "no").Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.ConfigResetStat(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	c.Get(ctx, "k")
+	if got := lines(); len(got) != 0 {
+		t.Errorf("latency-tracking no, after CONFIG RESETSTAT: %v, want no line", got)
 	}
 }

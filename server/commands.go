@@ -83,6 +83,9 @@ type command struct {
 // cluster redirection, OOM...) and calls that ran and answered an error.
 type cmdStats struct {
 	calls, nanos, rejected, failed atomic.Int64
+	// hist is the command's latency histogram (INFO latencystats), made
+	// by its first call while latency-tracking is on.
+	hist atomic.Pointer[latencyHist]
 }
 
 func (c *command) has(f cmdFlag) bool { return c.flags&f != 0 }

@@ -32,6 +32,8 @@ type Config struct {
 	SlowlogLogSlowerThan    int          // slowlog-log-slower-than, µs (0: every command, < 0: none); default 10000 (slowlog.go)
 	SlowlogMaxLen           int          // slowlog-max-len; default 128 (0: the slow log keeps nothing)
 	BusyReplyThreshold      int          // busy-reply-threshold (alias lua-time-limit), ms of a script's instruction budget; default 5000 (script.go)
+	LatencyTracking         string       // latency-tracking: "yes" (default) or "no": per-command latency histograms (cmdstats.go)
+	LatencyPercentiles      []float64    // latency-tracking-info-percentiles; nil: Redis's 50 99 99.9 (an empty list: none)
 
 	// Replication (directives_repl.go).
 	NodeID          string // node-id: this node's Raft ID; default: generated once and kept in dir
@@ -119,6 +121,12 @@ func (c *Config) setDefaults() {
 	}
 	if c.TLSSessionCaching == "" {
 		c.TLSSessionCaching = "yes"
+	}
+	if c.LatencyTracking == "" {
+		c.LatencyTracking = "yes"
+	}
+	if c.LatencyPercentiles == nil {
+		c.LatencyPercentiles = []float64{50, 99, 99.9}
 	}
 }
 

@@ -386,6 +386,7 @@ func (c *client) serve() {
 		// command being the start of the next (which so also counts the
 		// few hundred nanoseconds of parsing it), instead of three.
 		slow := c.s.slowlogOn()
+		track := c.s.config().LatencyTracking == "yes"
 		mark := c.s.sinceEpoch()
 		for ; args != nil && !c.quit; n++ {
 			if n%32 == 0 {
@@ -403,8 +404,12 @@ func (c *client) serve() {
 				c.s.slowlogRecord(c, args, end-mark-c.waited)
 			}
 			if c.stat != nil && c.stat.stats != nil {
+				took := int64(end - mark - c.waited)
 				c.stat.stats.calls.Add(1)
-				c.stat.stats.nanos.Add(int64(end - mark - c.waited))
+				c.stat.stats.nanos.Add(took)
+				if track {
+					recordLatency(c.stat.stats, took)
+				}
 				c.stat = nil
 			}
 			mark = end

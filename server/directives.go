@@ -130,6 +130,33 @@ func directives() []directive {
 		intDirective("slowlog-log-slower-than", "", math.MinInt32, math.MaxInt32, mutable, func(c *Config) *int { return &c.SlowlogLogSlowerThan }),
 		intDirective("slowlog-max-len", "", 0, math.MaxInt32, mutable, func(c *Config) *int { return &c.SlowlogMaxLen }),
 		intDirective("busy-reply-threshold", "lua-time-limit", 0, math.MaxInt32, mutable, func(c *Config) *int { return &c.BusyReplyThreshold }),
+		{name: "latency-tracking",
+			get: func(c *Config) string { return c.LatencyTracking },
+			set: func(c *Config, a []string) error {
+				switch v := strings.ToLower(a[0]); v {
+				case "yes", "no":
+					c.LatencyTracking = v
+					return nil
+				}
+				return errors.New("argument must be 'yes' or 'no'")
+			}},
+		{name: "latency-tracking-info-percentiles", multiArg: true,
+			get: func(c *Config) string { return formatPercentiles(c.LatencyPercentiles, " ") },
+			set: func(c *Config, a []string) error {
+				ps := []float64{} // empty, not nil: no percentiles
+				for _, f := range strings.Fields(strings.Join(a, " ")) {
+					p, err := strconv.ParseFloat(f, 64)
+					if err != nil || math.IsNaN(p) {
+						return errors.New("Invalid latency-tracking-info-percentiles parameters")
+					}
+					if p < 0 || p > 100 {
+						return errors.New("latency-tracking-info-percentiles parameters should sit between [0.0,100.0]")
+					}
+					ps = append(ps, p)
+				}
+				c.LatencyPercentiles = ps
+				return nil
+			}},
 		fixedDirective("save", "", true, `sessiond does not write RDB snapshots: only save "" is accepted`),
 		fixedDirective("appendonly", "no", false, "sessiond does not write an append-only file: only appendonly no is accepted"),
 	}, append(replicationDirectives(), tlsDirectives()...)...)

@@ -65,24 +65,31 @@ func (s *Server) countErrorCode(reply []byte) {
 	e.counts[string(code)]++
 }
 
-// resetCommandStats empties commandstats and errorstats (CONFIG RESETSTAT).
-func (s *Server) resetCommandStats() {
-	for _, cmd := range s.cmds {
-		for _, c := range append([]*command{cmd}, cmd.subs...) {
-			if st := c.stats; st != nil {
-				st.calls.Store(0)
-				st.nanos.Store(0)
-				st.rejected.Store(0)
-				st.failed.Store(0)
-			}
-		}
-	}
+// counted returns every command and subcommand that keeps statistics,
+// by name (commandstats and latencystats list them so).
+func (s *Server) counted() []*command {
+	var all []*command
 	for _, cmd := range s.cmds {
 		for _, c := range append([]*command{cmd}, cmd.subs...) {
 			if c.stats != nil {
-				c.stats.hist.Store(nil)
+				all = append(all, c)
 			}
 		}
+	}
+	slices.SortFunc(all, func(x, y *command) int { return strings.Compare(x.name, y.name) })
+	return all
+}
+
+// resetCommandStats empties commandstats, latencystats and errorstats
+// (CONFIG RESETSTAT).
+func (s *Server) resetCommandStats() {
+	for _, c := range s.counted() {
+		st := c.stats
+		st.calls.Store(0)
+		st.nanos.Store(0)
+		st.rejected.Store(0)
+		st.failed.Store(0)
+		st.hist.Store(nil)
 	}
 	s.errorCodes.mu.Lock()
 	clear(s.errorCodes.counts)
@@ -94,16 +101,7 @@ func (s *Server) resetCommandStats() {
 // subcommand, as "config|get") called or refused since the start or the
 // last CONFIG RESETSTAT, by name.
 func (s *Server) infoCommandStats(b *infoBuilder) {
-	var all []*command
-	for _, cmd := range s.cmds {
-		all = append(all, cmd)
-		all = append(all, cmd.subs...)
-	}
-	slices.SortFunc(all, func(x, y *command) int { return strings.Compare(x.name, y.name) })
-	for _, c := range all {
-		if c.stats == nil {
-			continue
-		}
+	for _, c := range s.counted() {
 		calls, rejected, failed := c.stats.calls.Load(), c.stats.rejected.Load(), c.stats.failed.Load()
 		if calls == 0 && rejected == 0 && failed == 0 {
 			continue
@@ -221,16 +219,7 @@ func formatPercentiles(ps []float64, sep string) string {
 // latency_percentiles_usec_get:p50=1.003,p99=2.007,p99.9=3.007.
 func (s *Server) infoLatencyStats(b *infoBuilder) {
 	ps := s.config().LatencyPercentiles
-	var all []*command
-	for _, cmd := range s.cmds {
-		all = append(all, cmd)
-		all = append(all, cmd.subs...)
-	}
-	slices.SortFunc(all, func(x, y *command) int { return strings.Compare(x.name, y.name) })
-	for _, c := range all {
-		if c.stats == nil {
-			continue
-		}
+	for _, c := range s.counted() {
 		h := c.stats.hist.Load()
 		if h == nil {
 			continue

@@ -33,8 +33,12 @@ deps:
 
 test: deps fmt-check vet deps-check unit fuzz
 
+# unit runs every package's tests; on a failure it prints a summary last
+# (.ci/failsummary: failed tests, a timeout's running tests, the stacks
+# of goroutines blocked for minutes), as CI shows only a log's tail.
 unit:
-	$(GO) test -race -count=1 -timeout 15m ./...
+	@log=$$(mktemp); { $(GO) test -race -count=1 -timeout 15m ./...; echo $$? > $$log.rc; } 2>&1 | tee $$log; \
+	rc=$$(cat $$log.rc); [ "$$rc" = 0 ] || .ci/failsummary $$log; rm -f $$log $$log.rc; exit $$rc
 
 # fuzz runs each fuzz target briefly; the seed corpora also run in `unit`.
 fuzz:

@@ -164,7 +164,9 @@ type Group struct {
 	wake    chan struct{} // something was queued
 	calls   sync.Pool
 	stop    chan struct{}
-	wg      sync.WaitGroup
+	// futureWait overrides the package's futureWait (tests); 0: that.
+	futureWait time.Duration
+	wg         sync.WaitGroup
 
 	entries      atomic.Uint64                // op entries proposed by this node (group commit: ops/entries per entry)
 	ops          atomic.Uint64                // ops in those entries
@@ -330,6 +332,16 @@ func (g *Group) start() error {
 		MaxPool: 4,
 		Timeout: 10 * time.Second,
 		Logger:  hl,
+		// No pipelined AppendEntries: in hashicorp/raft v1.7 a follower
+		// answering Success=false ends the pipeline's decoder while its
+		// sender parks on the next send for good (its channels are
+		// unbuffered at the default of 2 in flight; hashicorp/raft#612).
+		// Heartbeats go on, so no election heals it: that follower gets
+		// no entry again, a membership change needing it never commits,
+		// and Shutdown waits for ever. Seen as a hung SESSIOND-MOVE and
+		// a hung Close in tests. One RPC in flight per follower costs
+		// little here: each entry already carries a batch of writes.
+		MaxRPCsInFlight: 1,
 	})
 	rc := raft.DefaultConfig()
 	rc.LocalID = raft.ServerID(g.cfg.NodeID)
@@ -434,14 +446,14 @@ func (g *Group) watchLeadership() {
 				continue
 			}
 			term := g.raft.CurrentTerm()
-			if err := g.raft.Barrier(g.cfg.ApplyTimeout).Error(); err != nil {
+			if err := g.await(g.raft.Barrier(g.cfg.ApplyTimeout)); err != nil {
 				g.log.Warn("leader barrier failed", "err", err)
 				continue
 			}
 			g.readyTerm.Store(term)
 			g.log.Info("leader ready", "node", g.cfg.NodeID, "term", term)
 			if addr, ok := g.fsm.nodeAddr(g.cfg.NodeID); !ok || addr != g.cfg.ClientAddr {
-				if err := g.raft.Apply(encodeNode(g.cfg.NodeID, g.cfg.ClientAddr), g.cfg.ApplyTimeout).Error(); err != nil {
+				if err := g.await(g.raft.Apply(encodeNode(g.cfg.NodeID, g.cfg.ClientAddr), g.cfg.ApplyTimeout)); err != nil {
 					g.log.Warn("recording client address failed", "err", err)
 				}
 			}
@@ -675,11 +687,44 @@ func (g *Group) gather(target int, timer **time.Timer) bool {
 // ErrUnknownOutcome.
 func classify(err error) error {
 	switch {
+	case errors.Is(err, ErrUnknownOutcome), errors.Is(err, ErrClosed):
+		return err // await's own
 	case errors.Is(err, raft.ErrNotLeader), errors.Is(err, raft.ErrLeadershipTransferInProgress),
 		errors.Is(err, raft.ErrEnqueueTimeout):
 		return fmt.Errorf("%w: %w", ErrNotLeader, err)
 	}
 	return fmt.Errorf("%w: %w", ErrUnknownOutcome, err)
+}
+
+// futureWait bounds how long a membership change, a barrier, a leadership
+// transfer or a node record is waited for. While Raft runs it answers
+// each of them in time (a leader that loses its quorum steps down within
+// LeaderLeaseTimeout and fails what is in flight), but an entry
+// committed as Raft shuts down, or an FSM that stalls, can leave a future
+// unanswered for good (hashicorp/raft#498); the caller then gets
+// ErrUnknownOutcome instead of waiting, with whatever locks it holds, for
+// ever.
+const futureWait = 30 * time.Second
+
+// await waits for f like f.Error(), bounded by futureWait and by the
+// group's shutdown (ErrClosed). Raft's errors come back unclassified.
+func (g *Group) await(f raft.Future) error {
+	done := make(chan error, 1)
+	go func() { done <- f.Error() }()
+	wait := g.futureWait
+	if wait == 0 {
+		wait = futureWait
+	}
+	t := time.NewTimer(wait)
+	defer t.Stop()
+	select {
+	case err := <-done:
+		return err
+	case <-g.stop:
+		return ErrClosed
+	case <-t.C:
+		return fmt.Errorf("%w: raft gave no answer in %v", ErrUnknownOutcome, wait)
+	}
 }
 
 // IsLeader reports whether this node currently believes it leads and is
@@ -945,7 +990,7 @@ func (g *Group) AddNonvoter(id, raftAddr string) error {
 			return nil
 		}
 	}
-	if err := g.raft.AddNonvoter(raft.ServerID(id), raft.ServerAddress(raftAddr), 0, g.cfg.ApplyTimeout).Error(); err != nil {
+	if err := g.await(g.raft.AddNonvoter(raft.ServerID(id), raft.ServerAddress(raftAddr), 0, g.cfg.ApplyTimeout)); err != nil {
 		return classify(err)
 	}
 	return nil
@@ -969,7 +1014,7 @@ func (g *Group) AddVoter(id, raftAddr string) error {
 			return nil
 		}
 	}
-	if err := g.raft.AddVoter(raft.ServerID(id), raft.ServerAddress(raftAddr), 0, g.cfg.ApplyTimeout).Error(); err != nil {
+	if err := g.await(g.raft.AddVoter(raft.ServerID(id), raft.ServerAddress(raftAddr), 0, g.cfg.ApplyTimeout)); err != nil {
 		return classify(err)
 	}
 	return nil
@@ -997,7 +1042,7 @@ func (g *Group) PromoteNonvoter(id, raftAddr string) error {
 	if !hasSuffrage(cfg, id, raftAddr, raft.Nonvoter) {
 		return ErrNotNonvoter
 	}
-	if err := g.raft.AddVoter(raft.ServerID(id), raft.ServerAddress(raftAddr), 0, g.cfg.ApplyTimeout).Error(); err != nil {
+	if err := g.await(g.raft.AddVoter(raft.ServerID(id), raft.ServerAddress(raftAddr), 0, g.cfg.ApplyTimeout)); err != nil {
 		return classify(err)
 	}
 	return nil
@@ -1037,7 +1082,7 @@ func (g *Group) RemoveServer(id string) error {
 		}
 		return fmt.Errorf("%w: leadership handed over; remove the node through the new leader", ErrNotLeader)
 	}
-	if err := g.raft.RemoveServer(raft.ServerID(id), 0, g.cfg.ApplyTimeout).Error(); err != nil {
+	if err := g.await(g.raft.RemoveServer(raft.ServerID(id), 0, g.cfg.ApplyTimeout)); err != nil {
 		return classify(err)
 	}
 	return nil
@@ -1054,7 +1099,7 @@ func (g *Group) RecordNode(id, addr string) error {
 	if !g.IsLeader() {
 		return ErrNotLeader
 	}
-	if err := g.raft.Apply(encodeNode(id, addr), g.cfg.ApplyTimeout).Error(); err != nil {
+	if err := g.await(g.raft.Apply(encodeNode(id, addr), g.cfg.ApplyTimeout)); err != nil {
 		return classify(err)
 	}
 	return nil
@@ -1093,6 +1138,25 @@ func (g *Group) TransferLeadershipTo(id string) error {
 	return fmt.Errorf("leadership transfer: %s is not a voter", id)
 }
 
+// finishBy finishes batch b (its once) but waits for that only until
+// deadline or the group's shutdown: a transfer, which runs with the
+// membership lock held, must not wait for ever on an entry Raft never
+// answers (futureWait).
+func (g *Group) finishBy(b *pendingBatch, deadline time.Time) {
+	done := make(chan struct{})
+	go func() {
+		b.once.Do(b.finish)
+		close(done)
+	}()
+	t := time.NewTimer(time.Until(deadline))
+	defer t.Stop()
+	select {
+	case <-done:
+	case <-t.C:
+	case <-g.stop:
+	}
+}
+
 // transferTo hands leadership to voter id, or to any voter when id is "".
 func (g *Group) transferTo(id string) error {
 	if !g.IsLeader() {
@@ -1119,8 +1183,8 @@ func (g *Group) transferTo(id string) error {
 	// entries during a transfer, and those would be answered errors.
 	deadline := time.Now().Add(2 * time.Second)
 	for time.Now().Before(deadline) {
-		if b := g.last.Load(); b != nil {
-			b.once.Do(b.finish)
+		if b := g.last.Load(); b != nil && !b.done() {
+			g.finishBy(b, deadline)
 		}
 		g.qmu.Lock()
 		idle := len(g.queue) == 0 && !g.taking.Load()
@@ -1136,7 +1200,7 @@ func (g *Group) transferTo(id string) error {
 	} else {
 		fut = g.raft.LeadershipTransferToServer(raft.ServerID(id), to)
 	}
-	if err := fut.Error(); err != nil {
+	if err := g.await(fut); err != nil {
 		return fmt.Errorf("leadership transfer: %w", err)
 	}
 	return nil

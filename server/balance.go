@@ -62,14 +62,14 @@ func (s *Server) preferredLeader(u *unit) string {
 	if s.dir() != nil {
 		// Not while this node runs a move (SESSIOND-MOVE): the group's
 		// voters are changing.
-		if !s.mv.leaderMu.TryLock() {
+		if !s.tryLockLeader() {
 			return ""
 		}
 		busy := false
 		for key := range s.mv.adding {
 			busy = busy || strings.HasPrefix(key, strconv.Itoa(u.idx)+"/")
 		}
-		s.mv.leaderMu.Unlock()
+		s.unlockLeader()
 		if busy {
 			return ""
 		}

@@ -108,10 +108,49 @@ type moves struct {
 	inc    int64
 
 	// On a group's leader: the moves it runs (SESSIOND-MOVE), one at a
-	// time, and since when each non-voter it added is catching up.
-	leaderMu sync.Mutex
-	adding   map[string]time.Time // "group/node" -> when the move added it
+	// time (a token in leaderTok, lockLeader), and since when each
+	// non-voter it added is catching up.
+	leaderTok chan struct{}
+	adding    map[string]time.Time // "group/node" -> when the move added it
 }
+
+// moveLockWait bounds how long a SESSIOND-MOVE waits for the one running
+// before it (which is itself bounded: admit's catch-up, Raft's answers)
+// before it answers TRYAGAIN; its coordinator asks again.
+const moveLockWait = 15 * time.Second
+
+// lockLeader takes the moves lock of a group's leader, waiting at most
+// moveLockWait and not past the server's shutdown; it returns the error
+// to answer when it could not. unlockLeader gives it back.
+func (s *Server) lockLeader() error {
+	select {
+	case s.mv.leaderTok <- struct{}{}:
+		return nil
+	default:
+	}
+	t := time.NewTimer(moveLockWait)
+	defer t.Stop()
+	select {
+	case s.mv.leaderTok <- struct{}{}:
+		return nil
+	case <-s.ctx.Done():
+		return replication.ErrClosed
+	case <-t.C:
+		return errMoveBusy
+	}
+}
+
+// tryLockLeader takes the moves lock only if it is free.
+func (s *Server) tryLockLeader() bool {
+	select {
+	case s.mv.leaderTok <- struct{}{}:
+		return true
+	default:
+		return false
+	}
+}
+
+func (s *Server) unlockLeader() { <-s.mv.leaderTok }
 
 type exclusion struct {
 	leader string
@@ -557,8 +596,10 @@ func (s *Server) silent(u *unit, id string, since time.Time) bool {
 //   - otherwise to is added (non-voter, caught up, voter), then from
 //     removed.
 func (s *Server) moveOnLeader(u *unit, to, toRaft, toClient, from string) (bool, error) {
-	s.mv.leaderMu.Lock()
-	defer s.mv.leaderMu.Unlock()
+	if err := s.lockLeader(); err != nil {
+		return false, err
+	}
+	defer s.unlockLeader()
 	g := u.group
 	if !g.IsLeader() {
 		return false, replication.ErrNotLeader

@@ -763,3 +763,33 @@ func TestPartialMovesLinearizable(t *testing.T) {
 	close(stop) // the clients ran through both changes (unless they ran out of operations first)
 	r.check(t, 200)
 }
+
+// TestMoveLockEndsWithTheServer: a SESSIOND-MOVE waiting for the one
+// running before it gives up when the server shuts down (Close waits for
+// every connection), and the lock is free again once given back.
+func TestMoveLockEndsWithTheServer(t *testing.T) {
+	s := &Server{}
+	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.mv.leaderTok = make(chan struct{}, 1)
+	if err := s.lockLeader(); err != nil {
+		t.Fatalf("free lock: %v", err)
+	}
+	if s.tryLockLeader() {
+		t.Fatal("tryLockLeader took a held lock")
+	}
+	got := make(chan error, 1)
+	go func() { got <- s.lockLeader() }()
+	s.cancel()
+	select {
+	case err := <-got:
+		if !errors.Is(err, replication.ErrClosed) {
+			t.Fatalf("waiting on a held lock at shutdown: %v, want ErrClosed", err)
+		}
+	case <-time.After(moveLockWait / 2):
+		t.Fatal("lockLeader still waiting after the server's shutdown")
+	}
+	s.unlockLeader()
+	if !s.tryLockLeader() {
+		t.Fatal("lock not free after unlockLeader")
+	}
+}

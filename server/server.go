@@ -178,6 +178,7 @@ func NewSharded(cfg Config, units []Unit) (*Server, error) {
 	c := cfg
 	s.conf.Store(&c)
 	s.ctx, s.cancel = context.WithCancel(context.Background())
+	s.mv.leaderTok = make(chan struct{}, 1)
 	s.cmds = s.commandTable()
 	return s, nil
 }

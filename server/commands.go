@@ -76,6 +76,9 @@ type command struct {
 	destKey int
 
 	stats *cmdStats // INFO commandstats (commandTable makes one per command and server)
+	// warm is the argument a pipelined call has looked up in its key's
+	// set, sorted set or hash before it runs (warmArgs; warmReads).
+	warm warmArg
 }
 
 // cmdStats are a command's INFO commandstats counters: calls that ran,
@@ -281,6 +284,7 @@ func (s *Server) commandTable() map[string]*command {
 	m := make(map[string]*command, len(list))
 	for _, c := range list {
 		c.fan = fanKinds[c.name]
+		c.warm = warmArgs[c.name]
 		m[c.name] = c
 	}
 	addSubcommands(m)

@@ -27,8 +27,9 @@ type client struct {
 	nc net.Conn
 	rd *reader
 	w  replyWriter
-	// warmKeys is warmReads' scratch (empty between its calls).
-	warmKeys [][]byte
+	// warmKeys and warmMembers are warmReads' scratch (empty between its
+	// calls).
+	warmKeys, warmMembers [][]byte
 	// stat is the command whose commandstats the command being
 	// dispatched counts in once it returns (nil: none, as for one
 	// refused or queued in a MULTI).
@@ -890,35 +891,68 @@ func (c *client) warmReads(first [][]byte) {
 	if !c.rd.buffered() || !c.authed || c.multi != nil {
 		return
 	}
-	keys := c.warmKeys[:0]
-	if len(first) >= 2 && c.warmable(first[0], len(first)) {
-		keys = append(keys, first[1])
+	keys, members := c.warmKeys[:0], c.warmMembers[:0]
+	if len(first) >= 2 {
+		if at := c.warmable(first[0], len(first)); at == 0 {
+			keys, members = append(keys, first[1]), append(members, nil)
+		} else if at > 0 {
+			keys, members = append(keys, first[1]), append(members, first[at])
+		}
 	}
-	keys = c.rd.peekKeys(keys, warmMax, c.warmable)
+	keys, members = c.rd.peekKeys(keys, members, warmMax, c.warmable)
 	if len(keys) >= warmMin {
 		us := c.s.units()
 		if len(us) == 1 {
 			if c.servesReads(us[0]) {
-				us[0].store.Warm(keys)
+				us[0].store.WarmMembers(keys, members)
 			}
 		} else {
-			c.warmSharded(keys)
+			c.warmSharded(keys, members)
 		}
 	}
 	clear(keys)
-	c.warmKeys = keys[:0]
+	clear(members)
+	c.warmKeys, c.warmMembers = keys[:0], members[:0]
 }
 
 // Pipelines of fewer reads than warmMin are run as they come; warmMax is
 // the most keys warmed at once (shard.Store.Warm's limit).
 const warmMin, warmMax = 4, 32
 
-// warmable reports whether a command named name with nargs arguments
-// (its name included) is a read whose first key is its first argument,
-// which warmReads may warm.
-func (c *client) warmable(name []byte, nargs int) bool {
+// warmArg names the argument of a command that warmReads looks up in its
+// key's set, sorted set or hash: at (0: none), for calls of nargs
+// arguments (0: any number).
+type warmArg struct{ at, nargs int }
+
+// warmArgs are the commands whose member or field is warmed with their
+// key: reads, and the writes a leader may answer from memory when they
+// change nothing (SADD of a member already there...) or that look the
+// member up first anyway.
+var warmArgs = map[string]warmArg{
+	"sismember": {2, 0}, "smismember": {2, 0}, "sadd": {2, 0}, "srem": {2, 0},
+	"zscore": {2, 0}, "zmscore": {2, 0}, "zrank": {2, 0}, "zrevrank": {2, 0},
+	"zadd": {3, 4}, "zincrby": {3, 4}, "zrem": {2, 0},
+	"hget": {2, 0}, "hmget": {2, 0}, "hexists": {2, 0}, "hstrlen": {2, 0},
+	"hset": {2, 0}, "hsetnx": {2, 0}, "hincrby": {2, 0}, "hdel": {2, 0},
+}
+
+// warmable tells warmReads (and reader.peekKeys) what to warm of a
+// command named name with nargs arguments (its name included) whose
+// first key is its first argument: -1 nothing (stop there), 0 its key,
+// or the index of the argument to look up in the key's value too. Reads
+// are warmed, and writes that have such an argument.
+func (c *client) warmable(name []byte, nargs int) int {
 	cmd := c.lookup(name)
-	return cmd != nil && cmd.has(flagReadonly) && cmd.first == 1 && cmd.arityOK(nargs)
+	if cmd == nil || cmd.first != 1 || !cmd.arityOK(nargs) {
+		return -1
+	}
+	if w := cmd.warm; w.at > 0 && w.at < nargs && (w.nargs == 0 || w.nargs == nargs) {
+		return w.at
+	}
+	if cmd.has(flagReadonly) {
+		return 0
+	}
+	return -1
 }
 
 // servesReads reports whether u's reads run on this node's store: a
@@ -929,13 +963,14 @@ func (c *client) servesReads(u *unit) bool {
 }
 
 // warmSharded is warmReads' pass over several shard groups: the keys of
-// each group this node serves reads for, one Warm per group.
-func (c *client) warmSharded(keys [][]byte) {
+// each group this node serves reads for (with their members), one
+// WarmMembers per group.
+func (c *client) warmSharded(keys, members [][]byte) {
 	var byUnit [warmMax]*unit
 	for i, k := range keys {
 		byUnit[i] = c.s.unitOfKey(k)
 	}
-	var batch [warmMax][]byte
+	var batch, batchM [warmMax][]byte
 	for i, u := range byUnit[:len(keys)] {
 		if u == nil || !c.servesReads(u) {
 			continue
@@ -943,11 +978,11 @@ func (c *client) warmSharded(keys [][]byte) {
 		n := 0
 		for j := i; j < len(keys); j++ {
 			if byUnit[j] == u {
-				batch[n] = keys[j]
+				batch[n], batchM[n] = keys[j], members[j]
 				n++
 				byUnit[j] = nil
 			}
 		}
-		u.store.Warm(batch[:n])
+		u.store.WarmMembers(batch[:n], batchM[:n])
 	}
 }

@@ -486,18 +486,20 @@ func isProtocolError(err error) bool {
 	return errors.As(err, &pe)
 }
 
-// peekKeys appends to dst the first argument of each complete multibulk
-// command buffered after the one next returned last, as long as hot
-// accepts the command (its name and number of arguments), up to max keys; it stops
-// at the first other command, inline or incomplete one. It consumes
-// nothing: next returns the same commands after it. The keys alias the
-// buffer (valid until next).
-func (rd *reader) peekKeys(dst [][]byte, max int, hot func(name []byte, nargs int) bool) [][]byte {
+// peekKeys appends to keys the first argument of each complete multibulk
+// command buffered after the one next returned last, and to members the
+// argument hot names for it (nil when hot says 0), as long as hot accepts
+// the command (given its name and number of arguments, it returns -1 for
+// no, 0 for its key only, or the index of the member argument to warm
+// too), up to max keys; it stops at the first other command, inline or
+// incomplete one. It consumes nothing: next returns the same commands
+// after it. The keys and members alias the buffer (valid until next).
+func (rd *reader) peekKeys(keys, members [][]byte, max int, hot func(name []byte, nargs int) int) ([][]byte, [][]byte) {
 	if rd.want != 0 {
-		return dst
+		return keys, members
 	}
 	b := rd.buf[rd.r:rd.w]
-	for len(dst) < max {
+	for len(keys) < max {
 		if len(b) == 0 || b[0] != '*' {
 			break
 		}
@@ -510,16 +512,23 @@ func (rd *reader) peekKeys(dst [][]byte, max int, hot func(name []byte, nargs in
 		if !ok || !ok2 {
 			break
 		}
+		var member []byte
+		var arg []byte
+		at := hot(name, n)
 		for i := 2; ok && i < n; i++ {
-			_, rest, ok = peekBulk(rest)
+			arg, rest, ok = peekBulk(rest)
+			if i == at {
+				member = arg
+			}
 		}
-		if !ok || !hot(name, n) {
+		if !ok || at < 0 {
 			break
 		}
-		dst = append(dst, key)
+		keys = append(keys, key)
+		members = append(members, member)
 		b = rest
 	}
-	return dst
+	return keys, members
 }
 
 // peekNum parses "<digits>\r\n" at the start of b: at most 9 digits,

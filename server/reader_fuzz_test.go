@@ -224,11 +224,13 @@ func readerOutcome(t *testing.T, in []byte, seed uint64, maxBulk int64, authed b
 	rd := newReader(src, maxBulk, constAuth(authed))
 	var out [][]string
 	// Each command's peek (peekKeys, as warmReads makes it, of every
-	// command with a key) must name the first arguments of the commands
+	// command with a key, and of the last argument of commands of three
+	// or more) must name the first (and last) arguments of the commands
 	// the reader returns next.
 	type peek struct {
-		at   int // index in out of the first peeked command
-		keys []string
+		at      int // index in out of the first peeked command
+		keys    []string
+		members [][]byte
 	}
 	var peeks []peek
 	defer func() {
@@ -236,6 +238,12 @@ func readerOutcome(t *testing.T, in []byte, seed uint64, maxBulk int64, authed b
 			for i, k := range p.keys {
 				if j := p.at + i; j < len(out) && (len(out[j]) < 2 || out[j][1] != k) {
 					t.Fatalf("peeked key %d after command %d is %q; the reader then returned %q", i, p.at-1, k, out[j])
+				}
+				if j := p.at + i; j < len(out) {
+					m, c := p.members[i], out[j]
+					if len(c) >= 3 && (m == nil || string(m) != c[len(c)-1]) || len(c) < 3 && m != nil {
+						t.Fatalf("peeked member %d after command %d is %q; the reader then returned %q", i, p.at-1, m, c)
+					}
 				}
 			}
 		}
@@ -248,8 +256,23 @@ func readerOutcome(t *testing.T, in []byte, seed uint64, maxBulk int64, authed b
 		if err != nil {
 			return out, err
 		}
-		if keys := rd.peekKeys(nil, 32, func(_ []byte, n int) bool { return n >= 2 }); len(keys) > 0 {
-			peeks = append(peeks, peek{at: len(out) + 1, keys: bytesToStrings(keys)})
+		last := func(_ []byte, n int) int {
+			if n < 2 {
+				return -1
+			}
+			if n >= 3 {
+				return n - 1
+			}
+			return 0
+		}
+		if keys, members := rd.peekKeys(nil, nil, 32, last); len(keys) > 0 {
+			ms := make([][]byte, len(members))
+			for i, m := range members {
+				if m != nil {
+					ms[i] = []byte(string(m))
+				}
+			}
+			peeks = append(peeks, peek{at: len(out) + 1, keys: bytesToStrings(keys), members: ms})
 		}
 		if len(args) == 0 {
 			t.Fatalf("next returned an empty command")

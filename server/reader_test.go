@@ -465,9 +465,16 @@ func resp(args ...string) string {
 }
 
 func TestPeekKeys(t *testing.T) {
-	// hot: GET and HGET of the right arity, as warmable would say.
-	hot := func(name []byte, n int) bool {
-		return strings.EqualFold(string(name), "get") && n == 2 || strings.EqualFold(string(name), "hget") && n == 3
+	// hot: GET and HGET (its field warmed too) of the right arity, as
+	// warmable would say.
+	hot := func(name []byte, n int) int {
+		switch {
+		case strings.EqualFold(string(name), "get") && n == 2:
+			return 0
+		case strings.EqualFold(string(name), "hget") && n == 3:
+			return 2
+		}
+		return -1
 	}
 	get := func(k string) string { return resp("GET", k) }
 	for _, c := range []struct {
@@ -476,7 +483,8 @@ func TestPeekKeys(t *testing.T) {
 		max  int
 		want []string
 	}{
-		{"gets", get("a") + get("b") + resp("get", "c") + resp("HGET", "h", "f"), 32, []string{"b", "c", "h"}},
+		{"gets", get("a") + get("b") + resp("get", "c") + resp("HGET", "h", "f"), 32, []string{"b", "c", "h/f"}},
+		{"members", get("a") + resp("HGET", "h", "f") + get("b") + resp("HGET", "", ""), 32, []string{"h/f", "b", "/"}},
 		{"nothing after the first", get("a"), 32, nil},
 		{"stops at another command", get("a") + get("b") + resp("SET", "k", "v") + get("c"), 32, []string{"b"}},
 		{"stops at a wrong arity", get("a") + resp("GET", "b", "x") + get("c"), 32, nil},
@@ -496,7 +504,14 @@ func TestPeekKeys(t *testing.T) {
 			}
 			firstCopy := bytesToStrings(first)
 			var got []string
-			for _, k := range rd.peekKeys(nil, c.max, hot) {
+			keys, members := rd.peekKeys(nil, nil, c.max, hot)
+			if len(keys) != len(members) {
+				t.Fatalf("peekKeys gave %d keys and %d members", len(keys), len(members))
+			}
+			for i, k := range keys {
+				if members[i] != nil {
+					k = append(append(slices.Clip(k), '/'), members[i]...)
+				}
 				got = append(got, string(k))
 			}
 			if !slices.Equal(got, c.want) {

@@ -105,3 +105,68 @@ func TestPipelinedReadsAreWarmed(t *testing.T) {
 		}
 	})
 }
+
+// TestPipelinedMembersAreWarmed checks that a pipeline of SADD, SREM,
+// SISMEMBER, ZADD, ZSCORE, HSET and HGET on big collections answers as
+// before with its members looked up first (shard.Store.WarmMembers), and
+// that the lookups happened.
+func TestPipelinedMembersAreWarmed(t *testing.T) {
+	ts := startServer(t, Config{})
+	st := ts.units()[0].store
+	c := ts.goRedis(t, 2)
+	ctx := context.Background()
+	const n = 200 // past the listpack limits
+	var members []any
+	for i := range n {
+		members = append(members, fmt.Sprintf("m%d", i))
+	}
+	if err := c.SAdd(ctx, "s", members...).Err(); err != nil {
+		t.Fatal(err)
+	}
+	var zs []redis.Z
+	var fields []any
+	for i := range n {
+		zs = append(zs, redis.Z{Score: float64(i), Member: fmt.Sprintf("m%d", i)})
+		fields = append(fields, fmt.Sprintf("f%d", i), fmt.Sprintf("v%d", i))
+	}
+	if err := c.ZAdd(ctx, "z", zs...).Err(); err != nil {
+		t.Fatal(err)
+	}
+	if err := c.HSet(ctx, "h", fields...).Err(); err != nil {
+		t.Fatal(err)
+	}
+	before := st.WarmedMembers()
+	p := c.Pipeline()
+	again := p.SAdd(ctx, "s", "m1")  // there already: 0
+	added := p.SAdd(ctx, "s", "new") // 1
+	isMember := p.SIsMember(ctx, "s", "m2")
+	removed := p.SRem(ctx, "s", "m3")
+	zsame := p.ZAdd(ctx, "z", redis.Z{Score: 4, Member: "m4"}) // same score: 0
+	zscore := p.ZScore(ctx, "z", "m5")
+	hget := p.HGet(ctx, "h", "f6")
+	hset := p.HSet(ctx, "h", "f7", "w")
+	hgetNew := p.HGet(ctx, "h", "f7")
+	notMember := p.SIsMember(ctx, "s", "m3")
+	if _, err := p.Exec(ctx); err != nil {
+		t.Fatalf("pipeline: %v", err)
+	}
+	check := func(name string, got, want any) {
+		t.Helper()
+		if fmt.Sprint(got) != fmt.Sprint(want) {
+			t.Errorf("%s = %v, want %v", name, got, want)
+		}
+	}
+	check("SADD m1", again.Val(), 0)
+	check("SADD new", added.Val(), 1)
+	check("SISMEMBER m2", isMember.Val(), true)
+	check("SREM m3", removed.Val(), 1)
+	check("ZADD m4 same score", zsame.Val(), 0)
+	check("ZSCORE m5", zscore.Val(), 5)
+	check("HGET f6", hget.Val(), "v6")
+	check("HSET f7", hset.Val(), 0)
+	check("HGET f7", hgetNew.Val(), "w")
+	check("SISMEMBER m3 after SREM", notMember.Val(), false)
+	if after := st.WarmedMembers(); after <= before {
+		t.Errorf("no member was warmed: WarmedMembers %d -> %d", before, after)
+	}
+}

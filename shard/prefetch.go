@@ -14,29 +14,54 @@ func (s *Store) Prefetch(ops []Op) {
 	for i := range s.stripes {
 		s.stripes[i].mu.Lock()
 	}
-	n := 0
+	n, m := 0, 0
 	for i := range ops {
-		n += s.warm(&ops[i])
+		k, f := s.warm(&ops[i])
+		n, m = n+k, m+f
 	}
 	for i := range s.stripes {
 		s.stripes[i].mu.Unlock()
 	}
 	s.warmed.Add(int64(n))
+	s.warmedMembers.Add(int64(m))
 }
 
-// warm looks up op's key and those of its sub-ops; it returns how many
-// were present. The caller holds every stripe's lock.
-func (s *Store) warm(op *Op) int {
-	n := 0
+// warm looks up op's key (and, in a big set, sorted set or hash, the
+// first member or field it adds or removes) and those of its sub-ops; it
+// returns how many keys and members were present. The caller holds every
+// stripe's lock.
+func (s *Store) warm(op *Op) (keys, members int) {
 	if op.Key != nil {
-		if _, ok := s.stripes[s.stripeOf(op.Key)].m[string(op.Key)]; ok {
-			n++
+		if e, ok := s.stripes[s.stripeOf(op.Key)].m[string(op.Key)]; ok {
+			keys++
+			if m := opMember(op); m != nil && e.big != nil {
+				if _, found := e.big.warm(m); found {
+					members++
+				}
+			}
 		}
 	}
 	for i := range op.Subs {
-		n += s.warm(&op.Subs[i])
+		k, m := s.warm(&op.Subs[i])
+		keys, members = keys+k, members+m
 	}
-	return n
+	return keys, members
+}
+
+// opMember returns the first member or field op adds to or removes from
+// its key's set, sorted set or hash, or nil.
+func opMember(op *Op) []byte {
+	switch op.Kind {
+	case KindSAdd, KindSRem, KindZRem, KindHSet, KindHDel:
+		if len(op.Args) > 0 {
+			return op.Args[0]
+		}
+	case KindZAdd:
+		if len(op.Args) > 1 {
+			return op.Args[1]
+		}
+	}
+	return nil
 }
 
 // maxWarm is the most keys Warm looks at in one call.
@@ -49,7 +74,14 @@ const maxWarm = 32
 // the processor overlaps their cache misses, and each read then finds its
 // lines cached. It locks the keys' stripes, in stripe order, for the
 // whole pass (see Prefetch). It returns how many keys are present.
-func (s *Store) Warm(keys [][]byte) int {
+func (s *Store) Warm(keys [][]byte) int { return s.WarmMembers(keys, nil) }
+
+// WarmMembers is Warm that also looks up, in the set, sorted set or hash
+// stored at keys[i], the member or field members[i] (when members is
+// not nil and members[i] is not nil): the lookup a SADD, SISMEMBER,
+// ZADD, ZSCORE, HGET... of a pipeline makes next then finds its lines
+// cached.
+func (s *Store) WarmMembers(keys, members [][]byte) int {
 	keys = keys[:min(len(keys), maxWarm)]
 	var idx [maxWarm]int
 	var locked [maxWarm]int
@@ -62,7 +94,7 @@ func (s *Store) Warm(keys [][]byte) int {
 	for _, i := range stripes {
 		s.stripes[i].mu.Lock()
 	}
-	n := 0
+	n, m := 0, 0
 	var b byte
 	for i, k := range keys {
 		if e, ok := s.stripes[idx[i]].m[string(k)]; ok {
@@ -70,15 +102,51 @@ func (s *Store) Warm(keys [][]byte) int {
 			if len(e.s) > 0 {
 				b ^= e.s[0]
 			}
+			if e.big != nil && i < len(members) && members[i] != nil {
+				if v, ok := e.big.warm(members[i]); ok {
+					m++
+					b ^= v
+				}
+			}
 		}
 	}
 	for _, i := range stripes {
 		s.stripes[i].mu.Unlock()
 	}
 	s.warmed.Add(int64(n))
+	s.warmedMembers.Add(int64(m))
 	s.warmFold.Add(int64(b)) // keeps the value reads
 	return n
 }
 
+// WarmedMembers returns how many members or fields WarmMembers has found
+// so far.
+func (s *Store) WarmedMembers() int64 { return s.warmedMembers.Load() }
+
 // Warmed returns how many keys Prefetch and Warm have found so far.
 func (s *Store) Warmed() int64 { return s.warmed.Load() }
+
+// warm looks member up in the big hash, set or sorted set and reports
+// whether it is there, with a byte of what it found (kept by the caller,
+// so that the lookup is not dropped). Small sets, scanned in place, and
+// lists are left alone.
+func (l *large) warm(member []byte) (byte, bool) {
+	switch c := l.coll.(type) {
+	case nil:
+		if f, ok := l.hash[string(member)]; ok {
+			if len(f.v) > 0 {
+				return f.v[0], true
+			}
+			return 0, true
+		}
+	case *setColl:
+		if c.d.enc == setHashtable {
+			_, ok := c.d.m[string(member)]
+			return 1, ok
+		}
+	case zsetColl:
+		_, ok := c.z.dict[string(member)]
+		return 1, ok
+	}
+	return 0, false
+}

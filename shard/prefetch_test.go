@@ -71,3 +71,75 @@ func TestWarm(t *testing.T) {
 		})
 	}
 }
+
+// TestWarmMembers: WarmMembers finds the members of big sets, sorted
+// sets and hashes (small sets and lists, and strings, are not looked
+// into), counts them apart from keys, and changes nothing.
+func TestWarmMembers(t *testing.T) {
+	st := New(Config{Stripes: 4})
+	apply := func(kind Kind, key string, args ...string) {
+		t.Helper()
+		op := Op{Kind: kind, Now: 1, Key: []byte(key)}
+		for _, a := range args {
+			op.Args = append(op.Args, []byte(a))
+		}
+		if r := st.Apply(&op); r.Kind == RErr {
+			t.Fatalf("%v %s: %+v", kind, key, r)
+		}
+	}
+	for i := range 300 { // past every listpack limit
+		m := fmt.Sprintf("member:%d", i)
+		apply(KindSAdd, "set", m)
+		apply(KindZAdd, "zset", "1", m)
+		apply(KindHSet, "hash", m, "v")
+	}
+	apply(KindSAdd, "smallset", "a", "b")
+	apply(KindSAdd, "intset", "1", "2")
+	apply(KindSet, "str", "member:1")
+	before := st.Digest()
+	b := func(s string) []byte { return []byte(s) }
+	for _, c := range []struct {
+		name          string
+		keys, members [][]byte
+		keysFound     int
+		membersFound  int64
+	}{
+		{"no members", [][]byte{b("set"), b("zset")}, nil, 2, 0},
+		{"present", [][]byte{b("set"), b("zset"), b("hash")}, [][]byte{b("member:7"), b("member:8"), b("member:9")}, 3, 3},
+		{"absent", [][]byte{b("set"), b("zset"), b("hash")}, [][]byte{b("nope"), b("nope"), b("")}, 3, 0},
+		{"nil member: key only", [][]byte{b("set"), b("hash")}, [][]byte{nil, b("member:1")}, 2, 1},
+		{"small set, intset, string, missing key", [][]byte{b("smallset"), b("intset"), b("str"), b("missing")},
+			[][]byte{b("a"), b("1"), b("member:1"), b("member:1")}, 3, 0},
+	} {
+		m0 := st.WarmedMembers()
+		if got := st.WarmMembers(c.keys, c.members); got != c.keysFound {
+			t.Errorf("%s: WarmMembers = %d keys, want %d", c.name, got, c.keysFound)
+		}
+		if got := st.WarmedMembers() - m0; got != c.membersFound {
+			t.Errorf("%s: %d members found, want %d", c.name, got, c.membersFound)
+		}
+	}
+	// Prefetch (a log entry's ops) looks up the first member or field an
+	// op adds or removes.
+	op := func(kind Kind, key string, args ...string) Op {
+		o := Op{Kind: kind, Now: 1, Key: []byte(key)}
+		for _, a := range args {
+			o.Args = append(o.Args, []byte(a))
+		}
+		return o
+	}
+	m0 := st.WarmedMembers()
+	st.Prefetch([]Op{
+		op(KindSAdd, "set", "member:1", "x"), op(KindSRem, "set", "absent"),
+		op(KindZAdd, "zset", "2", "member:2"), op(KindZRem, "zset", "member:3"),
+		op(KindHSet, "hash", "member:4", "v"), op(KindHDel, "hash", "member:5"),
+		op(KindSAdd, "smallset", "a"), op(KindGet, "set"),
+		{Kind: KindMulti, Subs: []Op{op(KindSAdd, "set", "member:6")}},
+	})
+	if got := st.WarmedMembers() - m0; got != 6 {
+		t.Errorf("Prefetch found %d members, want 6", got)
+	}
+	if after := st.Digest(); after != before {
+		t.Errorf("WarmMembers changed the store: digest %s -> %s", before, after)
+	}
+}

@@ -116,10 +116,12 @@ type Store struct {
 	lastNow  atomic.Int64  // highest Op.Now applied: time never goes back
 	warmed   atomic.Int64  // keys Prefetch and Warm found (keeps their lookups observable)
 	warmFold atomic.Int64  // bytes Warm read from values, folded (keeps those reads)
-	events   atomic.Bool   // report keyspace events (EnableEvents)
-	sink     func(Event)   // where events go (SetEventSink)
-	scripts  ScriptEngine  // runs scripts inside Apply (SetScripts)
-	stats    Stats
+	// warmedMembers: members and fields WarmMembers found.
+	warmedMembers atomic.Int64
+	events        atomic.Bool  // report keyspace events (EnableEvents)
+	sink          func(Event)  // where events go (SetEventSink)
+	scripts       ScriptEngine // runs scripts inside Apply (SetScripts)
+	stats         Stats
 }
 
 // Stats are counters the server reports in INFO. All fields are updated

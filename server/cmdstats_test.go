@@ -294,3 +294,30 @@ func TestLatencyStats(t *testing.T) {
 		t.Errorf("latency-tracking no, after CONFIG RESETSTAT: %v, want no line", got)
 	}
 }
+
+// TestLatencyStatsInsideExec: a command EXEC runs gets a latency sample
+// of its own, as in Redis (each runs through call()).
+func TestLatencyStatsInsideExec(t *testing.T) {
+	ts := startServer(t, Config{})
+	c := ts.goRedis(t, 2)
+	ctx := context.Background()
+	if _, err := c.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		p.HSet(ctx, "h", "f", "v")
+		p.HGet(ctx, "h", "f")
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	text, err := c.Info(ctx, "latencystats", "commandstats").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, name := range []string{"hset", "hget", "exec"} {
+		if !strings.Contains(text, "latency_percentiles_usec_"+name+":p50=") {
+			t.Errorf("no latency line for %s run by EXEC in:\n%s", name, text)
+		}
+		if !strings.Contains(text, "cmdstat_"+name+":calls=1,") {
+			t.Errorf("cmdstat_%s: not one call in:\n%s", name, text)
+		}
+	}
+}

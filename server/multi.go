@@ -194,8 +194,10 @@ func cmdExec(c *client, _ [][]byte) {
 	}
 	c.w.array(len(cmds))
 	exec := c.stat
+	track := c.s.config().LatencyTracking == "yes"
 	for _, q := range cmds {
 		mark := len(c.w.b)
+		start := c.s.sinceEpoch()
 		c.stat = q.cmd // runSubcommand may put the subcommand instead, or nil
 		switch {
 		case q.err != nil:
@@ -205,10 +207,16 @@ func cmdExec(c *client, _ [][]byte) {
 		default:
 			q.cmd.run(c, q.args)
 		}
-		// Each command EXEC ran counts in commandstats, and its error
-		// reply in errorstats and total_error_replies, as in Redis.
+		// Each command EXEC ran counts in commandstats (with its time
+		// here: the entry is applied already) and latencystats, and its
+		// error reply in errorstats and total_error_replies, as in Redis.
 		if st := c.stat; st != nil && st.stats != nil {
+			took := int64(c.s.sinceEpoch() - start)
 			st.stats.calls.Add(1)
+			st.stats.nanos.Add(took)
+			if track {
+				recordLatency(st.stats, took)
+			}
 		}
 		c.countReply(c.stat, c.w.b[mark:])
 	}

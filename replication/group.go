@@ -446,7 +446,11 @@ func (g *Group) watchLeadership() {
 				continue
 			}
 			term := g.raft.CurrentTerm()
-			if err := g.await(g.raft.Barrier(g.cfg.ApplyTimeout)); err != nil {
+			// A new leader's barrier waits for it to apply its whole
+			// backlog, which may take long after a restart: no bound
+			// but the group's shutdown (Raft fails it if leadership is
+			// lost).
+			if err := g.awaitUntil(g.raft.Barrier(g.cfg.ApplyTimeout), nil, 0); err != nil {
 				g.log.Warn("leader barrier failed", "err", err)
 				continue
 			}
@@ -709,20 +713,26 @@ const futureWait = 30 * time.Second
 // await waits for f like f.Error(), bounded by futureWait and by the
 // group's shutdown (ErrClosed). Raft's errors come back unclassified.
 func (g *Group) await(f raft.Future) error {
-	done := make(chan error, 1)
-	go func() { done <- f.Error() }()
 	wait := g.futureWait
 	if wait == 0 {
 		wait = futureWait
 	}
 	t := time.NewTimer(wait)
 	defer t.Stop()
+	return g.awaitUntil(f, t.C, wait)
+}
+
+// awaitUntil waits for f until the group's shutdown (ErrClosed) or, when
+// timeout is not nil, until it fires (ErrUnknownOutcome, naming wait).
+func (g *Group) awaitUntil(f raft.Future, timeout <-chan time.Time, wait time.Duration) error {
+	done := make(chan error, 1)
+	go func() { done <- f.Error() }()
 	select {
 	case err := <-done:
 		return err
 	case <-g.stop:
 		return ErrClosed
-	case <-t.C:
+	case <-timeout:
 		return fmt.Errorf("%w: raft gave no answer in %v", ErrUnknownOutcome, wait)
 	}
 }
@@ -1139,10 +1149,10 @@ func (g *Group) TransferLeadershipTo(id string) error {
 }
 
 // finishBy finishes batch b (its once) but waits for that only until
-// deadline or the group's shutdown: a transfer, which runs with the
-// membership lock held, must not wait for ever on an entry Raft never
-// answers (futureWait).
-func (g *Group) finishBy(b *pendingBatch, deadline time.Time) {
+// deadline or the group's shutdown (false): a transfer, which runs with
+// the membership lock held, must not wait for ever on an entry Raft
+// never answers (futureWait).
+func (g *Group) finishBy(b *pendingBatch, deadline time.Time) bool {
 	done := make(chan struct{})
 	go func() {
 		b.once.Do(b.finish)
@@ -1154,7 +1164,9 @@ func (g *Group) finishBy(b *pendingBatch, deadline time.Time) {
 	case <-done:
 	case <-t.C:
 	case <-g.stop:
+		return false
 	}
+	return true
 }
 
 // transferTo hands leadership to voter id, or to any voter when id is "".
@@ -1183,8 +1195,8 @@ func (g *Group) transferTo(id string) error {
 	// entries during a transfer, and those would be answered errors.
 	deadline := time.Now().Add(2 * time.Second)
 	for time.Now().Before(deadline) {
-		if b := g.last.Load(); b != nil && !b.done() {
-			g.finishBy(b, deadline)
+		if b := g.last.Load(); b != nil && !b.done() && !g.finishBy(b, deadline) {
+			return ErrClosed
 		}
 		g.qmu.Lock()
 		idle := len(g.queue) == 0 && !g.taking.Load()

@@ -116,8 +116,10 @@ type moves struct {
 
 // moveLockWait bounds how long a SESSIOND-MOVE waits for the one running
 // before it (which is itself bounded: admit's catch-up, Raft's answers)
-// before it answers TRYAGAIN; its coordinator asks again.
-const moveLockWait = 15 * time.Second
+// before it answers TRYAGAIN; its coordinator asks again. It is shorter
+// than internalCallTimeout, so that a move is not run after its
+// coordinator gave up on it.
+const moveLockWait = 8 * time.Second
 
 // lockLeader takes the moves lock of a group's leader, waiting at most
 // moveLockWait and not past the server's shutdown; it returns the error

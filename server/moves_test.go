@@ -768,6 +768,9 @@ func TestPartialMovesLinearizable(t *testing.T) {
 // running before it gives up when the server shuts down (Close waits for
 // every connection), and the lock is free again once given back.
 func TestMoveLockEndsWithTheServer(t *testing.T) {
+	if moveLockWait >= internalCallTimeout {
+		t.Fatalf("moveLockWait %v: a move could run after its coordinator gave up (%v)", moveLockWait, internalCallTimeout)
+	}
 	s := &Server{}
 	s.ctx, s.cancel = context.WithCancel(context.Background())
 	s.mv.leaderTok = make(chan struct{}, 1)

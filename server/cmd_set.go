@@ -113,6 +113,12 @@ func parseSPop(c *client, args [][]byte, _ int64) (shard.Op, error) {
 		return shard.Op{}, errSetPositive
 	}
 	op.Flags |= shard.HasCount
+	if c.rng == nil {
+		// Not in a script: a script's ops are made again on every
+		// replica and on replay, by whatever version runs it, so it
+		// keeps the sampling every version has.
+		op.Flags |= shard.FastSample
+	}
 	op.N = n
 	return op, nil
 }

@@ -2,8 +2,11 @@ package server
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
+
+	"github.com/redis/go-redis/v9"
 
 	"sessiond/script"
 )
@@ -103,4 +106,56 @@ return n`
 		t.Fatalf("EVALSHA after failover = %d, %v", n, err)
 	}
 	tc.converge()
+}
+
+// TestClusterSPopCount checks SPOP with a count on a big set through a
+// follower (the O(count) sampling, FastSample), inside MULTI and inside a
+// script (the sampling every version has): each pops distinct members,
+// and every replica ends with the same set.
+func TestClusterSPopCount(t *testing.T) {
+	tc := startCluster(t, 3, Config{}, fastRaft)
+	l := tc.leader()
+	fc := tc.client(tc.follower(l))
+	ctx := context.Background()
+	members := make([]any, 2000)
+	for i := range members {
+		members[i] = fmt.Sprintf("m%d", i)
+	}
+	if err := fc.SAdd(ctx, "s", members...).Err(); err != nil {
+		t.Fatal(err)
+	}
+	popped := map[string]bool{}
+	check := func(what string, got []string, err error, n int) {
+		t.Helper()
+		if err != nil || len(got) != n {
+			t.Fatalf("%s: %q, %v; want %d members", what, got, err, n)
+		}
+		for _, m := range got {
+			if popped[m] {
+				t.Fatalf("%s: %q popped twice", what, m)
+			}
+			popped[m] = true
+		}
+	}
+	got, err := fc.SPopN(ctx, "s", 7).Result()
+	check("SPOP 7", got, err, 7)
+	var multi *redis.StringSliceCmd
+	if _, err := fc.TxPipelined(ctx, func(p redis.Pipeliner) error {
+		multi = p.SPopN(ctx, "s", 3)
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	check("SPOP 3 in MULTI", multi.Val(), multi.Err(), 3)
+	got, err = fc.Eval(ctx, `return redis.call('spop', KEYS[1], 4)`, []string{"s"}).StringSlice()
+	check("SPOP 4 in a script", got, err, 4)
+	if n, err := fc.SCard(ctx, "s").Result(); err != nil || n != int64(2000-len(popped)) {
+		t.Fatalf("SCARD = %d, %v; want %d", n, err, 2000-len(popped))
+	}
+	d := tc.converge()
+	for _, tn := range tc.nodes {
+		if st := tn.node.Server.units()[0].store; st.Digest() != d {
+			t.Fatalf("node %s digest differs", tn.id)
+		}
+	}
 }

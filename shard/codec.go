@@ -12,9 +12,13 @@ import (
 // one byte; version 2 as a uvarint, which makes room for the bits from
 // hasLimit on. The encoder writes version 1 whenever no op in the tree
 // needs a wider presence, so ops without them encode as they always did.
+// Version 3 is version 2 for a tree in which an op has FastSample: a
+// node that predates that flag stops at it rather than apply it
+// otherwise than its peers.
 const (
-	codecVersion     = 1
-	codecVersionWide = 2
+	codecVersion       = 1
+	codecVersionWide   = 2
+	codecVersionSample = 3
 )
 
 // ErrCorruptOp is wrapped by every Decode error.
@@ -57,12 +61,29 @@ func AppendEncodeNoBody(dst []byte, op *Op) []byte {
 }
 
 func appendEncode(dst []byte, op *Op, noBody bool) []byte {
+	if anyFlag(op, FastSample) {
+		dst = append(dst, codecVersionSample)
+		return appendOp(dst, op, true, noBody)
+	}
 	if wide(op) {
 		dst = append(dst, codecVersionWide)
 		return appendOp(dst, op, true, noBody)
 	}
 	dst = append(dst, codecVersion)
 	return appendOp(dst, op, false, noBody)
+}
+
+// anyFlag reports whether op or one of its Subs has flag f.
+func anyFlag(op *Op, f Flags) bool {
+	if op.Flags&f != 0 {
+		return true
+	}
+	for i := range op.Subs {
+		if anyFlag(&op.Subs[i], f) {
+			return true
+		}
+	}
+	return false
 }
 
 // wide reports whether op or one of its Subs has a presence bit that
@@ -201,10 +222,10 @@ func Decode(b []byte) (Op, error) {
 // back in each time and may reuse it, from length 0, once it no longer
 // uses any op decoded into it.
 func DecodeArena(b []byte, arena [][]byte) (Op, [][]byte, error) {
-	if len(b) == 0 || (b[0] != codecVersion && b[0] != codecVersionWide) {
+	if len(b) == 0 || b[0] < codecVersion || b[0] > codecVersionSample {
 		return Op{}, arena, fmt.Errorf("%w: unknown version", ErrCorruptOp)
 	}
-	d := decoder{b: b[1:], wide: b[0] == codecVersionWide, arena: arena}
+	d := decoder{b: b[1:], wide: b[0] != codecVersion, arena: arena}
 	op := d.op(0)
 	if d.err == nil && len(d.b) != 0 {
 		d.fail("trailing bytes")

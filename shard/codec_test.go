@@ -147,12 +147,15 @@ func TestCodecGolden(t *testing.T) {
 
 // TestCodecVersion1UnlessWide checks that an op without limits keeps the
 // version 1 encoding (so ops written before limits existed encode as
-// they did) and one with limits, or with a sub that has them, is
-// version 2.
+// they did), one with limits, or with a sub that has them, is version 2,
+// and one with FastSample (or a sub with it) version 3.
 func TestCodecVersion1UnlessWide(t *testing.T) {
 	for i, op := range codecSamples() {
 		want := byte(codecVersion)
-		if wide(&op) {
+		switch {
+		case anyFlag(&op, FastSample):
+			want = codecVersionSample
+		case wide(&op):
 			want = codecVersionWide
 		}
 		hasLimits := op.Limit != 0 || op.HashEntries != 0 || op.HashValue != 0
@@ -172,7 +175,7 @@ func TestDecodeCorrupt(t *testing.T) {
 	valid := AppendEncode(nil, &codecSamples()[17]) // the MULTI: every list kind
 	cases := map[string][]byte{
 		"empty":                 {},
-		"unknown version":       {3, 1, 0, 0},
+		"unknown version":       {4, 1, 0, 0},
 		"version 255":           {255, 1, 0, 0},
 		"v2 unknown presence":   {2, 1, 0x80, 0x08, 0},
 		"v2 huge presence":      {2, 1, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x01, 0},

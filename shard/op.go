@@ -92,6 +92,12 @@ const (
 	NoValues   Flags = 1 << 15 // HSCAN NOVALUES
 	SetExpiry  Flags = 1 << 16 // GETEX/HGETEX: At holds a new deadline
 	NoTouch    Flags = 1 << 17 // a read that leaves the access clock alone (CLIENT NO-TOUCH); never encoded
+	// FastSample: SPOP with a count draws its members in O(count)
+	// (randomRanks) instead of walking the whole set (pickDistinct),
+	// which picks other members for the same seed. An op carrying it is
+	// encoded as version 3, which nodes that predate it refuse instead
+	// of popping other members than their peers.
+	FastSample Flags = 1 << 18
 )
 
 // Op is one typed operation. Relative times are already absolute: the

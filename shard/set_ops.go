@@ -182,9 +182,10 @@ func pickDistinct(rng *rand.Rand, n, k int) []int {
 
 // randomRanks returns k distinct positions out of n (0 < k < n), in the
 // order drawn, each drawn again until new: O(k) for k well below n,
-// where pickDistinct walks all n. Only reads use it for SRANDMEMBER and
-// HRANDFIELD: inside Apply (a script) they keep pickDistinct, so that a
-// log written by an earlier version replays to the same picks.
+// where pickDistinct walks all n. Reads use it for SRANDMEMBER and
+// HRANDFIELD, and SPOP for an op with FastSample: inside Apply (a
+// script, an SPOP logged before FastSample) they keep pickDistinct, so
+// that a log written by an earlier version replays to the same picks.
 func randomRanks(rng *rand.Rand, n, k int) []int {
 	seen := make(map[int]struct{}, k)
 	out := make([]int, 0, k)
@@ -231,7 +232,12 @@ func (t *txn) spop(op *Op) Result {
 		res = Result{Kind: RSet, Vals: d.members(make([]Val, 0, n))}
 		d.convert(d.enc, nil, nil) // every member goes
 	default:
-		idx := pickDistinct(rng, n, int(op.N))
+		var idx []int
+		if op.Has(FastSample) && op.N*4 < int64(n) {
+			idx = randomRanks(rng, n, int(op.N))
+		} else {
+			idx = pickDistinct(rng, n, int(op.N)) // ops logged before FastSample, and scripts
+		}
 		vals := make([]Val, 0, len(idx))
 		for _, i := range idx {
 			vals = append(vals, Val{S: d.at(i)})

@@ -382,9 +382,33 @@ func TestSetRandom(t *testing.T) {
 		if r := both(sop(KindSCard, "s")); r.Int != int64(n-3) {
 			t.Fatalf("SCARD after popping 3 of %d: %d", n, r.Int)
 		}
+		// FastSample (an SPOP logged since it exists): few of many are
+		// drawn by rank, the same on every replica; many fall back.
+		left := n - 3
+		for i, k := range []int{1, 2, left / 8, left / 2} {
+			if k == 0 || k >= left {
+				continue
+			}
+			r := both(with(sop(KindSPop, "s"), HasCount|FastSample, int64(48+i), int64(k)))
+			if r.Kind != RSet || len(r.Vals) != k || len(uniq(r.Vals)) != k {
+				t.Fatalf("SPOP %d of %d (FastSample): %s", k, left, fmtRes(r))
+			}
+			for _, v := range r.Vals {
+				if !slices.Contains(members, v.S) {
+					t.Fatalf("SPOP (FastSample) gave %q, no member", v.S)
+				}
+				if op := sop(KindSIsMember, "s", v.S); a.Apply(&op).Int != 0 {
+					t.Fatalf("%s still a member after SPOP (FastSample)", v.S)
+				}
+			}
+			left -= k
+			if r := both(sop(KindSCard, "s")); r.Int != int64(left) {
+				t.Fatalf("SCARD after SPOP %d (FastSample): %d, want %d", k, r.Int, left)
+			}
+		}
 		r = both(with(sop(KindSPop, "s"), HasCount, 47, int64(n)))
-		if len(r.Vals) != n-3 {
-			t.Fatalf("SPOP all: %d values", len(r.Vals))
+		if len(r.Vals) != left {
+			t.Fatalf("SPOP all: %d values, want %d", len(r.Vals), left)
 		}
 		if _, ok := rawEntry(a, "s"); ok {
 			t.Fatal("set should be gone")
@@ -579,5 +603,29 @@ func TestSetSnapshotCorrupt(t *testing.T) {
 		if (d.err == nil) != tc.ok || (c == nil) == tc.ok {
 			t.Fatalf("%s: err %v", tc.name, d.err)
 		}
+	}
+}
+
+// TestSPopReplaysTheSame: an SPOP op without FastSample (every one logged
+// before it existed, and every one a script makes) pops the members it
+// always popped for its seed, in the same order, so that an old log
+// replays to the state its other replicas reached.
+func TestSPopReplaysTheSame(t *testing.T) {
+	s := setStore()
+	members := make([]string, 400)
+	for i := range members {
+		members[i] = fmt.Sprintf("m%d", i)
+	}
+	add := sop(KindSAdd, "s", members...)
+	s.Apply(&add)
+	pop := with(sop(KindSPop, "s"), HasCount, 12345, 5)
+	r := s.Apply(&pop)
+	var got []string
+	for _, v := range r.Vals {
+		got = append(got, v.S)
+	}
+	// Recorded with the code before FastSample existed.
+	if want := []string{"m178", "m4", "m25", "m117", "m346"}; !slices.Equal(got, want) {
+		t.Fatalf("SPOP 5 with seed 12345 popped %q, want %q", got, want)
 	}
 }

@@ -196,6 +196,12 @@ func (s *Server) clusterViewRemote(u *unit) (nodes []clusterNode, epoch uint64, 
 	rg := d.group(u.idx)
 	now := time.Now().UnixMilli()
 	for _, id := range s.holdersOf(u, rg) {
+		if id == s.selfID() {
+			// A report from before this node's replica moved away
+			// (SESSIOND-LEAVE): it holds none, whatever the report
+			// says, and shows itself as a master of no slots.
+			continue
+		}
 		addr, _ := d.clientAddr(id) // "" when not heard from yet
 		host, port, err := net.SplitHostPort(addr)
 		if err != nil {

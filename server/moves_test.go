@@ -796,3 +796,43 @@ func TestMoveLockEndsWithTheServer(t *testing.T) {
 		t.Fatal("lock not free after unlockLeader")
 	}
 }
+
+// TestDrainedNodeShowsItself: a node whose replicas moved away, while a
+// peer's report still lists it among a group's members, shows itself in
+// CLUSTER NODES as a master of no slots (redis-cli --cluster check needs
+// its myself line), not as that group's replica.
+func TestDrainedNodeShowsItself(t *testing.T) {
+	s := &Server{nodeIDSelf: "n2"}
+	us, slots := newUnits([]Unit{{Remote: true, Members: []string{"n1", "n2", "n3"}}}, s.notifyHook)
+	s.slotUnit = slots
+	s.tab.Store(newUnitTable(us))
+	port, err := replication.Listen("127.0.0.1:0", "")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer port.Close()
+	stream, err := port.Stream(0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := &directory{s: s, self: "n2", client: "127.0.0.1:7002", stream: stream, reports: map[string]dirPeer{}, peers: map[string]string{}}
+	s.dirp.Store(d)
+	for i, id := range []string{"n1", "n3"} {
+		r := dirReport{ID: id, Client: fmt.Sprintf("127.0.0.1:700%d", 2*i+1)}
+		gs := dirGroupState{Idx: 0, Term: 2, Leader: "n1"}
+		for _, m := range []string{"n1", "n2", "n3"} { // n2 since left: a stale report
+			gs.Members = append(gs.Members, dirMember{ID: m, Voter: true})
+		}
+		r.Groups = append(r.Groups, gs)
+		d.reports[id] = dirPeer{report: r, at: time.Now()}
+	}
+	var mine []nodeView
+	for _, n := range s.clusterViews().nodes {
+		if n.name == clusterName("n2") {
+			mine = append(mine, n)
+		}
+	}
+	if len(mine) != 1 || !mine[0].myself || !mine[0].master || len(mine[0].slots) != 0 {
+		t.Fatalf("the drained node's own lines: %+v, want one myself master of no slots", mine)
+	}
+}

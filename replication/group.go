@@ -700,8 +700,9 @@ func classify(err error) error {
 	return fmt.Errorf("%w: %w", ErrUnknownOutcome, err)
 }
 
-// futureWait bounds how long a membership change, a barrier, a leadership
-// transfer or a node record is waited for. While Raft runs it answers
+// futureWait bounds how long a membership change, a leadership transfer
+// or a node record is waited for (not a new leader's barrier: see
+// watchLeadership). While Raft runs it answers
 // each of them in time (a leader that loses its quorum steps down within
 // LeaderLeaseTimeout and fails what is in flight), but an entry
 // committed as Raft shuts down, or an FSM that stalls, can leave a future

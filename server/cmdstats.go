@@ -168,6 +168,19 @@ func latencyUpper(i int) int64 {
 	return (m+1)<<e - 1
 }
 
+// countCall counts one call of cmd that ran for took nanoseconds in
+// commandstats and, when track is set (latency-tracking), latencystats.
+func (cmd *command) countCall(took int64, track bool) {
+	if cmd.stats == nil {
+		return
+	}
+	cmd.stats.calls.Add(1)
+	cmd.stats.nanos.Add(took)
+	if track {
+		recordLatency(cmd.stats, took)
+	}
+}
+
 // recordLatency adds one call of d nanoseconds to cmd's histogram.
 func recordLatency(st *cmdStats, d int64) {
 	h := st.hist.Load()

@@ -173,13 +173,11 @@ func (c *client) settle() {
 	}
 }
 
-// countError counts reply in total_error_replies if it is an error, but
-// not "nothing to pop yet" answered to another node's forwarding
-// connection: that node's client waits, and sees no error.
-func (c *client) countError(reply []byte) { c.countReply(nil, reply) }
-
-// countReply is countError for the reply of cmd (nil: none known), which
-// ran: an error counts in its failed_calls too.
+// countReply counts reply in total_error_replies and errorstats if it is
+// an error, but not "nothing to pop yet" answered to another node's
+// forwarding connection: that node's client waits, and sees no error.
+// The error counts in the failed_calls of cmd (nil: none known), which
+// ran.
 func (c *client) countReply(cmd *command, reply []byte) {
 	if len(reply) > 0 && reply[0] == '-' && !(c.fwdConn && bytes.HasPrefix(reply, blockingReply)) {
 		c.s.stats.errorReplies.Add(1)
@@ -404,13 +402,8 @@ func (c *client) serve() {
 			if slow {
 				c.s.slowlogRecord(c, args, end-mark-c.waited)
 			}
-			if c.stat != nil && c.stat.stats != nil {
-				took := int64(end - mark - c.waited)
-				c.stat.stats.calls.Add(1)
-				c.stat.stats.nanos.Add(took)
-				if track {
-					recordLatency(c.stat.stats, took)
-				}
+			if c.stat != nil {
+				c.stat.countCall(int64(end-mark-c.waited), track)
 				c.stat = nil
 			}
 			mark = end

@@ -210,13 +210,8 @@ func cmdExec(c *client, _ [][]byte) {
 		// Each command EXEC ran counts in commandstats (with its time
 		// here: the entry is applied already) and latencystats, and its
 		// error reply in errorstats and total_error_replies, as in Redis.
-		if st := c.stat; st != nil && st.stats != nil {
-			took := int64(c.s.sinceEpoch() - start)
-			st.stats.calls.Add(1)
-			st.stats.nanos.Add(took)
-			if track {
-				recordLatency(st.stats, took)
-			}
+		if c.stat != nil {
+			c.stat.countCall(int64(c.s.sinceEpoch()-start), track)
 		}
 		c.countReply(c.stat, c.w.b[mark:])
 	}

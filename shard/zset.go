@@ -3,6 +3,7 @@ package shard
 import (
 	"errors"
 	"math"
+	"strings"
 )
 
 // Sorted sets (Redis 7.0 semantics). The value is a zset (zset_list.go)
@@ -409,35 +410,96 @@ func (z *zset) scoreSpan(minArg, maxArg []byte) (start, end int, ok bool) {
 }
 
 // lexSpan returns the ranks [start, end) of the members within the lex
-// range min..max (texts). Like Redis, it assumes all scores are equal;
-// when they are not, the answer is Redis's "unspecified", but the same on
-// every replica: the search then goes by rank, not through the tree,
-// whose shape differs between replicas.
-func (z *zset) lexSpan(minArg, maxArg []byte) (start, end int, ok bool) {
+// range min..max (texts), reading from the top when rev, after skipping
+// skip members (LIMIT's offset, >= 0) from where the reading starts.
+//
+// With all scores equal, the members are in lex order and the tree finds
+// the span. When they are not, Redis calls the answer unspecified; this
+// one is what Redis gives for a set in its listpack encoding (up to 128
+// members, a linear walk), the same on every replica: the range is empty
+// unless the last member is >= min and the first <= max; forward, the
+// first member >= min starts the walk (nothing if it is > max), skip
+// members are passed over unchecked, and the span runs while members are
+// <= max; reversed, the last member <= max starts it (nothing if it is <
+// min), and it runs back while members are >= min.
+func (z *zset) lexSpan(minArg, maxArg []byte, rev bool, skip int64) (start, end int, ok bool) {
 	lo, ok1 := parseLexBound(string(minArg))
 	hi, ok2 := parseLexBound(string(maxArg))
 	if !ok1 || !ok2 {
 		return 0, 0, false
 	}
-	count := z.count
-	if z.len() > 0 && z.first().at().score != z.last().at().score {
-		count = z.countByRank
-	}
-	start = count(func(n *zentry) bool {
+	below := func(n *zentry) bool { // n < min
 		c := cmpLex(n.member, lo)
 		if lo.ex {
 			return c <= 0
 		}
 		return c < 0
-	})
-	end = count(func(n *zentry) bool {
+	}
+	upTo := func(n *zentry) bool { // n <= max
 		c := cmpLex(n.member, hi)
 		if hi.ex {
 			return c < 0
 		}
 		return c <= 0
-	})
-	return start, max(start, end), true
+	}
+	n := z.len()
+	if n == 0 || z.first().at().score == z.last().at().score {
+		start, end = z.count(below), z.count(upTo)
+		switch {
+		case skip >= int64(end-start):
+			return end, end, true
+		case rev:
+			end -= int(skip)
+		default:
+			start += int(skip)
+		}
+		return start, max(start, end), true
+	}
+	if c := cmpBounds(lo, hi); c > 0 || c == 0 && (lo.ex || hi.ex) || below(z.last().at()) || !upTo(z.first().at()) {
+		return 0, 0, true
+	}
+	if !rev {
+		i := 0
+		for p := z.first(); below(p.at()); p = p.next() {
+			i++
+		}
+		if !upTo(z.at(i).at()) || skip >= int64(n-i) {
+			return 0, 0, true
+		}
+		i += int(skip)
+		j := i
+		for p := z.at(i); p.ok() && upTo(p.at()); p = p.next() {
+			j++
+		}
+		return i, j, true
+	}
+	j := n
+	for p := z.last(); !upTo(p.at()); p = p.prev() {
+		j--
+	}
+	if below(z.at(j-1).at()) || skip >= int64(j) {
+		return 0, 0, true
+	}
+	j -= int(skip)
+	i := j
+	for p := z.at(j - 1); p.ok() && !below(p.at()); p = p.prev() {
+		i--
+	}
+	return i, j, true
+}
+
+// cmpBounds compares two lex bounds' strings as Redis's sdscmplex does:
+// "-" below and "+" above every string, each equal to itself.
+func cmpBounds(a, b lexBound) int {
+	switch {
+	case a.inf == b.inf && a.inf != 0:
+		return 0
+	case a.inf == -1 || b.inf == 1:
+		return -1
+	case a.inf == 1 || b.inf == -1:
+		return 1
+	}
+	return strings.Compare(a.s, b.s)
 }
 
 // rankSpan returns the ranks [start, end) that Redis's rank arguments
@@ -468,11 +530,13 @@ func (t *txn) zcount(op *Op) Result {
 	if z == nil {
 		return Int(0)
 	}
-	span := z.scoreSpan
+	var start, end int
+	var ok bool
 	if op.Kind == KindZLexCount {
-		span = z.lexSpan
+		start, end, ok = z.lexSpan(op.Args[0], op.Args[1], false, 0)
+	} else {
+		start, end, ok = z.scoreSpan(op.Args[0], op.Args[1])
 	}
-	start, end, ok := span(op.Args[0], op.Args[1])
 	if !ok {
 		return Err(errRange)
 	}
@@ -508,13 +572,31 @@ type zpick struct {
 // in z, in reply order.
 func (z *zset) selectRange(mode int64, args [][]byte) ([]zpick, bool) {
 	rev := mode&ZRangeRev != 0
+	offset, limit := int64(0), int64(-1)
+	limited := mode&(ZRangeByScore|ZRangeByLex) != 0 && len(args) >= 4
+	if limited {
+		var ok1, ok2 bool
+		offset, ok1 = ParseInt(args[2])
+		limit, ok2 = ParseInt(args[3])
+		if !ok1 || !ok2 {
+			return nil, false
+		}
+	}
 	var start, end int
 	var ok bool
 	switch {
 	case mode&ZRangeByScore != 0:
 		start, end, ok = z.scoreSpan(args[0], args[1])
+		switch {
+		case offset < 0 || offset >= int64(end-start):
+			start = end
+		case rev:
+			end -= int(offset)
+		default:
+			start += int(offset)
+		}
 	case mode&ZRangeByLex != 0:
-		start, end, ok = z.lexSpan(args[0], args[1])
+		start, end, ok = z.lexSpan(args[0], args[1], rev, max(offset, 0))
 	default:
 		start, end, ok = rankSpan(args[0], args[1], z.len())
 		if ok && rev {
@@ -524,28 +606,14 @@ func (z *zset) selectRange(mode int64, args [][]byte) ([]zpick, bool) {
 	if !ok {
 		return nil, false
 	}
-	if mode&(ZRangeByScore|ZRangeByLex) != 0 && len(args) >= 4 {
-		offset, ok1 := ParseInt(args[2])
-		limit, ok2 := ParseInt(args[3])
-		if !ok1 || !ok2 {
-			return nil, false
-		}
-		if offset < 0 {
-			return nil, true
-		}
-		if offset >= int64(end-start) {
-			start = end
-		} else if rev {
-			end -= int(offset)
+	if offset < 0 {
+		return nil, true
+	}
+	if limit >= 0 && limit < int64(end-start) {
+		if rev {
+			start = end - int(limit)
 		} else {
-			start += int(offset)
-		}
-		if limit >= 0 && limit < int64(end-start) {
-			if rev {
-				start = end - int(limit)
-			} else {
-				end = start + int(limit)
-			}
+			end = start + int(limit)
 		}
 	}
 	if start >= end {
@@ -612,7 +680,7 @@ func (t *txn) zremRange(op *Op) Result {
 		start, end, ok = w.z.scoreSpan(op.Args[0], op.Args[1])
 		name = "zremrangebyscore"
 	case ZRemByLex:
-		start, end, ok = w.z.lexSpan(op.Args[0], op.Args[1])
+		start, end, ok = w.z.lexSpan(op.Args[0], op.Args[1], false, 0)
 		name = "zremrangebylex"
 	default:
 		start, end, ok = rankSpan(op.Args[0], op.Args[1], w.z.len())

@@ -20,8 +20,8 @@ import (
 // snapshot restore or a copy builds full leaves), so no answer may depend
 // on it: replicas that applied the same writes hold the same entries in
 // trees of different shapes. count asks its predicate of separators and
-// so is exact only for predicates that are monotone in the order; see
-// countByRank for the others.
+// so is exact only for predicates that are monotone in the order; others
+// walk the entries (lexSpan with mixed scores).
 //
 // A zset is changed in place by writes (see collection in ext.go). The
 // collection stored in a header is a zsetColl value that records the
@@ -530,22 +530,6 @@ func (z *zset) count(pred func(*zentry) bool) int {
 		return sort.Search(nd.n-1, func(i int) bool { return !pred(&nd.sep[i+1]) })
 	})
 	return r + sort.Search(len(lf.e), func(i int) bool { return !pred(&lf.e[i]) })
-}
-
-// countByRank is count for a predicate that need not be monotone in the
-// order: a binary search over ranks, O(log² n), whose answer depends only
-// on the entries, never on the tree's shape.
-func (z *zset) countByRank(pred func(*zentry) bool) int {
-	lo, hi := 0, z.len()
-	for lo < hi {
-		m := int(uint(lo+hi) >> 1)
-		if pred(z.at(m).at()) {
-			lo = m + 1
-		} else {
-			hi = m
-		}
-	}
-	return lo
 }
 
 // first returns the position of the first entry (not ok when empty).

@@ -67,7 +67,7 @@ func (t *txn) copyKey(op *Op) Result {
 		}
 		t.del(dst)
 	}
-	c := entry{typ: e.typ, s: e.s, exp: e.exp, raw: e.raw}
+	c := entry{typ: e.typ, s: e.s, exp: e.exp, enc: e.enc}
 	if e.big != nil {
 		c.big = e.big.deepCopy()
 	}
@@ -105,15 +105,15 @@ func (t *txn) object(op *Op) Result {
 }
 
 // encodingOf names e's encoding as Redis's OBJECT ENCODING would: for
-// strings raw once changed in place (APPEND, SETRANGE), else int, embstr
-// or raw by content and length; listpack or hashtable for hashes, and the
+// strings raw once changed in place (APPEND, SETRANGE), else int (not
+// for INCRBYFLOAT's results), embstr or raw by content and length; listpack or hashtable for hashes, and the
 // collection's own answer for lists, sets and sorted sets.
 func encodingOf(e entry) string {
 	switch {
-	case e.typ == TypeString && e.raw:
+	case e.typ == TypeString && e.enc == encRaw:
 		return "raw"
 	case e.typ == TypeString:
-		if len(e.s) <= 20 {
+		if len(e.s) <= 20 && e.enc != encFloat {
 			if _, ok := ParseInt(e.s); ok {
 				return "int"
 			}

@@ -65,12 +65,25 @@ type entry struct {
 	ver uint64 // store sequence number of the last write (for WATCH)
 	lru uint32 // access clock: last access second and LFU counter (evict.go)
 	typ Type
-	// raw: a string changed in place (APPEND or SETRANGE of an existing
-	// value), which Redis keeps in its raw encoding whatever its content
-	// (OBJECT ENCODING). Not in snapshots: Redis too encodes a string
-	// afresh when it loads it.
-	raw bool
+	// enc: how Redis would have encoded this string where its content
+	// alone does not say (OBJECT ENCODING). Not in snapshots: Redis too
+	// encodes a string afresh when it loads it.
+	enc strEnc
 }
+
+// strEnc records how a string value was made, for OBJECT ENCODING.
+type strEnc uint8
+
+const (
+	// encByContent: int, embstr or raw by content and length (SET, INCR...).
+	encByContent strEnc = iota
+	// encRaw: changed in place (APPEND or SETRANGE of an existing value),
+	// which Redis keeps in its raw encoding whatever its content.
+	encRaw
+	// encFloat: made from a long double (INCRBYFLOAT), which Redis never
+	// encodes as an integer: embstr or raw by length.
+	encFloat
+)
 
 // large holds values kept in Go maps instead of a packed string. For a
 // hash, the map (and the deadline heap) is shared by the successive

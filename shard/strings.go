@@ -282,7 +282,7 @@ func (t *txn) incrByFloat(op *Op) Result {
 		return Err(ErrNaN)
 	}
 	s := sum.String()
-	t.put(op.Key, entry{s: s, typ: TypeString, exp: e.exp})
+	t.put(op.Key, entry{s: s, typ: TypeString, exp: e.exp, enc: encFloat})
 	t.event(EventString, "incrbyfloat", op.Key)
 	return Str(s)
 }
@@ -298,7 +298,10 @@ func (t *txn) append(op *Op) Result {
 	}
 	e.s += string(op.Args[0])
 	e.typ = TypeString
-	e.raw = had // APPEND to a missing key stores its argument as SET would
+	e.enc = encRaw
+	if !had {
+		e.enc = encByContent // APPEND to a missing key stores its argument as SET would
+	}
 	t.put(op.Key, e)
 	t.event(EventString, "append", op.Key)
 	return Int(n)
@@ -364,7 +367,7 @@ func (t *txn) setRange(op *Op) Result {
 	copy(b[op.N:], val)
 	e.s = string(b)
 	e.typ = TypeString
-	e.raw = true // built in place, even for a new key
+	e.enc = encRaw // built in place, even for a new key
 	t.put(op.Key, e)
 	t.event(EventString, "setrange", op.Key)
 	return Int(size)

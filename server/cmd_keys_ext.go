@@ -13,8 +13,10 @@ import (
 func keysExtCommands() []*command {
 	object := runCmd(def("object", -2, flagReadonly, noKeys, "@slow"), cmdObject)
 	object.first, object.last, object.step = 2, 2, 1
+	object.keyed = objectKeyed
 	memory := runCmd(def("memory", -2, 0, noKeys, "@slow"), cmdMemory)
 	memory.first, memory.last, memory.step = 2, 2, 1
+	memory.keyed = memoryKeyed
 	return []*command{
 		dataCmd(def("copy", -3, wrOOM, twoKeys, "@keyspace @write @slow"), parseCopy, nil),
 		object,
@@ -135,23 +137,35 @@ func cmdObject(c *client, args [][]byte) {
 		})
 		return
 	}
+	switch sc, err := objectKeyed(c, args); {
+	case err != nil:
+		c.w.err(err)
+	case sc == nil:
+		_, ok := objectSubs[sub]
+		c.badSub("object", sub, ok || sub == "help", args)
+	default:
+		c.runKeyed(sc, args)
+	}
+}
+
+// objectKeyed is OBJECT's keyed function (command.keyed): the data
+// command of OBJECT ENCODING | FREQ | IDLETIME | REFCOUNT key.
+func objectKeyed(c *client, args [][]byte) (*command, error) {
+	sub := strings.ToLower(string(args[1]))
 	n, ok := objectSubs[sub]
 	if !ok || len(args) != 3 {
-		c.badSub("object", sub, ok || sub == "help", args)
-		return
+		return nil, nil
 	}
 	lfu := strings.Contains(c.s.config().MaxMemoryPolicy, "lfu")
 	switch {
 	case n == shard.ObjectFreq && !lfu:
-		c.w.err(errNoLFU)
-		return
+		return nil, errNoLFU
 	case n == shard.ObjectIdleTime && lfu:
-		c.w.err(errLFU)
-		return
+		return nil, errLFU
 	}
-	c.runKeyed(keyedSub("object|"+sub, 3, func(_ *client, args [][]byte, _ int64) (shard.Op, error) {
+	return keyedSub("object|"+sub, 3, func(_ *client, args [][]byte, _ int64) (shard.Op, error) {
 		return shard.Op{Kind: shard.KindObject, Key: args[2], N: n}, nil
-	}), args)
+	}), nil
 }
 
 // cmdMemory runs MEMORY USAGE key [SAMPLES count] | DOCTOR | PURGE | HELP.
@@ -175,22 +189,34 @@ func cmdMemory(c *client, args [][]byte) {
 	case sub == "purge" && len(args) == 2:
 		c.w.ok()
 	case sub == "usage" && len(args) >= 3:
-		if len(args) != 3 && !(len(args) == 5 && eq(args[3], "samples")) {
-			c.w.err(errSyntax)
+		sc, err := memoryKeyed(c, args)
+		if err != nil {
+			c.w.err(err)
 			return
 		}
-		if len(args) == 5 {
-			if n, ok := shard.ParseInt(args[4]); !ok || n < 0 {
-				c.w.err(errNotInt)
-				return
-			}
-		}
-		c.runKeyed(keyedSub("memory|usage", -3, func(_ *client, args [][]byte, _ int64) (shard.Op, error) {
-			return shard.Op{Kind: shard.KindMemoryUsage, Key: args[2]}, nil
-		}), args)
+		c.runKeyed(sc, args)
 	default:
 		c.badSub("memory", sub, sub == "usage" || sub == "doctor" || sub == "purge" || sub == "help", args)
 	}
+}
+
+// memoryKeyed is MEMORY's keyed function (command.keyed): the data
+// command of MEMORY USAGE key [SAMPLES count].
+func memoryKeyed(_ *client, args [][]byte) (*command, error) {
+	if len(args) < 3 || !eq(args[1], "usage") {
+		return nil, nil
+	}
+	if len(args) != 3 && !(len(args) == 5 && eq(args[3], "samples")) {
+		return nil, errSyntax
+	}
+	if len(args) == 5 {
+		if n, ok := shard.ParseInt(args[4]); !ok || n < 0 {
+			return nil, errNotInt
+		}
+	}
+	return keyedSub("memory|usage", -3, func(_ *client, args [][]byte, _ int64) (shard.Op, error) {
+		return shard.Op{Kind: shard.KindMemoryUsage, Key: args[2]}, nil
+	}), nil
 }
 
 // cmdLatency runs LATENCY LATEST | HISTORY event | RESET [event ...] |
@@ -235,16 +261,24 @@ func cmdLatency(c *client, args [][]byte) {
 	}
 }
 
-// badSub answers a container's subcommand that cannot run: Redis's arity
-// error for a known one, its unknown-subcommand error otherwise.
+// badSub answers a container's subcommand that cannot run: for a known
+// one, Redis's arity error when its command table's arity refuses the
+// count (containerArities), else the syntax error Redis's container
+// answers; its unknown-subcommand error otherwise.
 func (c *client) badSub(parent, sub string, known bool, args [][]byte) {
-	if known {
-		c.w.err(errWrongArgs(parent + "|" + sub))
-		return
-	}
 	name := args[1]
 	if len(name) > 128 {
 		name = name[:128]
+	}
+	if known {
+		if a, ok := containerArities[parent][sub]; ok && (&command{arity: a}).arityOK(len(args)) {
+			// Redis's command table let the count through; the
+			// container's own parsing refuses the form.
+			c.w.errorText("ERR unknown subcommand or wrong number of arguments for '" + string(name) + "'. Try " + strings.ToUpper(parent) + " HELP.")
+			return
+		}
+		c.w.err(errWrongArgs(parent + "|" + sub))
+		return
 	}
 	c.w.errorText("ERR unknown subcommand '" + string(name) + "'. Try " + strings.ToUpper(parent) + " HELP.")
 }

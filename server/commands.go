@@ -79,6 +79,13 @@ type command struct {
 	// warm is the argument a pipelined call has looked up in its key's
 	// set, sorted set or hash before it runs (warmArgs; warmReads).
 	warm warmArg
+	// keyed, for a container whose subcommands read a key (OBJECT
+	// ENCODING, MEMORY USAGE), returns the data command these arguments
+	// run, or nil when they name another subcommand (run answers those),
+	// or the error to answer instead. EXEC runs such a subcommand in the
+	// transaction's place, so that it sees the writes queued before it
+	// and none after.
+	keyed func(c *client, args [][]byte) (*command, error)
 }
 
 // cmdStats are a command's INFO commandstats counters: calls that ran,

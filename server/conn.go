@@ -653,6 +653,11 @@ func (c *client) dispatch(args [][]byte) {
 			c.abortMulti()
 			return
 		}
+		if msg := c.subcommandError(cmd, args); msg != "" {
+			c.w.errorText(msg)
+			c.abortMulti()
+			return
+		}
 		if err := s.checkOOMQueued(); err != nil {
 			c.rejectStat(cmd)
 			c.w.err(err)

@@ -114,9 +114,62 @@ func cmdUnwatch(c *client, _ [][]byte) {
 	c.w.ok()
 }
 
+// containerArities are the subcommands (with Redis's arities) of the
+// containers whose subcommands the container's own run function tells
+// apart; serverSubcommands has the others (CONFIG, CLIENT, CLUSTER,
+// COMMAND). As Redis 7's command table, so that MULTI refuses the same
+// subcommands when it queues them.
+var containerArities = map[string]map[string]int{
+	"object":  {"encoding": 3, "freq": 3, "idletime": 3, "refcount": 3, "help": 2},
+	"memory":  {"doctor": 2, "malloc-stats": 2, "purge": 2, "stats": 2, "usage": -3, "help": 2},
+	"script":  {"debug": 3, "exists": -3, "flush": -2, "kill": 2, "load": 3, "help": 2},
+	"pubsub":  {"channels": -2, "numpat": 2, "numsub": -2, "shardchannels": -2, "shardnumsub": -2, "help": 2},
+	"latency": {"doctor": 2, "graph": 3, "histogram": -2, "history": 3, "latest": 2, "reset": -2, "help": 2},
+	"slowlog": {"get": -2, "len": 2, "reset": 2, "help": 2},
+}
+
+// subcommandError returns the error Redis answers, instead of QUEUED,
+// for a container's unknown subcommand or a subcommand's wrong number of
+// arguments, or "". It clears c.stat for an unknown one (which counts
+// for no command) and counts a rejected call of a known one.
+func (c *client) subcommandError(cmd *command, args [][]byte) string {
+	if len(args) < 2 {
+		return ""
+	}
+	name := cmd.name + "|" + strings.ToLower(string(args[1]))
+	var sub *command
+	if subs := c.s.subcommands(cmd.name); subs != nil {
+		for _, sc := range subs {
+			if sc.name == name {
+				sub = sc
+			}
+		}
+	} else if arities, ok := containerArities[cmd.name]; ok {
+		if a, ok := arities[name[len(cmd.name)+1:]]; ok {
+			sub = &command{name: name, arity: a}
+		}
+	} else {
+		return ""
+	}
+	switch {
+	case sub == nil:
+		c.stat = nil
+		typed := args[1]
+		if len(typed) > 128 {
+			typed = typed[:128]
+		}
+		return "ERR unknown subcommand '" + string(typed) + "'. Try " + strings.ToUpper(string(args[0])) + " HELP."
+	case !sub.arityOK(len(args)):
+		c.rejectStat(sub)
+		return "ERR wrong number of arguments for '" + sub.name + "' command"
+	}
+	return ""
+}
+
 // queuedCmd is one command of an EXEC with its parse outcome.
 type queuedCmd struct {
 	cmd  *command
+	stat *command // whose commandstats count it (cmd, or the container of a keyed subcommand)
 	args [][]byte
 	err  error       // parse error: answered in place, the rest still runs
 	late *errIfFound // error to answer if the (read) sub-op finds a value
@@ -151,7 +204,16 @@ func cmdExec(c *client, _ [][]byte) {
 	op := shard.Op{Kind: shard.KindMulti, Now: now, Watch: watches}
 	for i, args := range m.queued {
 		q := queuedCmd{cmd: c.lookup(args[0]), args: args, sub: -1}
-		if q.cmd.parse != nil {
+		q.stat = q.cmd
+		if q.cmd.keyed != nil {
+			switch sc, err := q.cmd.keyed(c, args); {
+			case err != nil:
+				q.err = err
+			case sc != nil:
+				q.cmd = sc // OBJECT ENCODING...: read in its place
+			}
+		}
+		if q.err == nil && q.cmd.parse != nil {
 			sub, err := q.cmd.parse(c, args, now)
 			if err != nil && !errors.As(err, &q.late) {
 				q.err = err
@@ -198,7 +260,7 @@ func cmdExec(c *client, _ [][]byte) {
 	for _, q := range cmds {
 		mark := len(c.w.b)
 		start := c.s.sinceEpoch()
-		c.stat = q.cmd // runSubcommand may put the subcommand instead, or nil
+		c.stat = q.stat // runSubcommand may put the subcommand instead, or nil
 		switch {
 		case q.err != nil:
 			c.w.err(q.err)

@@ -29,6 +29,14 @@ func TestMultiReplies(t *testing.T) {
 				"-ERR invalid expire time in 'getex' command\r\n$1\r\nv\r\n"},
 		{"watch inside multi", "MULTI\r\nWATCH k\r\nSET k 1\r\nEXEC\r\n",
 			"+OK\r\n-ERR WATCH inside MULTI is not allowed\r\n+QUEUED\r\n*1\r\n+OK\r\n"},
+		{"unknown subcommand aborts", "MULTI\r\nSET a 1\r\nOBJECT NOPE a\r\nEXEC\r\nEXISTS a\r\n",
+			"+OK\r\n+QUEUED\r\n-ERR unknown subcommand 'NOPE'. Try OBJECT HELP.\r\n" +
+				"-EXECABORT Transaction discarded because of previous errors.\r\n:0\r\n"},
+		{"subcommand arity aborts", "MULTI\r\nCONFIG GET\r\nEXEC\r\n",
+			"+OK\r\n-ERR wrong number of arguments for 'config|get' command\r\n" +
+				"-EXECABORT Transaction discarded because of previous errors.\r\n"},
+		{"object encoding reads in its place", "MULTI\r\nOBJECT ENCODING o\r\nSET o 12\r\nOBJECT ENCODING o\r\nMEMORY USAGE nokey\r\nEXEC\r\n",
+			"+OK\r\n+QUEUED\r\n+QUEUED\r\n+QUEUED\r\n+QUEUED\r\n*4\r\n$-1\r\n+OK\r\n$3\r\nint\r\n$-1\r\n"},
 		{"discard forgets the queue", "MULTI\r\nSET d 1\r\nDISCARD\r\nEXISTS d\r\n", "+OK\r\n+QUEUED\r\n+OK\r\n:0\r\n"},
 		{"own write breaks watch", "SET w 1\r\nWATCH w\r\nSET w 2\r\nMULTI\r\nINCR w\r\nEXEC\r\nGET w\r\n",
 			"+OK\r\n+OK\r\n+OK\r\n+OK\r\n+QUEUED\r\n*-1\r\n$1\r\n2\r\n"},

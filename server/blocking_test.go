@@ -636,7 +636,8 @@ func TestBlockingWokenBySnapshotInstall(t *testing.T) {
 	case <-ctx.Done():
 		t.Fatal("the follower's waiter was not woken by the snapshot install")
 	}
-	if st := f.node.Group.Status(); st.SnapshotIndex == 0 {
-		t.Fatalf("the follower caught up without a snapshot (%+v): the test did not test the install", st)
-	}
+	// Raft records the installed snapshot's index just after the store
+	// is restored (which is what woke the waiter), so wait for it.
+	waitFor(t, "the follower to record the installed snapshot (else it caught up without one, and the test did not test the install)",
+		func() bool { return f.node.Group.Status().SnapshotIndex != 0 })
 }

@@ -416,6 +416,66 @@ func TestClusterFollowerForwardsAndReadonly(t *testing.T) {
 	}
 }
 
+// TestClusterWatchOnLaggingFollower: WATCH on a follower takes the key's
+// version from the leader, so a transaction that follows the
+// connection's own write through a follower that has not applied it yet
+// (its Raft traffic cut) commits, as in Redis, instead of aborting on a
+// stale version; and a change by another client still aborts it.
+func TestClusterWatchOnLaggingFollower(t *testing.T) {
+	// n3 waits a minute for the leader's heartbeats: cut off, it still
+	// knows the leader (and forwards to it) and never stands for
+	// election, so it cannot be the leader.
+	tc := startCluster(t, 3, Config{}, func(rc *replication.Config) {
+		if rc.NodeID == "n3" {
+			rc.HeartbeatTimeout, rc.ElectionTimeout = time.Minute, time.Minute
+		}
+	})
+	l := tc.leader()
+	f := tc.nodes[2]
+	if f == l {
+		t.Fatal("n3 leads, though it never stands for election")
+	}
+	ctx := context.Background()
+	fc, lc := tc.client(f), tc.client(l)
+	// n3 learns the nodes' client addresses (to forward to the leader)
+	// from the log: let it catch up before it is cut off.
+	if err := fc.Set(ctx, "lag", "0", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	tc.converge()
+	f.stream.Isolate(true)
+	defer f.stream.Isolate(false)
+	if err := fc.Set(ctx, "lag", "1", 0).Err(); err != nil {
+		t.Fatal(err)
+	}
+	err := fc.Watch(ctx, func(tx *redis.Tx) error {
+		_, err := tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			p.Set(ctx, "lag", "2", 0)
+			return nil
+		})
+		return err
+	}, "lag")
+	if err != nil {
+		t.Fatalf("EXEC after the connection's own write, through a lagging follower: %v, want it to commit", err)
+	}
+	if v, err := lc.Get(ctx, "lag").Result(); err != nil || v != "2" {
+		t.Fatalf("GET on the leader: %q %v, want 2", v, err)
+	}
+	err = fc.Watch(ctx, func(tx *redis.Tx) error {
+		if err := lc.Set(ctx, "lag", "other", 0).Err(); err != nil {
+			return err
+		}
+		_, err := tx.TxPipelined(ctx, func(p redis.Pipeliner) error {
+			p.Set(ctx, "lag", "3", 0)
+			return nil
+		})
+		return err
+	}, "lag")
+	if !errors.Is(err, redis.TxFailedErr) {
+		t.Fatalf("EXEC after another client's change: %v, want abort", err)
+	}
+}
+
 // TestClusterWatchAcrossNodes: a key WATCHed on one node and changed
 // through another aborts the EXEC; an unchanged one commits, also when
 // the transaction is sent to a follower.

@@ -49,8 +49,12 @@ func cmdWatch(c *client, args [][]byte) {
 		if dup {
 			continue
 		}
+		// The key's version comes from its group's leader, where EXEC
+		// will compare it: a follower's replica may not have applied the
+		// latest writes yet, this connection's own included, and a stale
+		// version would abort the transaction for nothing.
 		u := c.s.unitOfKey(k)
-		if !u.remote {
+		if !u.remote && (u.group == nil || u.group.IsLeader()) {
 			c.watches = append(c.watches, u.store.WatchKey(k))
 			continue
 		}
@@ -63,8 +67,8 @@ func cmdWatch(c *client, args [][]byte) {
 	c.w.ok()
 }
 
-// remoteWatch takes the version of key, of group u which other nodes
-// hold, from u's leader (SESSIOND-WATCHKEY). On failure it answers the
+// remoteWatch takes the version of key, of group u which another node
+// leads, from u's leader (SESSIOND-WATCHKEY). On failure it answers the
 // error and returns false.
 func (c *client) remoteWatch(u *unit, key []byte) (shard.Watch, bool) {
 	saved := c.u
@@ -89,8 +93,8 @@ func (c *client) remoteWatch(u *unit, key []byte) (shard.Watch, bool) {
 }
 
 // cmdSessiondWatchKey is SESSIOND-WATCHKEY key: the key's version as
-// WATCH takes it, for a node that holds no replica of its group
-// (remoteWatch): "+version seq expired".
+// WATCH takes it, for a node that does not lead its group (remoteWatch):
+// "+version seq expired".
 func cmdSessiondWatchKey(c *client, args [][]byte) {
 	u := c.s.unitOfKey(args[1])
 	if u.remote {

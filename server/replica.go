@@ -218,9 +218,9 @@ func (s *Server) leaderGone(u *unit) {
 }
 
 // forwardExec sends a transaction queued on a follower to the leader as
-// one SESSIOND-EXEC command: the WATCHed keys' versions (taken from this
-// replica's store; versions are the same on every replica at the same
-// log index, and an older view can only make EXEC abort, never succeed
+// one SESSIOND-EXEC command: the WATCHed keys' versions (which WATCH took
+// from the leader; versions are the same on every replica at the same
+// log index, and an older one could only make EXEC abort, never succeed
 // wrongly), then the queued commands.
 func (c *client) forwardExec(queued [][][]byte, watches []shard.Watch) {
 	args := [][]byte{[]byte("sessiond-exec"), strconv.AppendInt(nil, int64(len(watches)), 10)}

@@ -38,7 +38,9 @@ func (s *Server) clusterOn() bool { return s.replicated() && s.config().ClusterE
 // on a READONLY connection are served by a replica), -CLUSTERDOWN while
 // no node serves it, -READONLY for a keyless write on a replica. A
 // refused command inside MULTI fails the transaction, as in Redis; EXEC
-// is checked over every queued command.
+// is checked over every queued command, unless Redis would answer it
+// otherwise first: EXECABORT after a refused command, a null reply when
+// a watched key has changed.
 func (c *client) clusterRoute(cmd *command, args [][]byte) bool {
 	if cmd.name == "exec" && c.multi == nil {
 		return true
@@ -68,6 +70,15 @@ func (c *client) clusterRoute(cmd *command, args [][]byte) bool {
 	}
 	refuse := func(msg string) bool {
 		if exec {
+			if c.multi.dirty {
+				return true // EXEC answers EXECABORT first, as in Redis
+			}
+			if c.watchBroken() {
+				c.endMulti() // a changed watched key comes next
+				c.settle()
+				c.w.nullArray()
+				return false
+			}
 			c.endMulti()
 		} else {
 			c.abortMulti()
@@ -96,6 +107,22 @@ func (c *client) clusterRoute(cmd *command, args [][]byte) bool {
 		return refuse(errClusterDown)
 	}
 	return refuse("MOVED " + strconv.Itoa(slot) + " " + addr)
+}
+
+// watchBroken reports whether a key this connection WATCHes, in a group
+// this node leads, has changed since: the EXEC would abort.
+func (c *client) watchBroken() bool {
+	for i := range c.watches {
+		w := &c.watches[i]
+		u := c.s.unitOfKey(w.Key)
+		if u.remote || u.group != nil && !u.group.IsLeader() {
+			continue // watched through another node: its leader decides
+		}
+		if u.store.WatchBroken(w) {
+			return true
+		}
+	}
+	return false
 }
 
 // clusterNode is one member of the cluster as CLUSTER SLOTS, SHARDS and

@@ -335,11 +335,23 @@ func (h *scriptHost) Call(args [][]byte, resp3 bool) []byte {
 		}
 		return c.w.b
 	}
-	if h.r.s.sharded() {
-		local := true
+	if h.r.s.sharded() || h.r.s.clusterOn() {
+		// Keys of another group cannot be reached from inside the
+		// group's log entry; in cluster mode, as in Redis Cluster, the
+		// keys of one call must also share a slot.
+		local, slot := true, -1
+		cluster := h.r.s.clusterOn()
 		forKeys(cmd, args, func(k []byte) {
 			if h.r.s.unitOfKey(k) != h.r.u {
 				local = false
+			}
+			if cluster {
+				switch ks := int(shard.KeySlot(k)); {
+				case slot == -1:
+					slot = ks
+				case ks != slot:
+					local = false
+				}
 			}
 		})
 		if !local {

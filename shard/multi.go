@@ -21,15 +21,35 @@ func (s *Store) WatchKey(key []byte) Watch {
 	return w
 }
 
+// WatchBroken reports whether w (from WatchKey) no longer holds at the
+// store's current time: EXEC would abort. A server asks before it would
+// refuse the transaction for another reason, as Redis answers a
+// transaction whose watched key changed before anything else.
+func (s *Store) WatchBroken(w *Watch) bool {
+	now := s.cfg.Clock.Now().UnixMilli()
+	if last := s.lastNow.Load(); last > now {
+		now = last
+	}
+	st := &s.stripes[s.stripeOf(w.Key)]
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	return watchBroken(st, now, w)
+}
+
 // watchBroken reports whether w no longer holds at t.now.
 func (t *txn) watchBroken(w *Watch) bool {
-	st := t.stripe(w.Key)
+	return watchBroken(t.stripe(w.Key), t.now, w)
+}
+
+// watchBroken reports whether w no longer holds in st, its key's
+// stripe, at now.
+func watchBroken(st *stripe, now int64, w *Watch) bool {
 	e, ok := st.m[string(w.Key)]
 	switch {
 	case ok && e.ver == w.Version:
 		// Unchanged, but a key that was live when watched and has
 		// expired since counts as changed (Redis 7).
-		return !w.Expired && expired(e.exp, t.now)
+		return !w.Expired && expired(e.exp, now)
 	case ok:
 		return true
 	case w.Version != 0:

@@ -107,3 +107,31 @@ func startFollower(t *testing.T) string {
 		time.Sleep(20 * time.Millisecond) // polling for an election, bounded
 	}
 }
+
+// TestRandomDifferentialClusterMode is TestRandomDifferential against a
+// one-node Redis Cluster holding every slot and a one-node sessiond with
+// cluster-enabled yes: the keys fall in different slots, so multi-key
+// commands over several of them must be refused with the same CROSSSLOT
+// error, and everything else answered the same.
+func TestRandomDifferentialClusterMode(t *testing.T) {
+	seeds := 12
+	if s, err := strconv.Atoi(os.Getenv("DIFF_RANDOM_SEEDS")); err == nil && s > 0 {
+		seeds = s
+	}
+	first := int64(1)
+	if s, err := strconv.ParseInt(os.Getenv("DIFF_RANDOM_SEED"), 10, 64); err == nil {
+		first, seeds = s, 1
+	}
+	redisAddr := startRedis(t, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf")
+	if err := assignAllSlots(redisAddr); err != nil {
+		t.Fatalf("redis-server: %v", err)
+	}
+	sessiondAddr := startSessiondNode(t, server.Config{ClusterEnabled: "yes"})
+	failed := 0
+	for seed := first; seed < first+int64(seeds) && failed < 3; seed++ {
+		if !runRandom(t, seed, redisAddr, sessiondAddr, false) {
+			failed++
+		}
+	}
+	t.Logf("%d seeds of %d commands from seed %d, in cluster mode", seeds, randomSteps, first)
+}

@@ -62,6 +62,66 @@ type Engine struct {
 type compiled struct {
 	body  []byte // never changed once cached
 	proto *lua.FunctionProto
+	flags Flags // from the body's shebang line
+}
+
+// Flags are what a script's shebang line ("#!lua flags=no-writes,...")
+// declares, as Redis 7 reads it. A script without one runs in Redis's
+// compatibility mode (Shebang unset): it may write, and its calls are
+// checked one by one.
+type Flags uint8
+
+const (
+	Shebang        Flags = 1 << iota // the body starts with a shebang line
+	NoWrites                         // no-writes: a read-only script
+	AllowOOM                         // allow-oom: runs while memory is over maxmemory
+	AllowStale                       // allow-stale
+	NoCluster                        // no-cluster: refused in cluster mode
+	AllowCrossSlot                   // allow-cross-slot-keys
+)
+
+// shebangFlags names the flags a shebang line may set.
+var shebangFlags = map[string]Flags{
+	"no-writes": NoWrites, "allow-oom": AllowOOM, "allow-stale": AllowStale,
+	"no-cluster": NoCluster, "allow-cross-slot-keys": AllowCrossSlot,
+}
+
+// ParseShebang reads body's shebang line, if it has one, as Redis's
+// evalExtractShebangFlags does: "#!lua" then options, separated by
+// spaces, each "flags=" and a comma-separated list of known flags. It
+// returns the flags and the length of the line (without its newline,
+// which the compiled chunk keeps, so that line numbers still count it),
+// or Redis's error for a bad line.
+func ParseShebang(body []byte) (Flags, int, error) {
+	if !bytes.HasPrefix(body, []byte("#!")) {
+		return 0, 0, nil
+	}
+	n := bytes.IndexByte(body, '\n')
+	if n < 0 {
+		return 0, 0, errors.New("ERR Invalid script shebang")
+	}
+	parts := strings.Fields(string(body[:n]))
+	if parts[0] != "#!lua" {
+		return 0, 0, fmt.Errorf("ERR Unexpected engine in script shebang: %s", parts[0])
+	}
+	flags := Shebang
+	for _, p := range parts[1:] {
+		list, ok := strings.CutPrefix(p, "flags=")
+		if !ok {
+			return 0, 0, fmt.Errorf("ERR Unknown lua shebang option: %s", p)
+		}
+		for _, name := range strings.Split(list, ",") {
+			if name == "" {
+				continue
+			}
+			f, ok := shebangFlags[name]
+			if !ok {
+				return 0, 0, fmt.Errorf("ERR Unexpected flag in script shebang: %s", name)
+			}
+			flags |= f
+		}
+	}
+	return flags, n, nil
 }
 
 // New returns an empty Engine.
@@ -103,11 +163,15 @@ func (e *Engine) getSHA(shaB []byte, body []byte) (*compiled, error) {
 		return c, nil
 	}
 	sha := string(shaB)
-	proto, err := compile(string(body), "user_script")
+	flags, skip, err := ParseShebang(body)
+	if err != nil {
+		return nil, err
+	}
+	proto, err := compile(string(body[skip:]), "user_script")
 	if err != nil {
 		return nil, fmt.Errorf("ERR Error compiling script (new function): %s", err.Error())
 	}
-	c = &compiled{body: bytes.Clone(body), proto: proto}
+	c = &compiled{body: bytes.Clone(body), proto: proto, flags: flags}
 	e.mu.Lock()
 	if old := e.cache[sha]; old != nil {
 		c = old
@@ -129,6 +193,18 @@ func (e *Engine) Cached(sha []byte) ([]byte, bool) {
 		return nil, false
 	}
 	return c.body, true
+}
+
+// ScriptFlags returns the flags of the cached script whose lower-case
+// SHA1 hex is sha (0 when it is not cached).
+func (e *Engine) ScriptFlags(sha []byte) Flags {
+	e.mu.RLock()
+	c := e.cache[string(sha)]
+	e.mu.RUnlock()
+	if c == nil {
+		return 0
+	}
+	return c.flags
 }
 
 // Exists reports whether script sha (case-insensitive) is cached.

@@ -274,3 +274,49 @@ func TestConcurrentRuns(t *testing.T) {
 	}
 	wg.Wait()
 }
+
+// TestParseShebang: flags and errors as redis-server 7 reads a script's
+// first line (the errors were read off it).
+func TestParseShebang(t *testing.T) {
+	for _, c := range []struct {
+		body  string
+		flags Flags
+		skip  int
+		err   string
+	}{
+		{"return 1", 0, 0, ""},
+		{"#!lua\nreturn 1", Shebang, 5, ""},
+		{"#!lua flags=no-writes,allow-oom\nreturn 1", Shebang | NoWrites | AllowOOM, 31, ""},
+		{"#!lua  flags=no-writes\nreturn 1", Shebang | NoWrites, 22, ""},
+		{"#!lua flags=\nreturn 1", Shebang, 12, ""},
+		{"#!lua flags=no-writes flags=no-cluster\n", Shebang | NoWrites | NoCluster, 38, ""},
+		{"#!lua flags=allow-stale,allow-cross-slot-keys\n", Shebang | AllowStale | AllowCrossSlot, 45, ""},
+		{"#!lua flags=bogus\nreturn 1", 0, 0, "ERR Unexpected flag in script shebang: bogus"},
+		{"#!lua name=x\nreturn 1", 0, 0, "ERR Unknown lua shebang option: name=x"},
+		{"#!python\nreturn 1", 0, 0, "ERR Unexpected engine in script shebang: #!python"},
+		{"#!lua", 0, 0, "ERR Invalid script shebang"},
+	} {
+		flags, skip, err := ParseShebang([]byte(c.body))
+		got := ""
+		if err != nil {
+			got = err.Error()
+		}
+		if flags != c.flags || skip != c.skip || got != c.err {
+			t.Errorf("%q: flags %b skip %d err %q, want %b %d %q", c.body, flags, skip, got, c.flags, c.skip, c.err)
+		}
+	}
+	// The shebang line still counts in line numbers, and the cache keeps
+	// the flags.
+	e := New()
+	sha, err := e.Load([]byte("#!lua flags=no-writes\nreturn error()"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f := e.ScriptFlags([]byte(sha)); f != Shebang|NoWrites {
+		t.Fatalf("ScriptFlags: %b", f)
+	}
+	rep, _ := e.Run(sha, nil, Params{}, nil)
+	if !strings.HasSuffix(rep.Str, "on @user_script:2.") {
+		t.Fatalf("error of line 2: %q", rep.Str)
+	}
+}

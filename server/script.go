@@ -126,6 +126,10 @@ var (
 	errNegKeys      = errors.New("ERR Number of keys can't be negative")
 	errTooManyKeys  = errors.New("ERR Number of keys can't be greater than number of args")
 	errNotIntOrOver = errors.New("ERR value is not an integer or out of range")
+	// Refusals of a script by its shebang flags.
+	errScriptNoCluster = errors.New("ERR Can not run script on cluster, 'no-cluster' flag is set.")
+	errScriptOOM       = errors.New("OOM allow-oom flag is not set on the script, can not run it when used memory > 'maxmemory'")
+	errScriptWriteFlag = errors.New("ERR Can not execute a script with write flag using *_ro command.")
 )
 
 func parseEval(c *client, args [][]byte, _ int64) (shard.Op, error) {
@@ -180,6 +184,20 @@ func (c *client) scriptOp(kind shard.Kind, args [][]byte, body []byte) (shard.Op
 			return shard.Op{}, err
 		}
 		sha = []byte(h)
+	}
+	// A script with a shebang line runs as its flags say, checked in
+	// Redis's order (scriptPrepareForRun).
+	if fl := e.ScriptFlags(sha); fl&script.Shebang != 0 {
+		switch {
+		case fl&script.NoCluster != 0 && c.s.clusterOn():
+			return shard.Op{}, errScriptNoCluster
+		case fl&(script.NoWrites|script.AllowOOM) == 0 && c.s.checkMemory() != nil:
+			return shard.Op{}, errScriptOOM
+		case kind == shard.KindEvalRO && fl&script.NoWrites == 0:
+			return shard.Op{}, errScriptWriteFlag
+		case fl&script.NoWrites != 0:
+			kind = shard.KindEvalRO // it cannot write: a read, not a log entry
+		}
 	}
 	cfg := c.s.config()
 	op := shard.Op{
@@ -237,6 +255,18 @@ func (r *scriptRunner) Run(tx shard.ScriptTx, op *shard.Op) shard.Result {
 	if len(sha) != 40 {
 		sha = []byte(script.SHA1Hex(op.Args[0]))
 	}
+	// In cluster mode a script with a shebang line, unless it allows
+	// cross-slot keys, may reach only the slot of its first key: the
+	// declared ones', or the first it calls a command on.
+	h.oneSlot, h.slot = false, -1
+	if r.s.clusterOn() {
+		if fl := r.eng.ScriptFlags(sha); fl&script.Shebang != 0 && fl&script.AllowCrossSlot == 0 {
+			h.oneSlot = true
+			if n > 0 {
+				h.slot = int(shard.KeySlot(op.Args[1]))
+			}
+		}
+	}
 	rep, err := r.eng.RunSHA(sha, op.Args[0], script.Params{
 		Keys:   op.Args[1 : 1+n],
 		Argv:   op.Args[1+n:],
@@ -287,6 +317,10 @@ type scriptHost struct {
 	pcg *rand.PCG  // c.rng's source, reseeded for each run
 	rng *rand.Rand // c.rng
 	sub shard.Op   // the op of the command being run (not allocated per call)
+	// oneSlot: the script's calls must stay in slot (-1: none reached
+	// yet); see Run.
+	oneSlot bool
+	slot    int
 }
 
 // Script-call refusals, as Redis words them.
@@ -296,6 +330,7 @@ const (
 	errScriptDenied  = "-ERR This Redis command is not allowed from script\r\n"
 	errScriptWrite   = "-ERR Write commands are not allowed from read-only scripts.\r\n"
 	errScriptNonLoc  = "-ERR Script attempted to access a non local key in a cluster node\r\n"
+	errScriptSlot    = "-ERR Script attempted to access keys that do not hash to the same slot\r\n"
 )
 
 // Call runs one command of the script and returns its RESP reply, in a
@@ -356,6 +391,12 @@ func (h *scriptHost) Call(args [][]byte, resp3 bool) []byte {
 		})
 		if !local {
 			return []byte(errScriptNonLoc)
+		}
+		if h.oneSlot && slot >= 0 {
+			if h.slot >= 0 && slot != h.slot {
+				return []byte(errScriptSlot)
+			}
+			h.slot = slot
 		}
 	}
 	var err error

@@ -413,6 +413,10 @@ var rScripts = []string{
 	"return {ok = 'fine'}",
 	"return 1.5",
 	"return nil",
+	"#!lua flags=no-writes\nreturn redis.call('GET', KEYS[1])",
+	"#!lua flags=no-writes\nreturn redis.call('DEL', KEYS[1])",
+	"#!lua\nreturn redis.call('INCR', KEYS[1])",
+	"#!lua\nreturn redis.call('EXISTS', KEYS[1], 'a')",
 }
 
 // command1 draws one command outside the MULTI bookkeeping.

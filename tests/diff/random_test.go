@@ -774,7 +774,11 @@ func (g *rgen) command1() ([]string, string) {
 	case 127:
 		return cat("WATCH", g.keys(2)), ""
 	case 128:
-		return cat("UNWATCH"), ""
+		if g.coin() {
+			return cat("UNWATCH"), ""
+		}
+		// All four keys fit one page: the cursor comes back 0 at once.
+		return cat("SCAN", "0", "COUNT", "1000", strings.Fields(g.pick([]string{"", "MATCH *", "MATCH [ab]", "TYPE string", "TYPE zset", "TYPE hash", "MATCH {t}* TYPE list"}))), "scan"
 	default:
 		return cat("SMEMBERS", k), "elems"
 	}

@@ -795,6 +795,14 @@ func (c *client) execData(cmd *command, args [][]byte) {
 		c.settle() // not the leader: answer what is in flight, then forward
 		c.op = op
 	}
+	if !op.Kind.IsWrite() && len(c.inflight) > 0 {
+		// A write command whose op is a read (an argument error Redis
+		// reports only once it finds the key, a no-writes script) was
+		// not held to the read rules before it came here: its reply
+		// must neither overtake the writes before it nor miss them.
+		c.settle()
+		c.op = op
+	}
 	if !op.Kind.IsWrite() {
 		c.op.Scratch = c.vals[:0]
 		if c.noTouch && cmd.name != "touch" {

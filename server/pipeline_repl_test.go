@@ -73,3 +73,57 @@ func TestReplicatedPipelineOrder(t *testing.T) {
 		}
 	}
 }
+
+// TestPipelinedReadOpsOfWriteCommandsKeepOrder: a write command whose op
+// is a read (GETEX, LSET or ZUNIONSTORE with an argument error Redis
+// reports only once it finds the key; EVAL of a no-writes script) sent
+// behind writes still in flight is answered after them and sees them.
+// Its reply overtook theirs (found by the pipelined random differential
+// test).
+func TestPipelinedReadOpsOfWriteCommandsKeepOrder(t *testing.T) {
+	tc := startCluster(t, 1, Config{}, nil)
+	l := tc.leader()
+	nc, err := net.Dial("tcp", l.addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
+	const wrongType = "-WRONGTYPE Operation against a key holding the wrong kind of value"
+	steps := []struct {
+		args []string
+		want string
+	}{
+		{[]string{"SET", "b", "x"}, "+OK"},
+		{[]string{"LPUSH", "b", "2"}, wrongType},
+		{[]string{"GETEX", "missing", "PX", "-1"}, "$-1"},
+		{[]string{"LPUSH", "b", "2"}, wrongType},
+		{[]string{"LSET", "missing", "abc", "v"}, "-ERR no such key"},
+		{[]string{"LPUSH", "b", "2"}, wrongType},
+		{[]string{"ZUNIONSTORE", "d", "1", "missing", "WEIGHTS", "x"}, "-ERR weight value is not a float"},
+		{[]string{"SET", "k", "v1"}, "+OK"},
+		{[]string{"EVAL", "#!lua flags=no-writes\nreturn redis.call('GET', KEYS[1])", "1", "k"}, "$2\r\nv1"},
+		{[]string{"SET", "k", "v2"}, "+OK"},
+		{[]string{"EVAL", "#!lua flags=no-writes\nreturn redis.call('GET', KEYS[1])", "1", "k"}, "$2\r\nv2"},
+	}
+	var req, want strings.Builder
+	for round := 0; round < 20; round++ {
+		for _, s := range steps {
+			req.WriteString("*" + strconv.Itoa(len(s.args)) + "\r\n")
+			for _, a := range s.args {
+				req.WriteString("$" + strconv.Itoa(len(a)) + "\r\n" + a + "\r\n")
+			}
+			want.WriteString(s.want + "\r\n")
+		}
+	}
+	nc.SetDeadline(time.Now().Add(30 * time.Second))
+	if _, err := nc.Write([]byte(req.String())); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, want.Len())
+	if _, err := io.ReadFull(bufio.NewReader(nc), got); err != nil {
+		t.Fatalf("reading the replies: %v (got %q)", err, got)
+	}
+	if string(got) != want.String() {
+		t.Fatalf("replies:\n got %q\nwant %q", got, want.String())
+	}
+}

@@ -39,7 +39,7 @@ func TestRandomDifferentialFollower(t *testing.T) {
 	follower := startFollower(t)
 	failed := 0
 	for seed := first; seed < first+int64(seeds) && failed < 3; seed++ {
-		if !runRandom(t, seed, redisAddr, follower, false) {
+		if !runRandom(t, seed, redisAddr, follower, modeOf(seed, false)) {
 			failed++
 		}
 	}
@@ -129,7 +129,7 @@ func TestRandomDifferentialClusterMode(t *testing.T) {
 	sessiondAddr := startSessiondNode(t, server.Config{ClusterEnabled: "yes"})
 	failed := 0
 	for seed := first; seed < first+int64(seeds) && failed < 3; seed++ {
-		if !runRandom(t, seed, redisAddr, sessiondAddr, false) {
+		if !runRandom(t, seed, redisAddr, sessiondAddr, modeOf(seed, false)) {
 			failed++
 		}
 	}

@@ -45,12 +45,29 @@ func TestReplicatedPipelineOrder(t *testing.T) {
 		{"PING", "+PONG"},
 		{"GET a", "$1\r\n3"},
 	}
+	var ps []pipeStep
+	for _, s := range steps {
+		ps = append(ps, pipeStep{strings.Fields(s.cmd), s.want})
+	}
+	pipelineRounds(t, nc, 20, ps)
+}
+
+// pipeStep is a command of a pipeline and its expected reply (without
+// the final CRLF).
+type pipeStep struct {
+	args []string
+	want string
+}
+
+// pipelineRounds sends steps rounds times over nc in one write and
+// checks every reply, in order.
+func pipelineRounds(t *testing.T, nc net.Conn, rounds int, steps []pipeStep) {
+	t.Helper()
 	var req, want strings.Builder
-	for round := 0; round < 20; round++ {
+	for range rounds {
 		for _, s := range steps {
-			f := strings.Fields(s.cmd)
-			req.WriteString("*" + strconv.Itoa(len(f)) + "\r\n")
-			for _, a := range f {
+			req.WriteString("*" + strconv.Itoa(len(s.args)) + "\r\n")
+			for _, a := range s.args {
 				req.WriteString("$" + strconv.Itoa(len(a)) + "\r\n" + a + "\r\n")
 			}
 			want.WriteString(s.want + "\r\n")
@@ -89,10 +106,7 @@ func TestPipelinedReadOpsOfWriteCommandsKeepOrder(t *testing.T) {
 	}
 	defer nc.Close()
 	const wrongType = "-WRONGTYPE Operation against a key holding the wrong kind of value"
-	steps := []struct {
-		args []string
-		want string
-	}{
+	steps := []pipeStep{
 		{[]string{"SET", "b", "x"}, "+OK"},
 		{[]string{"LPUSH", "b", "2"}, wrongType},
 		{[]string{"GETEX", "missing", "PX", "-1"}, "$-1"},
@@ -105,25 +119,5 @@ func TestPipelinedReadOpsOfWriteCommandsKeepOrder(t *testing.T) {
 		{[]string{"SET", "k", "v2"}, "+OK"},
 		{[]string{"EVAL", "#!lua flags=no-writes\nreturn redis.call('GET', KEYS[1])", "1", "k"}, "$2\r\nv2"},
 	}
-	var req, want strings.Builder
-	for round := 0; round < 20; round++ {
-		for _, s := range steps {
-			req.WriteString("*" + strconv.Itoa(len(s.args)) + "\r\n")
-			for _, a := range s.args {
-				req.WriteString("$" + strconv.Itoa(len(a)) + "\r\n" + a + "\r\n")
-			}
-			want.WriteString(s.want + "\r\n")
-		}
-	}
-	nc.SetDeadline(time.Now().Add(30 * time.Second))
-	if _, err := nc.Write([]byte(req.String())); err != nil {
-		t.Fatal(err)
-	}
-	got := make([]byte, want.Len())
-	if _, err := io.ReadFull(bufio.NewReader(nc), got); err != nil {
-		t.Fatalf("reading the replies: %v (got %q)", err, got)
-	}
-	if string(got) != want.String() {
-		t.Fatalf("replies:\n got %q\nwant %q", got, want.String())
-	}
+	pipelineRounds(t, nc, 20, steps)
 }

@@ -16,12 +16,6 @@ import (
 // node: every reply must be the one Redis gives, in order.
 func TestReplicatedPipelineOrder(t *testing.T) {
 	tc := startCluster(t, 1, Config{}, nil)
-	l := tc.leader()
-	nc, err := net.Dial("tcp", l.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
 	steps := []struct{ cmd, want string }{
 		{"SET other o", "+OK"},
 		{"SET a 1", "+OK"},
@@ -49,7 +43,7 @@ func TestReplicatedPipelineOrder(t *testing.T) {
 	for _, s := range steps {
 		ps = append(ps, pipeStep{strings.Fields(s.cmd), s.want})
 	}
-	pipelineRounds(t, nc, 20, ps)
+	pipelineRounds(t, tc.leader().addr, 20, ps)
 }
 
 // pipeStep is a command of a pipeline and its expected reply (without
@@ -59,10 +53,15 @@ type pipeStep struct {
 	want string
 }
 
-// pipelineRounds sends steps rounds times over nc in one write and
-// checks every reply, in order.
-func pipelineRounds(t *testing.T, nc net.Conn, rounds int, steps []pipeStep) {
+// pipelineRounds sends steps rounds times to the server at addr, over
+// one connection in one write, and checks every reply, in order.
+func pipelineRounds(t *testing.T, addr string, rounds int, steps []pipeStep) {
 	t.Helper()
+	nc, err := net.Dial("tcp", addr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer nc.Close()
 	var req, want strings.Builder
 	for range rounds {
 		for _, s := range steps {
@@ -99,12 +98,6 @@ func pipelineRounds(t *testing.T, nc net.Conn, rounds int, steps []pipeStep) {
 // test).
 func TestPipelinedReadOpsOfWriteCommandsKeepOrder(t *testing.T) {
 	tc := startCluster(t, 1, Config{}, nil)
-	l := tc.leader()
-	nc, err := net.Dial("tcp", l.addr)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer nc.Close()
 	const wrongType = "-WRONGTYPE Operation against a key holding the wrong kind of value"
 	steps := []pipeStep{
 		{[]string{"SET", "b", "x"}, "+OK"},
@@ -119,5 +112,5 @@ func TestPipelinedReadOpsOfWriteCommandsKeepOrder(t *testing.T) {
 		{[]string{"SET", "k", "v2"}, "+OK"},
 		{[]string{"EVAL", "#!lua flags=no-writes\nreturn redis.call('GET', KEYS[1])", "1", "k"}, "$2\r\nv2"},
 	}
-	pipelineRounds(t, nc, 20, steps)
+	pipelineRounds(t, tc.leader().addr, 20, steps)
 }

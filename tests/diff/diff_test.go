@@ -199,21 +199,32 @@ type tconn struct {
 	br *bufio.Reader
 }
 
-func runScript(t *testing.T, sc *script, proto int, redisAddr, sessiondAddr string) {
+// openTargets returns redis-server and sessiond as targets in protocol
+// proto, both emptied by FLUSHALL.
+func openTargets(t *testing.T, proto int, redisAddr, sessiondAddr string) []*target {
+	t.Helper()
 	targets := []*target{
 		{t: t, name: "redis", addr: redisAddr, proto: proto},
 		{t: t, name: "sessiond", addr: sessiondAddr, proto: proto},
 	}
-	defer func() {
-		for _, tg := range targets {
-			tg.closeAll()
-		}
-	}()
 	for _, tg := range targets {
 		if r := tg.flushAll(); r.String() != strconv.Quote("+OK\r\n") {
-			t.Errorf("%s: FLUSHALL before the script answered %s", tg.name, r)
+			t.Fatalf("%s: FLUSHALL answered %s", tg.name, r)
 		}
 	}
+	return targets
+}
+
+// closeTargets closes the targets' connections.
+func closeTargets(targets []*target) {
+	for _, tg := range targets {
+		tg.closeAll()
+	}
+}
+
+func runScript(t *testing.T, sc *script, proto int, redisAddr, sessiondAddr string) {
+	targets := openTargets(t, proto, redisAddr, sessiondAddr)
+	defer closeTargets(targets)
 	for i := range sc.steps {
 		st := &sc.steps[i]
 		want := targets[0].run(st)

@@ -3,8 +3,6 @@ package diff
 import (
 	"fmt"
 	"net"
-	"os"
-	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -27,22 +25,10 @@ func TestRandomDifferentialFollower(t *testing.T) {
 	if testing.Short() {
 		t.Skip("multi-node test skipped in -short mode")
 	}
-	seeds := 12
-	if s, err := strconv.Atoi(os.Getenv("DIFF_RANDOM_SEEDS")); err == nil && s > 0 {
-		seeds = s
-	}
-	first := int64(1)
-	if s, err := strconv.ParseInt(os.Getenv("DIFF_RANDOM_SEED"), 10, 64); err == nil {
-		first, seeds = s, 1
-	}
+	first, seeds := randomSeeds(12)
 	redisAddr := startRedis(t)
 	follower := startFollower(t)
-	failed := 0
-	for seed := first; seed < first+int64(seeds) && failed < 3; seed++ {
-		if !runRandom(t, seed, redisAddr, follower, modeOf(seed, false)) {
-			failed++
-		}
-	}
+	runSeeds(t, first, seeds, redisAddr, follower, false)
 	t.Logf("%d seeds of %d commands from seed %d, through a follower", seeds, randomSteps, first)
 }
 
@@ -75,7 +61,13 @@ func startFollower(t *testing.T) string {
 	}
 	for _, nd := range nodes {
 		cfg := server.Config{NodeID: nd.id, Dir: t.TempDir(), Peers: strings.Join(peers, ","), Bind: "127.0.0.1"}
-		n, err := server.OpenNode(cfg, nd.ln, server.NodeOptions{Port: nd.port})
+		// Slow elections: a loaded test machine must not depose the
+		// leader mid-run (a forwarded write would then answer an error
+		// redis-server never gives).
+		tune := func(rc *replication.Config) {
+			rc.HeartbeatTimeout, rc.ElectionTimeout, rc.LeaderLeaseTimeout = 3*time.Second, 3*time.Second, 1500*time.Millisecond
+		}
+		n, err := server.OpenNode(cfg, nd.ln, server.NodeOptions{Port: nd.port, Tune: tune})
 		if err != nil {
 			t.Fatalf("%s: OpenNode: %v", nd.id, err)
 		}
@@ -90,7 +82,7 @@ func startFollower(t *testing.T) string {
 			}
 		})
 	}
-	deadline := time.Now().Add(30 * time.Second)
+	deadline := time.Now().Add(60 * time.Second)
 	for {
 		for _, nd := range nodes {
 			if nd.n.Group.Ready() {
@@ -102,7 +94,7 @@ func startFollower(t *testing.T) string {
 			}
 		}
 		if time.Now().After(deadline) {
-			t.Fatal("no leader within 30s")
+			t.Fatal("no leader within 60s")
 		}
 		time.Sleep(20 * time.Millisecond) // polling for an election, bounded
 	}
@@ -114,24 +106,12 @@ func startFollower(t *testing.T) string {
 // commands over several of them must be refused with the same CROSSSLOT
 // error, and everything else answered the same.
 func TestRandomDifferentialClusterMode(t *testing.T) {
-	seeds := 12
-	if s, err := strconv.Atoi(os.Getenv("DIFF_RANDOM_SEEDS")); err == nil && s > 0 {
-		seeds = s
-	}
-	first := int64(1)
-	if s, err := strconv.ParseInt(os.Getenv("DIFF_RANDOM_SEED"), 10, 64); err == nil {
-		first, seeds = s, 1
-	}
+	first, seeds := randomSeeds(12)
 	redisAddr := startRedis(t, "--cluster-enabled", "yes", "--cluster-config-file", "nodes.conf")
 	if err := assignAllSlots(redisAddr); err != nil {
 		t.Fatalf("redis-server: %v", err)
 	}
 	sessiondAddr := startSessiondNode(t, server.Config{ClusterEnabled: "yes"})
-	failed := 0
-	for seed := first; seed < first+int64(seeds) && failed < 3; seed++ {
-		if !runRandom(t, seed, redisAddr, sessiondAddr, modeOf(seed, false)) {
-			failed++
-		}
-	}
+	runSeeds(t, first, seeds, redisAddr, sessiondAddr, false)
 	t.Logf("%d seeds of %d commands from seed %d, in cluster mode", seeds, randomSteps, first)
 }

@@ -258,7 +258,7 @@ func runRandom(t *testing.T, seed int64, redisAddr, sessiondAddr string, mode ra
 	proto := 2 + int(seed%2) // odd seeds in RESP3
 	targets := openTargets(t, proto, redisAddr, sessiondAddr)
 	defer closeTargets(targets)
-	g := &rgen{r: rand.New(rand.NewSource(seed)), multi: -1}
+	g := &rgen{r: rand.New(rand.NewSource(seed)), multi: -1, pipelined: mode.pipelined}
 	var history []string
 	fail := func(i int, st *step, what, as, bs string) bool {
 		from := max(0, len(history)-40)
@@ -349,9 +349,11 @@ func runRandom(t *testing.T, seed int64, redisAddr, sessiondAddr string, mode ra
 // rgen draws commands. Keys, members and numbers come from small pools,
 // so that commands meet each other's keys and the edge cases recur.
 type rgen struct {
-	r      *rand.Rand
-	multi  int  // commands queued since MULTI, -1 outside a transaction
-	events bool // the run compares keyspace notifications
+	r         *rand.Rand
+	multi     int  // commands queued since MULTI, -1 outside a transaction
+	events    bool // the run compares keyspace notifications
+	pipelined bool // the run sends batches (then all on one connection)
+	fresh     int  // EXPIRE seconds handed out to GT and LT (see command1)
 }
 
 var (
@@ -399,6 +401,19 @@ func (g *rgen) keys(n int) []string {
 
 // step draws one command and how its reply is compared.
 func (g *rgen) step() step {
+	if !g.pipelined && g.r.Intn(30) == 0 {
+		// Another client's write, between this connection's WATCH and
+		// EXEC as often as not.
+		k := g.key()
+		args := g.pick([]string{"SET " + k + " other", "DEL " + k, "LPUSH " + k + " other", "HSET " + k + " f other",
+			"EXPIRE " + k + " 150", "PERSIST " + k, "SADD " + k + " other", "INCR " + k})
+		st := step{conn: 2, replies: 1}
+		for _, a := range strings.Fields(args) {
+			st.args = append(st.args, []byte(a))
+		}
+		st.text = "@conn2 " + args
+		return st
+	}
 	args, order := g.command()
 	st := step{conn: 1, replies: 1, order: order}
 	switch order {
@@ -565,7 +580,19 @@ func (g *rgen) command1() ([]string, string) {
 		if g.r.Intn(3) == 0 {
 			opt = cat(g.pick([]string{"NX", "XX", "GT", "LT", "XY"}))
 		}
-		return cat("EXPIRE", k, g.pick([]string{"100", "200", "0", "-5", "abc", "50"}), opt), ""
+		secs := g.pick([]string{"100", "200", "0", "-5", "abc", "50"})
+		if len(opt) > 0 && (opt[0] == "GT" || opt[0] == "LT") {
+			// GT and LT against a deadline set from the same number of
+			// seconds a moment ago depend on whether a millisecond
+			// passed in between, on each server: a number never used
+			// before (rising or falling) keeps the comparison clear.
+			g.fresh++
+			secs = strconv.Itoa(1000 + g.fresh)
+			if g.coin() {
+				secs = strconv.Itoa(999 - g.fresh)
+			}
+		}
+		return cat("EXPIRE", k, secs, opt), ""
 	case 16:
 		if g.coin() {
 			return cat("PTTL", k), "approxms"

@@ -873,7 +873,15 @@ func (g *rgen) command1() ([]string, string) {
 	case 118:
 		return cat("SUBSTR", k, g.small(), g.small()), ""
 	case 119:
-		return cat("HGETALL", k), "pairs"
+		if g.coin() {
+			return cat("HGETALL", k), "pairs"
+		}
+		// Blocking pops with a short timeout: at once when there is
+		// something to pop, else nil after 10 ms (at once inside MULTI).
+		return cat(strings.Fields(g.pick([]string{"BLPOP " + k + " 0.01", "BRPOP " + k + " " + g.key() + " 0.01",
+			"BLMOVE " + k + " " + g.key() + " LEFT RIGHT 0.01", "BZPOPMIN " + k + " 0.01", "BZPOPMAX " + k + " 0.01",
+			"BLMPOP 0.01 2 " + k + " " + g.key() + " RIGHT COUNT 2", "BZMPOP 0.01 1 " + k + " MAX", "BRPOPLPUSH " + k + " " + g.key() + " 0.01",
+			"BLPOP " + k + " -1", "BLPOP " + k + " abc"}))), ""
 	case 120:
 		return cat(g.pick([]string{"LINDEX", "LSET"}), k, g.pick([]string{"abc", "9223372036854775807", "-9223372036854775808"}), "v")[:3+map[bool]int{true: 1}[g.coin()]], ""
 	case 121:

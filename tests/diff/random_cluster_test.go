@@ -27,15 +27,15 @@ func TestRandomDifferentialFollower(t *testing.T) {
 	}
 	first, seeds := randomSeeds(12)
 	redisAddr := startRedis(t)
-	follower := startFollower(t)
-	runSeeds(t, first, seeds, redisAddr, follower, false)
+	follower := startNodes(t, 0)
+	runSeeds(t, first, seeds, redisAddr, follower, false, randomMode{})
 	t.Logf("%d seeds of %d commands from seed %d, through a follower", seeds, randomSteps, first)
 }
 
-// startFollower starts three in-process nodes forming one Raft group
-// (real TCP on loopback, raft-boltdb in temporary directories) and
-// returns the client address of a node that is not the leader.
-func startFollower(t *testing.T) string {
+// startNodes starts three in-process nodes (real TCP on loopback,
+// raft-boltdb in temporary directories) with shards groups (0: one), and
+// returns the client address of a node that does not lead the first.
+func startNodes(t *testing.T, shards int) string {
 	t.Helper()
 	type node struct {
 		id   string
@@ -60,7 +60,7 @@ func startFollower(t *testing.T) string {
 		peers = append(peers, nd.id+"="+p.Addr().String())
 	}
 	for _, nd := range nodes {
-		cfg := server.Config{NodeID: nd.id, Dir: t.TempDir(), Peers: strings.Join(peers, ","), Bind: "127.0.0.1"}
+		cfg := server.Config{NodeID: nd.id, Dir: t.TempDir(), Peers: strings.Join(peers, ","), Bind: "127.0.0.1", Shards: shards}
 		// Slow elections: a loaded test machine must not depose the
 		// leader mid-run (a forwarded write would then answer an error
 		// redis-server never gives).
@@ -84,8 +84,17 @@ func startFollower(t *testing.T) string {
 	}
 	deadline := time.Now().Add(60 * time.Second)
 	for {
+		ready := 0
+		for i := range nodes[0].n.Groups {
+			for _, nd := range nodes {
+				if g := nd.n.Groups[i]; g != nil && g.Ready() {
+					ready++
+					break
+				}
+			}
+		}
 		for _, nd := range nodes {
-			if nd.n.Group.Ready() {
+			if ready == len(nodes[0].n.Groups) && nd.n.Group.Ready() {
 				for _, f := range nodes {
 					if f != nd {
 						return f.ln.Addr().String()
@@ -112,6 +121,24 @@ func TestRandomDifferentialClusterMode(t *testing.T) {
 		t.Fatalf("redis-server: %v", err)
 	}
 	sessiondAddr := startSessiondNode(t, server.Config{ClusterEnabled: "yes"})
-	runSeeds(t, first, seeds, redisAddr, sessiondAddr, false)
+	runSeeds(t, first, seeds, redisAddr, sessiondAddr, false, randomMode{})
 	t.Logf("%d seeds of %d commands from seed %d, in cluster mode", seeds, randomSteps, first)
+}
+
+// TestRandomDifferentialShards is TestRandomDifferential through one node
+// of a three-node cluster with three shard groups (cluster mode off):
+// three of the keys share a group ({x}a, {x}b, {x}c), the fourth (b,
+// drawn less often) is in another, so the fanned-out commands (MGET, DEL, EXISTS, MSET, KEYS,
+// SCAN...) gather replies from both groups and must still answer as
+// redis-server does. A command, transaction or script call over both
+// groups that sessiond refuses by design ends the run.
+func TestRandomDifferentialShards(t *testing.T) {
+	if testing.Short() {
+		t.Skip("multi-node test skipped in -short mode")
+	}
+	first, seeds := randomSeeds(12)
+	redisAddr := startRedis(t)
+	node := startNodes(t, 3)
+	runSeeds(t, first, seeds, redisAddr, node, false, randomMode{keys: []string{"{x}a", "{x}b", "{x}c", "{x}a", "{x}b", "{x}c", "b"}, sharded: true})
+	t.Logf("%d seeds of %d commands from seed %d, over three shard groups", seeds, randomSteps, first)
 }

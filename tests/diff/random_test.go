@@ -40,7 +40,7 @@ func TestRandomDifferential(t *testing.T) {
 	first, seeds := randomSeeds(60)
 	redisAddr := startRedis(t)
 	sessiondAddr := startSessiond(t)
-	runSeeds(t, first, seeds, redisAddr, sessiondAddr, true)
+	runSeeds(t, first, seeds, redisAddr, sessiondAddr, true, randomMode{})
 	t.Logf("%d seeds of %d commands from seed %d", seeds, randomSteps, first)
 }
 
@@ -61,7 +61,7 @@ func randomSeeds(def int) (first int64, n int) {
 // after DIFF_RANDOM_FAILURES failed ones (default 3); events: the
 // sessiond under test reports its keyspace notifications before it
 // answers (not through a follower).
-func runSeeds(t *testing.T, first int64, n int, redisAddr, sessiondAddr string, events bool) {
+func runSeeds(t *testing.T, first int64, n int, redisAddr, sessiondAddr string, events bool, tmpl randomMode) {
 	t.Helper()
 	maxFailed := 3
 	if s, err := strconv.Atoi(os.Getenv("DIFF_RANDOM_FAILURES")); err == nil && s > 0 {
@@ -69,7 +69,9 @@ func runSeeds(t *testing.T, first int64, n int, redisAddr, sessiondAddr string, 
 	}
 	failed := 0
 	for seed := first; seed < first+int64(n) && failed < maxFailed; seed++ {
-		if !runRandom(t, seed, redisAddr, sessiondAddr, modeOf(seed, events)) {
+		mode := modeOf(seed, events)
+		mode.keys, mode.sharded = tmpl.keys, tmpl.sharded
+		if !runRandom(t, seed, redisAddr, sessiondAddr, mode) {
 			failed++
 		}
 	}
@@ -158,6 +160,13 @@ func transient(r *reply) bool {
 		strings.HasPrefix(r.head, "ERR write outcome unknown"))
 }
 
+// spansGroups reports whether r is sessiond's refusal of a command,
+// transaction or script call whose keys are in different shard groups.
+func spansGroups(r *reply) bool {
+	return r.kind == '-' && (strings.Contains(r.head, "same shard group") || strings.Contains(r.head, "different shard groups") ||
+		strings.HasPrefix(r.head, "ERR Script attempted to access a non local key"))
+}
+
 // probeConn is the connection the test's own questions go on, so that
 // they never join the run's transaction.
 const probeConn = maxConns
@@ -206,8 +215,13 @@ const randomSteps = 250
 // randomMode says what a run compares besides the replies, and how it
 // sends its commands.
 type randomMode struct {
-	events    bool // the keyspace notifications each batch sends
-	pipelined bool // batches of up to 24 commands in one write
+	events    bool     // the keyspace notifications each batch sends
+	pipelined bool     // batches of up to 24 commands in one write
+	keys      []string // the keys to use (nil: rKeys)
+	// sharded: the keys are in several shard groups; a command or
+	// transaction that spans them ends the run (sessiond refuses it, by
+	// design, where Redis runs it).
+	sharded bool
 }
 
 // modeOf is a seed's mode: every other run pipelined, every third one
@@ -219,8 +233,16 @@ func modeOf(seed int64, events bool) randomMode {
 // runBatch sends steps (plain commands) on connection 1 in one write and
 // reads a reply for each.
 func (tg *target) runBatch(steps []step) []*reply {
-	if len(steps) == 1 {
-		return tg.run(&steps[0])
+	for i := range steps {
+		if steps[i].scanAll != "" || len(steps) == 1 {
+			// A step that follows a cursor makes several calls: the
+			// batch goes one command at a time.
+			var replies []*reply
+			for i := range steps {
+				replies = append(replies, tg.run(&steps[i])...)
+			}
+			return replies
+		}
 	}
 	c, failed := tg.conn(1)
 	if failed != nil {
@@ -258,7 +280,10 @@ func runRandom(t *testing.T, seed int64, redisAddr, sessiondAddr string, mode ra
 	proto := 2 + int(seed%2) // odd seeds in RESP3
 	targets := openTargets(t, proto, redisAddr, sessiondAddr)
 	defer closeTargets(targets)
-	g := &rgen{r: rand.New(rand.NewSource(seed)), multi: -1, pipelined: mode.pipelined}
+	g := &rgen{r: rand.New(rand.NewSource(seed)), multi: -1, pipelined: mode.pipelined, keyPool: rKeys}
+	if mode.keys != nil {
+		g.keyPool = mode.keys
+	}
 	var history []string
 	fail := func(i int, st *step, what, as, bs string) bool {
 		from := max(0, len(history)-40)
@@ -324,6 +349,10 @@ func runRandom(t *testing.T, seed int64, redisAddr, sessiondAddr string, mode ra
 				// the run ends here.
 				return true
 			}
+			if j < len(got) && mode.sharded && spansGroups(got[j]) {
+				t.Logf("seed %d, command %d: %s: sessiond answered %s; the run ends here", seed, i+j+1, st.text, got[j])
+				return true
+			}
 			if j < len(got) && transient(got[j]) {
 				// The group's leader changed under the run (a loaded
 				// machine): what follows cannot be compared.
@@ -354,6 +383,7 @@ type rgen struct {
 	events    bool // the run compares keyspace notifications
 	pipelined bool // the run sends batches (then all on one connection)
 	fresh     int  // EXPIRE seconds handed out to GT and LT (see command1)
+	keyPool   []string
 }
 
 var (
@@ -369,7 +399,7 @@ var (
 )
 
 func (g *rgen) pick(p []string) string { return p[g.r.Intn(len(p))] }
-func (g *rgen) key() string            { return g.pick(rKeys) }
+func (g *rgen) key() string            { return g.pick(g.keyPool) }
 func (g *rgen) member() string         { return g.pick(rMembers) }
 func (g *rgen) num() string            { return g.pick(rInts) }
 func (g *rgen) small() string          { return strconv.Itoa(g.r.Intn(9) - 3) }
@@ -423,6 +453,8 @@ func (g *rgen) step() step {
 		st.order, st.approx = "", 1
 	case "approxms":
 		st.order, st.approx = "", 1000
+	case "scanall": // the cursor followed to its end (a sharded SCAN pages by group)
+		st.order, st.scanAll = "", "elems"
 	}
 	for _, a := range args {
 		st.args = append(st.args, []byte(a))
@@ -462,6 +494,7 @@ func cat(parts ...any) []string {
 
 // command returns a command and its comparison: "" exact, "elems" or
 // "pairs" unordered, "scan" or "scanpairs" (a SCAN-family page),
+// "scanall" (SCAN followed to its end),
 // "shape", "approx" (integers within 1: TTL) or "approxms" (within 1000:
 // PTTL).
 func (g *rgen) command() ([]string, string) {
@@ -903,7 +936,7 @@ func (g *rgen) command1() ([]string, string) {
 			return cat("UNWATCH"), ""
 		}
 		// All four keys fit one page: the cursor comes back 0 at once.
-		return cat("SCAN", "0", "COUNT", "1000", strings.Fields(g.pick([]string{"", "MATCH *", "MATCH [ab]", "TYPE string", "TYPE zset", "TYPE hash", "MATCH {t}* TYPE list"}))), "scan"
+		return cat("SCAN", "0", "COUNT", "1000", strings.Fields(g.pick([]string{"", "MATCH *", "MATCH [ab]", "TYPE string", "TYPE zset", "TYPE hash", "MATCH {t}* TYPE list"}))), "scanall"
 	default:
 		return cat("SMEMBERS", k), "elems"
 	}

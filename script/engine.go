@@ -110,10 +110,10 @@ func ParseShebang(body []byte) (Flags, int, error) {
 		if !ok {
 			return 0, 0, fmt.Errorf("ERR Unknown lua shebang option: %s", p)
 		}
+		if list == "" {
+			continue // "flags=" declares none
+		}
 		for _, name := range strings.Split(list, ",") {
-			if name == "" {
-				continue
-			}
 			f, ok := shebangFlags[name]
 			if !ok {
 				return 0, 0, fmt.Errorf("ERR Unexpected flag in script shebang: %s", name)

@@ -295,6 +295,7 @@ func TestParseShebang(t *testing.T) {
 		{"#!lua name=x\nreturn 1", 0, 0, "ERR Unknown lua shebang option: name=x"},
 		{"#!python\nreturn 1", 0, 0, "ERR Unexpected engine in script shebang: #!python"},
 		{"#!lua", 0, 0, "ERR Invalid script shebang"},
+		{"#!lua flags=no-writes,\nreturn 1", 0, 0, "ERR Unexpected flag in script shebang: "},
 	} {
 		flags, skip, err := ParseShebang([]byte(c.body))
 		got := ""

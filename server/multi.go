@@ -142,15 +142,15 @@ func (c *client) subcommandError(cmd *command, args [][]byte) string {
 	}
 	name := cmd.name + "|" + strings.ToLower(string(args[1]))
 	var sub *command
-	if subs := c.s.subcommands(cmd.name); subs != nil {
-		for _, sc := range subs {
+	if arities, ok := containerArities[cmd.name]; ok {
+		if a, ok := arities[name[len(cmd.name)+1:]]; ok {
+			sub = &command{name: name, arity: a}
+		}
+	} else if cmd.subs != nil {
+		for _, sc := range cmd.subs {
 			if sc.name == name {
 				sub = sc
 			}
-		}
-	} else if arities, ok := containerArities[cmd.name]; ok {
-		if a, ok := arities[name[len(cmd.name)+1:]]; ok {
-			sub = &command{name: name, arity: a}
 		}
 	} else {
 		return ""

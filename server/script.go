@@ -260,7 +260,10 @@ func (r *scriptRunner) Run(tx shard.ScriptTx, op *shard.Op) shard.Result {
 	// declared ones', or the first it calls a command on.
 	h.oneSlot, h.slot = false, -1
 	if r.s.clusterOn() {
-		if fl := r.eng.ScriptFlags(sha); fl&script.Shebang != 0 && fl&script.AllowCrossSlot == 0 {
+		// From the body, not this node's cache: a replica applying the
+		// script for the first time (or after SCRIPT FLUSH, or replaying
+		// its log) has not cached it yet, and must decide as the leader.
+		if fl, _, _ := script.ParseShebang(op.Args[0]); fl&script.Shebang != 0 && fl&script.AllowCrossSlot == 0 {
 			h.oneSlot = true
 			if n > 0 {
 				h.slot = int(shard.KeySlot(op.Args[1]))
